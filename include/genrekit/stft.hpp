@@ -1,0 +1,72 @@
+// Short-time Fourier transform on KissFFT's real FFT, with librosa 0.7.2's
+// conventions: periodic Hann window, frames centred by reflect padding of
+// n_fft/2 on both sides, T = 1 + len(y) / hop frames.
+//
+//   genrekit::Stft stft({.n_fft = 2048, .hop = 512});
+//   genrekit::ComplexSpectrogram X = stft.forward(y);    // 1025 x T
+//   genrekit::Spectrogram mag = genrekit::magnitude(X);
+//   std::vector<float> y2 = stft.inverse(X, y.size());   // ~ y
+//
+// An Stft owns its FFT plans and scratch buffers: make one per parameter set
+// and per thread, and reuse it for every file.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+namespace genrekit {
+
+// Rows are frequency bins (or bands, coefficients), columns are frames; each
+// frame is contiguous in memory (Eigen's column-major order).
+using Spectrogram = Eigen::MatrixXf;
+using ComplexSpectrogram = Eigen::MatrixXcf;
+
+struct StftParams {
+    int n_fft = 2048;    // FFT size = window length
+    int hop = 512;       // samples between frames
+    bool center = true;  // reflect-pad n_fft/2 on both sides so frame t is centred at t*hop
+    void validate() const;
+};
+
+enum class PadMode { Reflect, Edge, Constant };
+
+// ref: numpy.pad modes 'reflect' (mirror without repeating the edge), 'edge', 'constant' (zeros).
+std::vector<float> pad_signal(std::span<const float> y, std::size_t left, std::size_t right, PadMode mode);
+
+// Number of frames of length `frame` every `hop` samples in n samples (0 when n < frame).
+std::size_t frame_count(std::size_t n, std::size_t frame, std::size_t hop);
+
+// ref: scipy.signal.get_window('hann', n, fftbins=True): the periodic Hann window.
+std::vector<double> hann_window(int n);
+
+class Stft {
+public:
+    explicit Stft(const StftParams& params = {});
+    ~Stft();
+    Stft(Stft&&) noexcept;
+    Stft& operator=(Stft&&) noexcept;
+
+    const StftParams& params() const { return params_; }
+    int n_bins() const { return params_.n_fft / 2 + 1; }
+    std::size_t n_frames(std::size_t n_samples) const;
+
+    // ref: librosa 0.7.2 core/spectrum.py stft(pad_mode='reflect').
+    ComplexSpectrogram forward(std::span<const float> y);
+    // ref: librosa 0.7.2 core/spectrum.py istft(length=...): window-sum-square normalised overlap-add.
+    std::vector<float> inverse(const ComplexSpectrogram& X, std::size_t length);
+
+private:
+    struct Plans;
+    StftParams params_;
+    std::vector<float> window_;
+    std::unique_ptr<Plans> plans_;
+};
+
+// ref: librosa 0.7.2 _spectrogram: np.abs(stft) (float32), and np.abs(stft)**2.
+Spectrogram magnitude(const ComplexSpectrogram& X);
+Spectrogram power(const ComplexSpectrogram& X);
+
+}  // namespace genrekit

@@ -1,0 +1,152 @@
+#include "genrekit/audio.hpp"
+
+#include <sndfile.h>
+#include <soxr.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "genrekit/error.hpp"
+
+namespace genrekit {
+
+namespace {
+
+struct SndfileCloser {
+    void operator()(SNDFILE* f) const { sf_close(f); }
+};
+
+// A short reason for files libsndfile refuses, looking at the first bytes
+// for the cases users actually meet (empty files, Git LFS pointers, text).
+std::string why_not_audio(const std::string& path, const char* sndfile_error) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (!ec && size == 0) return "empty file (0 bytes)";
+    std::ifstream in(path, std::ios::binary);
+    char head[64] = {};
+    in.read(head, sizeof head);
+    const std::string start(head, static_cast<std::size_t>(in.gcount()));
+    if (start.rfind("version https://git-lfs", 0) == 0)
+        return "not audio: a Git LFS pointer file (fetch the real file with 'git lfs pull')";
+    const bool text = !start.empty() && std::all_of(start.begin(), start.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u == '\n' || u == '\r' || u == '\t' || (u >= 32 && u < 127);
+    });
+    if (text) return "not audio: the file is plain text";
+    return std::string("not a readable audio file (") + sndfile_error + ")";
+}
+
+}  // namespace
+
+void LoadParams::validate() const {
+    require_param(sample_rate >= 0 && sample_rate <= 384000, "sample_rate", sample_rate, "0 (keep) or 1..384000");
+    require_param(offset >= 0 && std::isfinite(offset), "offset", offset, ">= 0 seconds");
+    require_param(std::isfinite(duration), "duration", duration, "< 0 (to the end) or > 0 seconds");
+}
+
+std::string audio_backend_version() {
+    char buf[128] = {};
+    sf_command(nullptr, SFC_GET_LIB_VERSION, buf, sizeof buf);
+    return buf;
+}
+
+bool is_audio_extension(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    return ext == ".wav" || ext == ".au" || ext == ".aiff" || ext == ".aif" || ext == ".flac" ||
+           ext == ".ogg" || ext == ".mp3";
+}
+
+Audio load_audio(const std::string& path, const LoadParams& params) {
+    params.validate();
+    if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
+    if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not an audio file");
+
+    SF_INFO info{};
+    std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
+    if (!file) throw Error(path + ": " + why_not_audio(path, sf_strerror(nullptr)));
+    if (info.channels <= 0 || info.channels > 256) throw Error(path + ": implausible channel count " + std::to_string(info.channels));
+    if (info.samplerate <= 0 || info.samplerate > 768000)
+        throw Error(path + ": implausible sample rate " + std::to_string(info.samplerate));
+    // libsndfile scales int16 by 1/32768 when reading floats, as soundfile (librosa) does.
+    sf_command(file.get(), SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
+
+    // ref: librosa 0.7.2 core/audio.py load: seek int(offset*sr), read int(duration*sr) frames.
+    const auto start = static_cast<sf_count_t>(params.offset * info.samplerate);
+    if (start > 0) {
+        if (info.seekable && sf_seek(file.get(), start, SEEK_SET) < 0)
+            throw Error(path + ": offset " + std::to_string(params.offset) + " s is past the end of the file");
+        if (!info.seekable) throw Error(path + ": file is not seekable, cannot apply an offset");
+    }
+    sf_count_t wanted = params.duration < 0 ? -1 : static_cast<sf_count_t>(params.duration * info.samplerate);
+
+    // Read in blocks rather than trusting the header's frame count: a header may
+    // claim gigabytes that the file does not hold.
+    const std::size_t channels = static_cast<std::size_t>(info.channels);
+    constexpr sf_count_t kBlock = 1 << 16;
+    std::vector<float> block(static_cast<std::size_t>(kBlock) * channels);
+    std::vector<float> interleaved;
+    sf_count_t total = 0;
+    while (wanted < 0 || total < wanted) {
+        const sf_count_t ask = wanted < 0 ? kBlock : std::min(kBlock, wanted - total);
+        const sf_count_t got = sf_readf_float(file.get(), block.data(), ask);
+        if (got <= 0) break;
+        interleaved.insert(interleaved.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got * info.channels));
+        total += got;
+    }
+    if (sf_error(file.get()) != SF_ERR_NO_ERROR && total == 0)
+        throw Error(path + ": decode error (" + std::string(sf_strerror(file.get())) + ")");
+    if (total == 0) throw Error(path + (start > 0 ? ": no audio at that offset" : ": no audio (0 samples)"));
+    for (float v : interleaved)
+        if (!std::isfinite(v)) throw Error(path + ": contains NaN or infinite samples");
+
+    Audio out;
+    out.native_rate = info.samplerate;
+    out.sample_rate = info.samplerate;
+    out.channels = info.channels;
+    if (params.mono && channels > 1) {
+        // ref: librosa 0.7.2 to_mono: np.mean over channels (float32 sum, then divide).
+        std::vector<float> mono(static_cast<std::size_t>(total));
+        for (std::size_t i = 0; i < mono.size(); ++i) {
+            float s = 0.f;
+            for (std::size_t c = 0; c < channels; ++c) s += interleaved[i * channels + c];
+            mono[i] = s / static_cast<float>(channels);
+        }
+        out.samples = std::move(mono);
+        out.channels = 1;
+    } else {
+        out.samples = std::move(interleaved);
+    }
+    if (params.sample_rate > 0 && params.sample_rate != info.samplerate) {
+        if (out.channels != 1) throw Error(path + ": resampling needs mono=true");
+        out.samples = resample(out.samples, info.samplerate, params.sample_rate);
+        out.sample_rate = params.sample_rate;
+    }
+    return out;
+}
+
+std::vector<float> resample(const std::vector<float>& y, int from_rate, int to_rate) {
+    require_param(from_rate > 0, "from_rate", from_rate, "> 0");
+    require_param(to_rate > 0, "to_rate", to_rate, "> 0");
+    if (from_rate == to_rate) return y;
+    // ref: librosa 0.7.2 resample: n_samples = ceil(len * ratio), then fix_length.
+    const double ratio = static_cast<double>(to_rate) / from_rate;
+    const auto n_out = static_cast<std::size_t>(std::ceil(static_cast<double>(y.size()) * ratio));
+    std::vector<float> out(n_out, 0.f);
+    // Very-high quality (SOXR_VHQ): the closest soxr setting to resampy's 'kaiser_best',
+    // which librosa 0.7.2 used; librosa >= 0.10 defaults to soxr_hq.
+    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    const soxr_quality_spec_t quality = soxr_quality_spec(SOXR_VHQ, 0);
+    std::size_t done = 0;
+    const soxr_error_t err = soxr_oneshot(from_rate, to_rate, 1, y.data(), y.size(), nullptr, out.data(), out.size(),
+                                          &done, &io, &quality, nullptr);
+    if (err) throw Error(std::string("resampling failed: ") + err);
+    return out;
+}
+
+}  // namespace genrekit

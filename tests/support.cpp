@@ -1,0 +1,82 @@
+#include "support.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+namespace gktest {
+
+std::string source_dir() {
+    if (const char* env = std::getenv("GENREKIT_SOURCE_DIR")) return env;
+    return GENREKIT_SOURCE_DIR;
+}
+
+std::optional<std::string> shared_dir() {
+    namespace fs = std::filesystem;
+    if (const char* env = std::getenv("GENREKIT_SHARED"); env && *env) {
+        if (fs::is_directory(env)) return std::string(env);
+        return std::nullopt;
+    }
+    const fs::path p = fs::path(source_dir()) / ".." / "shared";
+    if (fs::is_directory(p / "data")) return fs::weakly_canonical(p).string();
+    return std::nullopt;
+}
+
+std::string golden_dir(const std::string& shared, const std::string& track) {
+    return shared + "/golden/librosa-0.7.2/" + track;
+}
+
+std::string Worst::describe() const {
+    std::ostringstream s;
+    s.precision(9);
+    s << "worst at [" << row << "," << col << "]: got " << got << " want " << want << " (abs err " << abs_err
+      << ", rel err " << rel_err << ", " << score << " x tolerance) over " << compared << " values";
+    return s.str();
+}
+
+namespace {
+template <typename Get>
+Worst compare_impl(std::size_t rows, std::size_t cols, Get get, const genrekit::NpyArray& want, double rtol,
+                   double atol, double skip_below) {
+    Worst w;
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) {
+            const double g = get(r, c);
+            const double e = want.data[r * cols + c];
+            if (std::abs(e) < skip_below) continue;
+            ++w.compared;
+            const double err = std::abs(g - e);
+            const double score = std::isfinite(g) ? err / (atol + rtol * std::abs(e)) : INFINITY;
+            if (score > w.score || w.compared == 1) {
+                w.score = score;
+                w.abs_err = err;
+                w.rel_err = e != 0 ? err / std::abs(e) : err;
+                w.row = r;
+                w.col = c;
+                w.got = g;
+                w.want = e;
+            }
+        }
+    return w;
+}
+}  // namespace
+
+Worst compare(const Eigen::MatrixXf& got, const genrekit::NpyArray& want, double rtol, double atol, double skip_below) {
+    const std::size_t rows = want.shape.size() == 1 ? 1 : want.shape[0];
+    const std::size_t cols = want.shape.size() == 1 ? want.shape[0] : want.shape[1];
+    EXPECT_EQ(static_cast<std::size_t>(got.rows()), rows) << "row count differs from golden";
+    EXPECT_EQ(static_cast<std::size_t>(got.cols()), cols) << "column count differs from golden";
+    if (static_cast<std::size_t>(got.rows()) != rows || static_cast<std::size_t>(got.cols()) != cols) return Worst{1e300};
+    return compare_impl(rows, cols, [&](std::size_t r, std::size_t c) { return static_cast<double>(got(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c))); }, want, rtol, atol, skip_below);
+}
+
+Worst compare(const std::vector<float>& got, const genrekit::NpyArray& want, double rtol, double atol, double skip_below) {
+    EXPECT_EQ(got.size(), want.data.size()) << "length differs from golden";
+    if (got.size() != want.data.size()) return Worst{1e300};
+    return compare_impl(1, got.size(), [&](std::size_t, std::size_t c) { return static_cast<double>(got[c]); }, want, rtol, atol, skip_below);
+}
+
+std::vector<float> to_floats(const genrekit::NpyArray& a) { return {a.data.begin(), a.data.end()}; }
+
+}  // namespace gktest

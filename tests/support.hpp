@@ -1,0 +1,48 @@
+// Helpers shared by the test programs: locating ../shared, and golden
+// comparisons that state their tolerance and report the worst difference.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "genrekit/npy.hpp"
+#include "genrekit/stft.hpp"
+
+namespace gktest {
+
+// GENREKIT_SHARED, else ../shared beside the project root; nullopt when absent.
+std::optional<std::string> shared_dir();
+std::string source_dir();
+
+// Skips the current test with a clear reason when the shared data is absent.
+#define GK_REQUIRE_SHARED(var)                                                                      \
+    const auto var##_opt = gktest::shared_dir();                                                    \
+    if (!var##_opt) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared"; \
+    const std::string var = *var##_opt
+
+std::string golden_dir(const std::string& shared, const std::string& track);
+
+struct Worst {
+    double abs_err = 0, rel_err = 0;  // the largest normalised error and its parts
+    double score = 0;                 // max over elements of |a-b| / (atol + rtol*|b|)
+    std::size_t row = 0, col = 0;
+    double got = 0, want = 0;
+    std::size_t compared = 0;
+    std::string describe() const;
+};
+
+// Compares `got` (rows x cols, column-major as Eigen stores it) with a golden
+// row-major .npy array. An element passes when |got - want| <= atol + rtol*|want|.
+// Elements whose golden magnitude is below `skip_below` are not compared.
+Worst compare(const Eigen::MatrixXf& got, const genrekit::NpyArray& want, double rtol, double atol,
+              double skip_below = -1.0);
+Worst compare(const std::vector<float>& got, const genrekit::NpyArray& want, double rtol, double atol,
+              double skip_below = -1.0);
+
+// Loads a golden 1-D array into a float vector (e.g. the audio y of a track).
+std::vector<float> to_floats(const genrekit::NpyArray& a);
+
+}  // namespace gktest

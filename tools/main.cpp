@@ -1,0 +1,31 @@
+// genrekit: one executable, one subcommand per tool. Each tools/<name>.cpp
+// registers its subcommand; this file only dispatches and maps errors to
+// exit codes (documented in README.md).
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "genrekit/error.hpp"
+#include "tools.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"genrekit: music genre features, training, evaluation and prediction"};
+    app.set_version_flag("--version", std::string("genrekit ") + GENREKIT_VERSION);
+    app.require_subcommand(1);
+    for (const auto& reg : genrekit::tools::registry()) reg(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return code == 0 ? 0 : genrekit::tools::kExitUsage;
+    }
+    try {
+        return genrekit::tools::run_selected(app);
+    } catch (const genrekit::Error& e) {
+        std::cerr << "genrekit: " << e.what() << "\n";
+        return genrekit::tools::kExitFailure;
+    } catch (const std::exception& e) {
+        std::cerr << "genrekit: internal error: " << e.what() << "\n";
+        return genrekit::tools::kExitInternal;
+    }
+}
