@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -41,12 +42,77 @@ std::string why_not_audio(const std::string& path, const char* sndfile_error) {
     return std::string("not a readable audio file (") + sndfile_error + ")";
 }
 
+// WAV headers state chunk sizes; libsndfile trusts a data chunk that claims more
+// than the file holds and decodes whatever bytes follow. Refuse such files with
+// the sizes in the message: a truncated or corrupt WAV must not pass silently.
+void check_riff_sizes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char head[12] = {};
+    if (!in.read(head, 12) || std::string(head, 4) != "RIFF" || std::string(head + 8, 4) != "WAVE") return;
+    std::error_code ec;
+    const auto file_size = static_cast<std::uint64_t>(std::filesystem::file_size(path, ec));
+    if (ec) return;
+    std::uint64_t pos = 12;
+    char chunk[8];
+    while (pos + 8 <= file_size && in.seekg(static_cast<std::streamoff>(pos)) && in.read(chunk, 8)) {
+        const std::uint32_t size = static_cast<std::uint32_t>(static_cast<unsigned char>(chunk[4])) |
+                                   static_cast<std::uint32_t>(static_cast<unsigned char>(chunk[5])) << 8 |
+                                   static_cast<std::uint32_t>(static_cast<unsigned char>(chunk[6])) << 16 |
+                                   static_cast<std::uint32_t>(static_cast<unsigned char>(chunk[7])) << 24;
+        const std::uint64_t available = file_size - pos - 8;
+        if (size > available)
+            throw Error(path + ": truncated or corrupt WAV: the '" + std::string(chunk, 4) + "' chunk declares " +
+                        std::to_string(size) + " bytes but only " + std::to_string(available) + " follow");
+        if (std::string(chunk, 4) == "data") return;
+        pos += 8 + size + (size & 1u);
+    }
+}
+
 }  // namespace
 
 void LoadParams::validate() const {
     require_param(sample_rate >= 0 && sample_rate <= 384000, "sample_rate", sample_rate, "0 (keep) or 1..384000");
     require_param(offset >= 0 && std::isfinite(offset), "offset", offset, ">= 0 seconds");
     require_param(std::isfinite(duration), "duration", duration, "< 0 (to the end) or > 0 seconds");
+}
+
+void save_audio(const std::string& path, const std::vector<float>& samples, int sample_rate, int channels) {
+    require_param(sample_rate > 0, "sample_rate", sample_rate, "> 0");
+    require_param(channels >= 1 && channels <= 8, "channels", channels, "1..8");
+    std::string ext = std::filesystem::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    int format = 0;
+    if (ext == ".wav") format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    else if (ext == ".aiff" || ext == ".aif") format = SF_FORMAT_AIFF | SF_FORMAT_PCM_16;
+    else if (ext == ".au") format = SF_FORMAT_AU | SF_FORMAT_PCM_16;
+    else if (ext == ".flac") format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+    else if (ext == ".ogg") format = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+    else if (ext == ".mp3") format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+    else throw Error(path + ": cannot write audio with extension '" + ext + "' (use wav, aiff, au, flac, ogg or mp3)");
+    SF_INFO info{};
+    info.samplerate = sample_rate;
+    info.channels = channels;
+    info.format = format;
+    const std::string tmp = path + ".tmp" + ext;
+    {
+        std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(tmp.c_str(), SFM_WRITE, &info));
+        if (!file) throw Error(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
+        // Clip instead of wrapping around when a float sample exceeds [-1, 1].
+        sf_command(file.get(), SFC_SET_CLIPPING, nullptr, SF_TRUE);
+        const auto frames = static_cast<sf_count_t>(samples.size() / static_cast<std::size_t>(channels));
+        if (sf_writef_float(file.get(), samples.data(), frames) != frames) {
+            const std::string why = sf_strerror(file.get());
+            file.reset();
+            std::remove(tmp.c_str());
+            throw Error(path + ": write failed (" + why + ")");
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::remove(tmp.c_str());
+        throw Error(path + ": cannot rename temporary file into place (" + ec.message() + ")");
+    }
 }
 
 std::string audio_backend_version() {
@@ -67,6 +133,7 @@ Audio load_audio(const std::string& path, const LoadParams& params) {
     if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
     if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not an audio file");
 
+    check_riff_sizes(path);
     SF_INFO info{};
     std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(path.c_str(), SFM_READ, &info));
     if (!file) throw Error(path + ": " + why_not_audio(path, sf_strerror(nullptr)));

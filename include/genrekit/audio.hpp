@@ -35,6 +35,11 @@ Audio load_audio(const std::string& path, const LoadParams& params = {});
 // samples, as librosa.resample(fix=True) gives.
 std::vector<float> resample(const std::vector<float>& y, int from_rate, int to_rate);
 
+// Writes mono or interleaved float audio; the container and codec follow the
+// extension: .wav/.aiff/.au as 16-bit PCM, .flac, .ogg (Vorbis), .mp3. Written
+// to a temporary file and renamed into place. Throws genrekit::Error.
+void save_audio(const std::string& path, const std::vector<float>& samples, int sample_rate, int channels = 1);
+
 // The decoder library and its version, e.g. "libsndfile-1.2.0".
 std::string audio_backend_version();
 
