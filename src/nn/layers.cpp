@@ -1,0 +1,284 @@
+#include "genrekit/nn/layers.hpp"
+
+#include <cmath>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "genrekit/error.hpp"
+
+namespace genrekit::nn {
+
+std::int64_t shape_size(const Shape& s) {
+    std::int64_t n = 1;
+    for (auto d : s) n *= d;
+    return n;
+}
+
+std::string shape_str(const Shape& s) {
+    std::string r = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i) r += ',';
+        r += std::to_string(s[i]);
+    }
+    r += ']';
+    return r;
+}
+
+// ---------------------------------------------------------------- Dense
+
+template <typename T>
+nlohmann::json Dense<T>::to_json() const {
+    return {{"type", "dense"}, {"units", out_}, {"init", init_}};
+}
+
+template <typename T>
+Shape Dense<T>::setup(const Shape& in) {
+    in_ = shape_size(in);
+    if (in_ <= 0) throw Error("dense layer: input shape " + shape_str(in) + " is empty");
+    return {out_};
+}
+
+template <typename T>
+std::vector<ParamSpec> Dense<T>::param_specs() const {
+    return {{"weight", {out_, in_}}, {"bias", {out_}}};
+}
+
+template <typename T>
+void Dense<T>::bind(T* params, T* grads) {
+    w_ = params;
+    b_ = params + out_ * in_;
+    dw_ = grads;
+    db_ = grads + out_ * in_;
+}
+
+template <typename T>
+void Dense<T>::init_params(Rng& rng) {
+    const double fan_in = static_cast<double>(in_), fan_out = static_cast<double>(out_);
+    const std::int64_t nw = in_ * out_;
+    auto fill_uniform = [&](T* p, std::int64_t n, double bound) {
+        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((2.0 * rng.uniform_double() - 1.0) * bound);
+    };
+    auto fill_normal = [&](T* p, std::int64_t n, double sd) {
+        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.normal() * sd);
+    };
+    std::fill(b_, b_ + out_, T(0));
+    if (init_ == "xavier_uniform") {
+        // ref: torch.nn.init.xavier_uniform_ (gain 1): U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+        fill_uniform(w_, nw, std::sqrt(6.0 / (fan_in + fan_out)));
+    } else if (init_ == "xavier_normal") {
+        // ref: torch.nn.init.xavier_normal_: N(0, 2 / (fan_in + fan_out))
+        fill_normal(w_, nw, std::sqrt(2.0 / (fan_in + fan_out)));
+    } else if (init_ == "he_uniform") {
+        // ref: torch.nn.init.kaiming_uniform_(mode='fan_in', nonlinearity='relu'): bound = sqrt(6 / fan_in)
+        fill_uniform(w_, nw, std::sqrt(6.0 / fan_in));
+    } else if (init_ == "he_normal") {
+        // ref: torch.nn.init.kaiming_normal_(mode='fan_in', nonlinearity='relu'): std = sqrt(2 / fan_in)
+        fill_normal(w_, nw, std::sqrt(2.0 / fan_in));
+    } else if (init_ == "torch_default") {
+        // ref: torch.nn.Linear.reset_parameters: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        fill_uniform(w_, nw, 1.0 / std::sqrt(fan_in));
+        fill_uniform(b_, out_, 1.0 / std::sqrt(fan_in));
+    } else {
+        throw Error("dense layer: unknown init '" + init_ +
+                    "'; allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default");
+    }
+}
+
+template <typename T>
+void Dense<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    CMatView<T> wt(w_, in_, out_);  // W^T, (F x O)
+    Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> b(b_, out_);
+    y.noalias() = wt.transpose() * x;
+    y.colwise() += b;
+}
+
+template <typename T>
+void Dense<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    MatView<T> dwt(dw_, in_, out_);
+    Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> db(db_, out_);
+    dwt.noalias() += x * dy.transpose();
+    db.noalias() += dy.rowwise().sum();
+    if (dx) {
+        CMatView<T> wt(w_, in_, out_);
+        MatView<T>(dx, in_, x.cols()).noalias() = wt * dy;
+    }
+}
+
+// ---------------------------------------------------------------- activations
+// Only f and f' live here; the loop over the batch is Eigen's.
+
+template <typename T>
+std::string Activation<T>::type() const {
+    switch (kind_) {
+        case ActKind::ReLU: return "relu";
+        case ActKind::Sigmoid: return "sigmoid";
+        case ActKind::Tanh: return "tanh";
+    }
+    return "?";
+}
+
+template <typename T>
+void Activation<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    switch (kind_) {
+        case ActKind::ReLU: y.array() = x.array().max(T(0)); break;
+        // Eigen's logistic is stable for large |x| (no overflow of exp(-x)).
+        case ActKind::Sigmoid: y.array() = x.array().logistic(); break;
+        case ActKind::Tanh: y.array() = x.array().tanh(); break;
+    }
+}
+
+template <typename T>
+void Activation<T>::backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) {
+    if (!dx) return;
+    MatView<T> d(dx, x.rows(), x.cols());
+    switch (kind_) {
+        case ActKind::ReLU: d.array() = (x.array() > T(0)).select(dy.array(), T(0)); break;  // f' = [x > 0]
+        case ActKind::Sigmoid: d.array() = dy.array() * y.array() * (T(1) - y.array()); break;  // f' = y (1 - y)
+        case ActKind::Tanh: d.array() = dy.array() * (T(1) - y.array().square()); break;       // f' = 1 - y^2
+    }
+}
+
+// ---------------------------------------------------------------- dropout
+
+template <typename T>
+void Dropout<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
+    last_training_ = pass.training && rate_ > 0;
+    if (!last_training_) {
+        y = x;
+        return;
+    }
+    if (!pass.rng) throw Error("dropout: a training pass needs a random generator");
+    const std::size_t n = static_cast<std::size_t>(x.size());
+    mask_.resize(n);  // keeps capacity: no allocation once the largest batch was seen
+    const T scale = T(1.0 / (1.0 - rate_));
+    const float keep = static_cast<float>(1.0 - rate_);
+    for (std::size_t i = 0; i < n; ++i) mask_[i] = pass.rng->uniform() < keep ? scale : T(0);
+    y.array() = x.array() * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(mask_.data(), n)
+                                .reshaped(x.rows(), x.cols());
+}
+
+template <typename T>
+void Dropout<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    if (!dx) return;
+    MatView<T> d(dx, x.rows(), x.cols());
+    if (!last_training_) {
+        d = dy;
+        return;
+    }
+    d.array() = dy.array() * Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(mask_.data(), mask_.size())
+                                 .reshaped(x.rows(), x.cols());
+}
+
+// ---------------------------------------------------------------- registry
+
+namespace {
+
+using json = nlohmann::json;
+
+// Checks that `spec` has only `allowed` keys (besides "type") and returns spec[key] or a default.
+struct SpecReader {
+    const json& spec;
+    const std::string& where;
+    void only(std::initializer_list<const char*> allowed) const {
+        for (auto it = spec.begin(); it != spec.end(); ++it) {
+            if (it.key() == "type") continue;
+            bool ok = false;
+            for (auto a : allowed) ok = ok || it.key() == a;
+            if (!ok) {
+                std::string list;
+                for (auto a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                throw Error(where + ": unknown key '" + it.key() + "' for layer type '" +
+                            spec["type"].get<std::string>() + "' (allowed: " + (list.empty() ? "none" : list) + ")");
+            }
+        }
+    }
+    std::int64_t integer(const char* key, std::int64_t lo) const {
+        if (!spec.contains(key)) throw Error(where + ": missing key '" + key + "'");
+        const json& v = spec[key];
+        if (!v.is_number_integer()) throw Error(where + "." + key + ": must be an integer, got " + v.dump());
+        const auto i = v.get<std::int64_t>();
+        if (i < lo) throw Error(where + "." + key + " = " + std::to_string(i) + " must be >= " + std::to_string(lo));
+        return i;
+    }
+    double number(const char* key, double def, double lo, double hi) const {
+        if (!spec.contains(key)) return def;
+        const json& v = spec[key];
+        if (!v.is_number()) throw Error(where + "." + key + ": must be a number, got " + v.dump());
+        const double d = v.get<double>();
+        if (!(d >= lo && d < hi))
+            throw Error(where + "." + key + " = " + v.dump() + " is out of range [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + ")");
+        return d;
+    }
+    std::string string(const char* key, const std::string& def) const {
+        if (!spec.contains(key)) return def;
+        const json& v = spec[key];
+        if (!v.is_string()) throw Error(where + "." + key + ": must be a string, got " + v.dump());
+        return v.get<std::string>();
+    }
+};
+
+template <typename T>
+using Factory = std::function<std::unique_ptr<Layer<T>>(const SpecReader&)>;
+
+template <typename T>
+const std::map<std::string, Factory<T>>& registry() {
+    static const std::map<std::string, Factory<T>> r = {
+        {"dense",
+         [](const SpecReader& s) -> std::unique_ptr<Layer<T>> {
+             s.only({"units", "init"});
+             const std::string init = s.string("init", "xavier_uniform");
+             static const char* inits[] = {"xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "torch_default"};
+             bool ok = false;
+             for (auto i : inits) ok = ok || init == i;
+             if (!ok)
+                 throw Error(s.where + ".init: unknown '" + init +
+                             "' (allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default)");
+             return std::make_unique<Dense<T>>(s.integer("units", 1), init);
+         }},
+        {"relu", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::ReLU); }},
+        {"sigmoid", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Sigmoid); }},
+        {"tanh", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Tanh); }},
+        {"dropout",
+         [](const SpecReader& s) -> std::unique_ptr<Layer<T>> {
+             s.only({"rate"});
+             return std::make_unique<Dropout<T>>(s.number("rate", 0.5, 0.0, 1.0));
+         }},
+    };
+    return r;
+}
+
+}  // namespace
+
+std::vector<std::string> layer_types() {
+    std::vector<std::string> names;
+    for (const auto& [k, v] : registry<float>()) names.push_back(k);
+    return names;
+}
+
+template <typename T>
+std::unique_ptr<Layer<T>> make_layer(const nlohmann::json& spec, const std::string& where) {
+    if (!spec.is_object()) throw Error(where + ": a layer must be a JSON object like {\"type\":\"dense\",\"units\":64}, got " + spec.dump());
+    if (!spec.contains("type") || !spec["type"].is_string()) throw Error(where + ": missing string key 'type'");
+    const auto type = spec["type"].get<std::string>();
+    const auto& r = registry<T>();
+    auto it = r.find(type);
+    if (it == r.end()) {
+        std::string list;
+        for (const auto& n : layer_types()) list += (list.empty() ? "" : ", ") + n;
+        throw Error(where + ": unknown layer type '" + type + "' (known: " + list + ")");
+    }
+    return it->second(SpecReader{spec, where});
+}
+
+template class Dense<float>;
+template class Dense<double>;
+template class Activation<float>;
+template class Activation<double>;
+template class Dropout<float>;
+template class Dropout<double>;
+template std::unique_ptr<Layer<float>> make_layer<float>(const nlohmann::json&, const std::string&);
+template std::unique_ptr<Layer<double>> make_layer<double>(const nlohmann::json&, const std::string&);
+
+}  // namespace genrekit::nn

@@ -1,0 +1,95 @@
+#include "genrekit/nn/network.hpp"
+
+#include "genrekit/error.hpp"
+
+namespace genrekit::nn {
+
+template <typename T>
+Network<T>::Network(const nlohmann::json& layers, Shape input, const std::string& where) : in_shape_(std::move(input)) {
+    if (!layers.is_array() || layers.empty()) throw Error(where + ": must be a non-empty array of layers");
+    Shape s = in_shape_;
+    std::size_t total = 0;
+    std::vector<std::size_t> offsets;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        auto l = make_layer<T>(layers[i], where + "[" + std::to_string(i) + "]");
+        s = l->setup(s);
+        shapes_.push_back(s);
+        offsets.push_back(total);
+        for (const auto& p : l->param_specs()) {
+            table_.push_back({"layers." + std::to_string(i) + "." + p.name, p.shape, total, static_cast<std::size_t>(p.size())});
+            total += static_cast<std::size_t>(p.size());
+        }
+        layers_.push_back(std::move(l));
+    }
+    params_.assign(total, T(0));
+    grads_.assign(total, T(0));
+    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->bind(params_.data() + offsets[i], grads_.data() + offsets[i]);
+    acts_.resize(layers_.size());
+    dacts_.resize(layers_.size());
+}
+
+template <typename T>
+nlohmann::json Network<T>::layers_json() const {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& l : layers_) a.push_back(l->to_json());
+    return a;
+}
+
+template <typename T>
+void Network<T>::init(Rng& rng) {
+    for (auto& l : layers_) l->init_params(rng);
+}
+
+template <typename T>
+void Network<T>::zero_grad() {
+    std::fill(grads_.begin(), grads_.end(), T(0));
+}
+
+template <typename T>
+void Network<T>::reserve(std::int64_t batch) {
+    if (batch <= capacity_) return;
+    Shape prev = in_shape_;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        acts_[i].resize(static_cast<std::size_t>(shape_size(shapes_[i]) * batch));
+        if (i > 0) dacts_[i].resize(static_cast<std::size_t>(shape_size(prev) * batch));
+        prev = shapes_[i];
+    }
+    capacity_ = batch;
+}
+
+template <typename T>
+CMatView<T> Network<T>::forward(CMatView<T> x, const Pass& pass) {
+    if (x.rows() != shape_size(in_shape_))
+        throw Error("network: input has " + std::to_string(x.rows()) + " features, expected " + std::to_string(shape_size(in_shape_)));
+    n_ = x.cols();
+    reserve(n_);
+    x_ = x.data();
+    const T* in = x.data();
+    std::int64_t in_rows = x.rows();
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        const std::int64_t out_rows = shape_size(shapes_[i]);
+        layers_[i]->forward(CMatView<T>(in, in_rows, n_), MatView<T>(acts_[i].data(), out_rows, n_), pass);
+        in = acts_[i].data();
+        in_rows = out_rows;
+    }
+    return CMatView<T>(acts_.back().data(), in_rows, n_);
+}
+
+template <typename T>
+void Network<T>::backward(CMatView<T> dlogits) {
+    const T* dy = dlogits.data();
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+        const std::int64_t out_rows = shape_size(shapes_[i]);
+        const std::int64_t in_rows = i == 0 ? shape_size(in_shape_) : shape_size(shapes_[i - 1]);
+        const T* x = i == 0 ? x_ : acts_[i - 1].data();
+        T* dx = i == 0 ? nullptr : dacts_[i].data();
+        layers_[i]->backward(CMatView<T>(x, in_rows, n_), CMatView<T>(acts_[i].data(), out_rows, n_),
+                             CMatView<T>(dy, out_rows, n_), dx);
+        dy = dx;
+    }
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace genrekit::nn
