@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 namespace gktest {
@@ -75,6 +76,37 @@ Worst compare(const std::vector<float>& got, const genrekit::NpyArray& want, dou
     EXPECT_EQ(got.size(), want.data.size()) << "length differs from golden";
     if (got.size() != want.data.size()) return Worst{1e300};
     return compare_impl(1, got.size(), [&](std::size_t, std::size_t c) { return static_cast<double>(got[c]); }, want, rtol, atol, skip_below);
+}
+
+int CsvRows::column(const std::string& name) const {
+    for (std::size_t i = 1; i + 1 < header.size(); ++i)
+        if (header[i] == name) return static_cast<int>(i - 1);
+    return -1;
+}
+
+CsvRows read_feature_csv(const std::string& path) {
+    std::ifstream in(path);
+    CsvRows rows;
+    std::string line;
+    auto split = [](const std::string& l) {
+        std::vector<std::string> cells;
+        std::stringstream ss(l);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) cells.push_back(cell);
+        return cells;
+    };
+    if (!std::getline(in, line)) return rows;
+    rows.header = split(line);
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        auto cells = split(line);
+        rows.filenames.push_back(cells.front());
+        rows.labels.push_back(cells.back());
+        std::vector<double> v;
+        for (std::size_t i = 1; i + 1 < cells.size(); ++i) v.push_back(std::stod(cells[i]));
+        rows.values.push_back(std::move(v));
+    }
+    return rows;
 }
 
 std::vector<float> to_floats(const genrekit::NpyArray& a) { return {a.data.begin(), a.data.end()}; }

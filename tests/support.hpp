@@ -45,4 +45,13 @@ Worst compare(const std::vector<float>& got, const genrekit::NpyArray& want, dou
 // Loads a golden 1-D array into a float vector (e.g. the audio y of a track).
 std::vector<float> to_floats(const genrekit::NpyArray& a);
 
+// A feature CSV (Kaggle schema): header names, and per row its filename, numbers and label.
+struct CsvRows {
+    std::vector<std::string> header;  // every column, filename first
+    std::vector<std::string> filenames, labels;
+    std::vector<std::vector<double>> values;  // columns between filename and label
+    int column(const std::string& name) const;  // index into values rows, -1 if absent
+};
+CsvRows read_feature_csv(const std::string& path);
+
 }  // namespace gktest

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages genrekit builds with, if any are missing.
+# As root it runs apt-get; otherwise it prints the exact command and stops.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libeigen3-dev        # matrices for the DSP and the neural nets
+  libsndfile1-dev      # audio decoding: wav, au, aiff, flac, ogg, mp3
+  libkissfft-dev       # FFT for the STFT
+  libsoxr-dev          # resampling (the resampler librosa itself moved to)
+  libcli11-dev         # command-line parsing
+  nlohmann-json3-dev   # JSON configs, model metadata, reports
+  libgtest-dev         # unit and golden tests
+  libbenchmark-dev     # benchmarks in bench/
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "genrekit needs these Debian packages: ${missing[*]}" >&2
+  echo "Run as root:  $cmd" >&2
+  exit 1
+fi
+echo "Installing: ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

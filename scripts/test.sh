@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: install what is missing, configure, build, run
+# every test with failures shown.
+#   scripts/test.sh              Release build in build/, all tests
+#   scripts/test.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/,
+#                                all tests but the whole-dataset ones (too slow there)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+if [ "${1:-}" = "--sanitize" ]; then
+  scripts/build.sh build-sanitize -DGENREKIT_SANITIZE=address,undefined -DGENREKIT_BUILD_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-sanitize --output-on-failure -j"$(nproc)" -E 'AllDev|Dataset'
+else
+  scripts/build.sh build
+  ctest --test-dir build --output-on-failure -j"$(nproc)"
+fi

@@ -1,0 +1,277 @@
+#include "genrekit/featurize.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "genrekit/audio.hpp"
+#include "genrekit/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace genrekit {
+
+void SegmentSpec::validate() const {
+    if (mode != SegmentMode::Sliding) return;
+    require_param(seconds > 0 && seconds <= 3600, "segment", seconds, "0 < seconds <= 3600");
+    require_param(hop > 0 && hop <= 3600, "hop", hop, "0 < seconds <= 3600");
+}
+
+std::string SegmentSpec::describe() const {
+    switch (mode) {
+        case SegmentMode::Whole: return "30s";
+        case SegmentMode::Kaggle3s: return "3s";
+        case SegmentMode::Sliding: {
+            std::ostringstream s;
+            s << "segment " << seconds << " s every " << hop << " s";
+            return s.str();
+        }
+    }
+    return "?";
+}
+
+std::vector<Segment> plan_segments(std::size_t n, int sample_rate, const SegmentSpec& spec) {
+    spec.validate();
+    std::vector<Segment> out;
+    if (spec.mode == SegmentMode::Whole) {
+        if (n > 0) out.push_back({0, n, -1});
+        return out;
+    }
+    if (spec.mode == SegmentMode::Kaggle3s) {
+        // ref: Kaggle features_3_sec.csv (see shared NOTES-librosa.md): a 3 s stride at
+        // 22050 Hz with an off-by-one length of 66149; a too-short last segment is skipped.
+        const auto stride = static_cast<std::size_t>(std::lround(3.0 * sample_rate));
+        const std::size_t len = stride - 1;
+        for (int i = 0; i < 10; ++i) {
+            const std::size_t start = static_cast<std::size_t>(i) * stride;
+            if (start + len > n) break;
+            out.push_back({start, len, i});
+        }
+        return out;
+    }
+    const auto len = static_cast<std::size_t>(std::lround(spec.seconds * sample_rate));
+    const auto hop = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(spec.hop * sample_rate)));
+    for (std::size_t start = 0, i = 0; start + len <= n; start += hop, ++i) out.push_back({start, len, static_cast<int>(i)});
+    return out;
+}
+
+namespace {
+
+std::string trim(std::string s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// Splits one CSV line, honouring double quotes.
+std::vector<std::string> split_csv_line(const std::string& line) {
+    std::vector<std::string> out(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                out.back() += '"';
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                out.back() += c;
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            out.emplace_back();
+        } else {
+            out.back() += c;
+        }
+    }
+    return out;
+}
+
+std::vector<InputFile> read_manifest(const std::string& manifest) {
+    std::ifstream in(manifest);
+    if (!in) throw Error(manifest + ": cannot open manifest");
+    const fs::path base = fs::path(manifest).parent_path();
+    std::vector<InputFile> out;
+    std::string line;
+    for (int line_no = 1; std::getline(in, line); ++line_no) {
+        if (trim(line).empty()) continue;
+        const auto cells = split_csv_line(line);
+        if (cells.size() != 2)
+            throw Error(manifest + ":" + std::to_string(line_no) + ": expected 2 columns (path,label), found " +
+                        std::to_string(cells.size()));
+        const std::string path = trim(cells[0]), label = trim(cells[1]);
+        if (line_no == 1 && path == "path" && label == "label") continue;  // header
+        if (label.empty()) throw Error(manifest + ":" + std::to_string(line_no) + ": empty label");
+        const fs::path p = fs::path(path).is_absolute() ? fs::path(path) : base / path;
+        out.push_back({p.string(), path, label, ""});
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
+                                      const std::string& manifest) {
+    std::vector<InputFile> out;
+    if (!manifest.empty()) out = read_manifest(manifest);
+    for (const auto& arg : paths) {
+        const fs::path p(arg);
+        if (!fs::exists(p)) throw Error(arg + ": no such file or folder");
+        if (fs::is_directory(p)) {
+            std::vector<fs::path> found;
+            for (const auto& e : fs::recursive_directory_iterator(p, fs::directory_options::follow_directory_symlink))
+                if (e.is_regular_file() && is_audio_extension(e.path().string())) found.push_back(e.path());
+            for (const auto& f : found)
+                out.push_back({f.string(), fs::relative(f, p).generic_string(), f.parent_path().filename().string(), ""});
+        } else {
+            const fs::path abs = fs::absolute(p);
+            out.push_back({p.string(), p.filename().string(), abs.parent_path().filename().string(), ""});
+        }
+    }
+    if (forced_label)
+        for (auto& f : out) f.label = *forced_label;
+    std::stable_sort(out.begin(), out.end(), [](const InputFile& a, const InputFile& b) { return a.rel < b.rel; });
+    // Row names are file names, as in Kaggle's CSV, unless two inputs share one.
+    std::map<std::string, int> seen;
+    for (const auto& f : out) ++seen[fs::path(f.rel).filename().string()];
+    for (auto& f : out) {
+        const std::string base = fs::path(f.rel).filename().string();
+        f.name = seen[base] > 1 ? f.rel : base;
+    }
+    return out;
+}
+
+std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec& spec, GtzanFeaturizer& fz, std::string* note) {
+    LoadParams lp;
+    lp.sample_rate = fz.params().sample_rate;
+    const Audio audio = load_audio(input.path, lp);
+    const auto segments = plan_segments(audio.samples.size(), audio.sample_rate, spec);
+    if (segments.empty() && note) {
+        std::ostringstream s;
+        s << input.path << ": " << static_cast<double>(audio.samples.size()) / audio.sample_rate
+          << " s is shorter than one segment (" << spec.describe() << "): skipped, no rows";
+        *note = s.str();
+    }
+    std::vector<FeatureRow> rows;
+    const std::string stem = fs::path(input.name).replace_extension().string();
+    for (const Segment& seg : segments) {
+        FeatureRow row;
+        row.filename = seg.index < 0 ? input.name : stem + "." + std::to_string(seg.index) + ".wav";
+        row.label = input.label;
+        row.values = fz.compute(std::span<const float>(audio.samples).subspan(seg.start, seg.length));
+        for (double v : row.values)
+            if (!std::isfinite(v)) throw Error(input.path + ": internal error: a feature is not finite");
+        rows.push_back(std::move(row));
+    }
+    return rows;
+}
+
+BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOptions& options,
+                            const std::function<void(const FeatureRow&)>& sink) {
+    options.segments.validate();
+    options.features.validate();
+    BatchReport report;
+    report.files = inputs.size();
+    const std::size_t n = inputs.size();
+    if (n == 0) return report;
+    int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    jobs = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(jobs), n));
+
+    // Results wait in their slot until every earlier file is done, then go to the
+    // sink in input order and are freed: memory stays bounded by the jobs in flight.
+    struct Slot {
+        bool done = false;
+        std::vector<FeatureRow> rows;
+        std::string failure, note;
+    };
+    std::vector<Slot> slots(n);
+    std::size_t next_to_flush = 0, finished = 0;
+    std::mutex mu;
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> stop{false};
+
+    auto worker = [&] {
+        GtzanFeaturizer fz(options.features);
+        for (;;) {
+            if (stop.load()) return;
+            const std::size_t i = next.fetch_add(1);
+            if (i >= n) return;
+            Slot result;
+            try {
+                result.rows = featurize_file(inputs[i], options.segments, fz, &result.note);
+            } catch (const Error& e) {
+                result.failure = e.what();
+            } catch (const std::bad_alloc&) {
+                result.failure = inputs[i].path + ": out of memory";
+            }
+            std::lock_guard lock(mu);
+            if (!result.failure.empty() && options.on_message) options.on_message(result.failure);
+            if (!result.note.empty() && options.on_message) options.on_message(result.note);
+            if (!result.failure.empty() && options.strict) stop = true;
+            result.done = true;
+            slots[i] = std::move(result);
+            ++finished;
+            for (; next_to_flush < n && slots[next_to_flush].done; ++next_to_flush) {
+                Slot& s = slots[next_to_flush];
+                if (!s.failure.empty()) report.failures.push_back(s.failure);
+                if (!s.note.empty()) report.notes.push_back(s.note);
+                if (!(options.strict && stop.load() && !report.failures.empty()))
+                    for (const auto& row : s.rows) {
+                        sink(row);
+                        ++report.rows;
+                    }
+                s.rows = {};
+            }
+            if (options.progress) options.progress(finished, n);
+        }
+    };
+    std::vector<std::thread> threads;
+    for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    // In strict mode files after the failure may have been skipped; report what finished.
+    for (; next_to_flush < n; ++next_to_flush) {
+        Slot& s = slots[next_to_flush];
+        if (!s.failure.empty()) report.failures.push_back(s.failure);
+    }
+    report.stopped_early = stop.load();
+    return report;
+}
+
+namespace {
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+std::string number(double v) {
+    char buf[32];
+    // Shortest representation that reads back to the same double.
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, res.ptr);
+}
+}  // namespace
+
+std::string feature_csv_header() {
+    std::string h = "filename";
+    for (const auto& c : gtzan_feature_columns()) h += "," + c;
+    return h + ",label\n";
+}
+
+std::string feature_csv_row(const FeatureRow& row) {
+    std::string s = csv_field(row.filename);
+    for (double v : row.values) s += "," + number(v);
+    return s + "," + csv_field(row.label) + "\n";
+}
+
+}  // namespace genrekit
