@@ -102,15 +102,9 @@ ComplexSpectrogram Stft::forward(std::span<const float> y) {
     return X;
 }
 
-std::vector<float> Stft::inverse(const ComplexSpectrogram& X, std::size_t length) {
+std::vector<float> Stft::overlap_add(const ComplexSpectrogram& X, std::size_t n_frames) {
     const auto n_fft = static_cast<std::size_t>(params_.n_fft);
     const auto hop = static_cast<std::size_t>(params_.hop);
-    if (X.rows() != n_bins())
-        throw Error("istft: spectrogram has " + std::to_string(X.rows()) + " bins, expected " + std::to_string(n_bins()));
-    // ref: librosa 0.7.2 istft: with a length, only the frames that cover it are used.
-    const std::size_t padded_length = params_.center ? length + n_fft : length;
-    const std::size_t n_frames = std::min(static_cast<std::size_t>(X.cols()), (padded_length + hop - 1) / hop);
-    if (n_frames == 0) return std::vector<float>(length, 0.f);
     const std::size_t signal_len = n_fft + hop * (n_frames - 1);
     std::vector<float> y(signal_len, 0.f);
     std::vector<float> win_sum(signal_len, 0.f);
@@ -131,10 +125,34 @@ std::vector<float> Stft::inverse(const ComplexSpectrogram& X, std::size_t length
     const float tiny = std::numeric_limits<float>::min();
     for (std::size_t i = 0; i < signal_len; ++i)
         if (win_sum[i] > tiny) y[i] /= win_sum[i];
+    return y;
+}
+
+std::vector<float> Stft::inverse(const ComplexSpectrogram& X, std::size_t length) {
+    const auto n_fft = static_cast<std::size_t>(params_.n_fft);
+    const auto hop = static_cast<std::size_t>(params_.hop);
+    if (X.rows() != n_bins())
+        throw Error("istft: spectrogram has " + std::to_string(X.rows()) + " bins, expected " + std::to_string(n_bins()));
+    // ref: librosa 0.7.2 istft: with a length, only the frames that cover it are used.
+    const std::size_t padded_length = params_.center ? length + n_fft : length;
+    const std::size_t n_frames = std::min(static_cast<std::size_t>(X.cols()), (padded_length + hop - 1) / hop);
+    if (n_frames == 0) return std::vector<float>(length, 0.f);
+    const std::vector<float> y = overlap_add(X, n_frames);
     const std::size_t start = params_.center ? n_fft / 2 : 0;
     std::vector<float> out(length, 0.f);
-    for (std::size_t i = 0; i < length && start + i < signal_len; ++i) out[i] = y[start + i];
+    for (std::size_t i = 0; i < length && start + i < y.size(); ++i) out[i] = y[start + i];
     return out;
+}
+
+std::vector<float> Stft::inverse_no_length(const ComplexSpectrogram& X) {
+    const auto n_fft = static_cast<std::size_t>(params_.n_fft);
+    if (X.rows() != n_bins())
+        throw Error("istft: spectrogram has " + std::to_string(X.rows()) + " bins, expected " + std::to_string(n_bins()));
+    if (X.cols() == 0) return {};
+    std::vector<float> y = overlap_add(X, static_cast<std::size_t>(X.cols()));
+    if (!params_.center) return y;
+    // ref: librosa 0.7.2 istft(length=None, center=True): y[n_fft//2 : -(n_fft//2)].
+    return std::vector<float>(y.begin() + static_cast<std::ptrdiff_t>(n_fft / 2), y.end() - static_cast<std::ptrdiff_t>(n_fft / 2));
 }
 
 Spectrogram magnitude(const ComplexSpectrogram& X) { return X.cwiseAbs(); }

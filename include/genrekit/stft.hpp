@@ -57,8 +57,16 @@ public:
     ComplexSpectrogram forward(std::span<const float> y);
     // ref: librosa 0.7.2 core/spectrum.py istft(length=...): window-sum-square normalised overlap-add.
     std::vector<float> inverse(const ComplexSpectrogram& X, std::size_t length);
+    // ref: librosa 0.7.2 core/spectrum.py istft(length=None): all T frames are overlap-added and,
+    // when centred, n_fft/2 samples are trimmed at both ends, giving hop*(T-1) samples (not
+    // centred: n_fft + hop*(T-1)). effects.hpss calls istft this way and then zero-pads with
+    // fix_length, so the last len(y) - hop*(T-1) samples of its waveforms are exact zeros.
+    std::vector<float> inverse_no_length(const ComplexSpectrogram& X);
 
 private:
+    // Overlap-adds the first n_frames frames, normalised by the window sum-square; returns the
+    // n_fft + hop*(n_frames-1) samples of the (padded) signal.
+    std::vector<float> overlap_add(const ComplexSpectrogram& X, std::size_t n_frames);
     struct Plans;
     StftParams params_;
     std::vector<float> window_;

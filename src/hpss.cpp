@@ -1,0 +1,349 @@
+#include "genrekit/hpss.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "genrekit/error.hpp"
+
+// The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
+// vectors without AVX enabled does not concern any caller.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace genrekit {
+
+void HpssParams::validate() const {
+    require_param(kernel_harmonic >= 1 && kernel_harmonic <= 255 && kernel_harmonic % 2 == 1, "kernel_harmonic",
+                  kernel_harmonic, "an odd number in 1..255");
+    require_param(kernel_percussive >= 1 && kernel_percussive <= 255 && kernel_percussive % 2 == 1,
+                  "kernel_percussive", kernel_percussive, "an odd number in 1..255");
+    require_param(std::isfinite(power) && power > 0, "power", power, "a finite number > 0");
+    // ref: librosa 0.7.2 decompose.hpss: "Margins must be >= 1.0".
+    require_param(std::isfinite(margin_harmonic) && margin_harmonic >= 1, "margin_harmonic", margin_harmonic,
+                  "a finite number >= 1");
+    require_param(std::isfinite(margin_percussive) && margin_percussive >= 1, "margin_percussive",
+                  margin_percussive, "a finite number >= 1");
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Sliding median of odd width w over 8 independent lanes at once.
+//
+// Each lane keeps its window sorted in a[0..w-1], with a[w] = +inf as a sentinel. One step
+// removes the value leaving the window and inserts the one entering it, branch-free:
+//   removal:   a'[k] = a[k] < out ? a[k] : a[k+1]          (drops the first copy of `out`)
+//   insertion: new[k] = min(a'[k], max(a'[k-1], in))        (a'[-1] = -inf, a'[w-1] = +inf)
+// The median is then a[w/2]. Only comparisons and copies are involved, so the result is an
+// exact selection (bit-identical to scipy's for identical input) whatever the vector width.
+// The window starts as w copies of +inf, each removed in turn while the first w inputs enter.
+// ---------------------------------------------------------------------------------------------
+using v8f = float __attribute__((vector_size(32)));
+constexpr int kLanes = 8;
+constexpr int kMaxWidth = 255;
+
+[[gnu::always_inline]] inline v8f splat(float x) { return v8f{x, x, x, x, x, x, x, x}; }
+
+[[gnu::always_inline]] inline v8f load8(const float* p) {
+    v8f v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+[[gnu::always_inline]] inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+
+template <int W>
+[[gnu::always_inline]] inline void window_step(v8f* a, int w_runtime, v8f in, v8f out) {
+    const int w = W > 0 ? W : w_runtime;
+    v8f prev = splat(-std::numeric_limits<float>::infinity());
+    for (int k = 0; k < w; ++k) {
+        const v8f ak = a[k];
+        const v8f cur = ak < out ? ak : a[k + 1];
+        const v8f hi = prev > in ? prev : in;
+        a[k] = cur < hi ? cur : hi;
+        prev = cur;
+    }
+}
+
+// ref: scipy ndimage NI_ExtendLine, NI_EXTEND_REFLECT (abcddcba|abcd|dcbaabcd): index i of the
+// line extended by `half` on both sides maps to this sample of the line of length n.
+void reflect_indices(int n, int half, std::vector<int>& idx) {
+    idx.resize(static_cast<std::size_t>(n + 2 * half));
+    const long period = 2L * n;
+    for (int i = 0; i < n + 2 * half; ++i) {
+        long m = (static_cast<long>(i - half) % period + period) % period;
+        if (m >= n) m = period - 1 - m;
+        idx[static_cast<std::size_t>(i)] = static_cast<int>(m);
+    }
+}
+
+// Runs the sliding median along a line of n positions for 8 lanes. Position j of lane l is at
+// src[j*stride + l]; the median of output position j is written to dst[j*stride + l].
+template <int W>
+[[gnu::always_inline]] inline void median_lanes(const float* src, float* dst, std::ptrdiff_t stride, int w_runtime,
+                                                const int* idx, int n) {
+    const int w = W > 0 ? W : w_runtime;
+    const int half = w / 2;
+    alignas(32) v8f a[kMaxWidth + 1];
+    const v8f inf = splat(std::numeric_limits<float>::infinity());
+    for (int k = 0; k <= w; ++k) a[k] = inf;
+    // Fill: the first w inputs replace the w sentinels.
+    for (int i = 0; i < w - 1; ++i) window_step<W>(a, w, load8(src + idx[i] * stride), inf);
+    for (int j = 0; j < n; ++j) {
+        const int i = j + w - 1;
+        const v8f out = j == 0 ? inf : load8(src + idx[i - w] * stride);
+        window_step<W>(a, w, load8(src + idx[i] * stride), out);
+        store8(dst + j * stride, a[half]);
+    }
+}
+
+// Along time: lanes are 8 consecutive bins, which are contiguous in a column-major matrix.
+template <int W>
+[[gnu::always_inline]] inline void median_time_body(const float* S, float* O, int nb, int nt, int w,
+                                                    const int* idx) {
+    for (int g = 0; g < nb; g += kLanes) {
+        const int b0 = std::min(g, nb - kLanes);  // the last group overlaps the previous one
+        median_lanes<W>(S + b0, O + b0, nb, w, idx, nt);
+    }
+}
+
+// Along frequency: lanes are 8 frames, gathered into a bins x 8 buffer and scattered back.
+template <int W>
+[[gnu::always_inline]] inline void median_freq_body(const float* S, float* O, int nb, int nt, int w,
+                                                    const int* idx, float* in_buf, float* out_buf) {
+    for (int t0 = 0; t0 < nt; t0 += kLanes) {
+        const float* cols[kLanes];
+        for (int l = 0; l < kLanes; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
+        for (int b = 0; b < nb; ++b)
+            for (int l = 0; l < kLanes; ++l) in_buf[b * kLanes + l] = cols[l][b];
+        median_lanes<W>(in_buf, out_buf, kLanes, w, idx, nb);
+        const int lanes = std::min(kLanes, nt - t0);
+        for (int l = 0; l < lanes; ++l) {
+            float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
+            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * kLanes + l];
+        }
+    }
+}
+
+// Each kernel is compiled twice, for the x86-64 baseline and for AVX2, and chosen at run time.
+// The results are identical (selections only); AVX2 is only faster.
+void median_time_w31(const float* S, float* O, int nb, int nt, const int* idx) {
+    median_time_body<31>(S, O, nb, nt, 31, idx);
+}
+void median_time_any(const float* S, float* O, int nb, int nt, int w, const int* idx) {
+    median_time_body<0>(S, O, nb, nt, w, idx);
+}
+void median_freq_w31(const float* S, float* O, int nb, int nt, const int* idx, float* ib, float* ob) {
+    median_freq_body<31>(S, O, nb, nt, 31, idx, ib, ob);
+}
+void median_freq_any(const float* S, float* O, int nb, int nt, int w, const int* idx, float* ib, float* ob) {
+    median_freq_body<0>(S, O, nb, nt, w, idx, ib, ob);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+#define GENREKIT_HPSS_AVX2_DISPATCH 1
+[[gnu::target("avx2")]] void median_time_w31_avx2(const float* S, float* O, int nb, int nt, const int* idx) {
+    median_time_body<31>(S, O, nb, nt, 31, idx);
+}
+[[gnu::target("avx2")]] void median_time_any_avx2(const float* S, float* O, int nb, int nt, int w, const int* idx) {
+    median_time_body<0>(S, O, nb, nt, w, idx);
+}
+[[gnu::target("avx2")]] void median_freq_w31_avx2(const float* S, float* O, int nb, int nt, const int* idx, float* ib,
+                                                 float* ob) {
+    median_freq_body<31>(S, O, nb, nt, 31, idx, ib, ob);
+}
+[[gnu::target("avx2")]] void median_freq_any_avx2(const float* S, float* O, int nb, int nt, int w, const int* idx,
+                                                 float* ib, float* ob) {
+    median_freq_body<0>(S, O, nb, nt, w, idx, ib, ob);
+}
+bool have_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+}
+#endif
+
+// Rows shorter than one 8-lane group are padded by repeating the last row.
+void median_time_padded(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx);
+
+void median_time_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx) {
+    const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
+    out.resize(S.rows(), S.cols());
+    if (nb == 0 || nt == 0) return;
+    if (nb < kLanes) return median_time_padded(S, width, out, idx);
+    reflect_indices(nt, width / 2, idx);
+#ifdef GENREKIT_HPSS_AVX2_DISPATCH
+    if (have_avx2()) {
+        if (width == 31) return median_time_w31_avx2(S.data(), out.data(), nb, nt, idx.data());
+        return median_time_any_avx2(S.data(), out.data(), nb, nt, width, idx.data());
+    }
+#endif
+    if (width == 31) return median_time_w31(S.data(), out.data(), nb, nt, idx.data());
+    median_time_any(S.data(), out.data(), nb, nt, width, idx.data());
+}
+
+void median_time_padded(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx) {
+    Spectrogram padded(kLanes, S.cols());
+    for (int r = 0; r < kLanes; ++r) padded.row(r) = S.row(std::min<Eigen::Index>(r, S.rows() - 1));
+    Spectrogram padded_out;
+    median_time_impl(padded, width, padded_out, idx);
+    out = padded_out.topRows(S.rows());
+}
+
+void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx,
+                      std::vector<float>& buf) {
+    const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
+    out.resize(S.rows(), S.cols());
+    if (nb == 0 || nt == 0) return;
+    reflect_indices(nb, width / 2, idx);
+    buf.resize(static_cast<std::size_t>(2 * nb * kLanes));
+    float* ib = buf.data();
+    float* ob = buf.data() + nb * kLanes;
+#ifdef GENREKIT_HPSS_AVX2_DISPATCH
+    if (have_avx2()) {
+        if (width == 31) return median_freq_w31_avx2(S.data(), out.data(), nb, nt, idx.data(), ib, ob);
+        return median_freq_any_avx2(S.data(), out.data(), nb, nt, width, idx.data(), ib, ob);
+    }
+#endif
+    if (width == 31) return median_freq_w31(S.data(), out.data(), nb, nt, idx.data(), ib, ob);
+    median_freq_any(S.data(), out.data(), nb, nt, width, idx.data(), ib, ob);
+}
+
+void require_width(int width) {
+    require_param(width >= 1 && width <= kMaxWidth && width % 2 == 1, "width", width, "an odd number in 1..255");
+}
+
+// ref: librosa 0.7.2 util/utils.py softmask, for one element, in float32.
+[[gnu::always_inline]] inline float softmask_one(float x, float x_ref, float power, bool split_zeros) {
+    const float z = std::max(x, x_ref);
+    if (z < std::numeric_limits<float>::min()) return split_zeros ? 0.5f : 0.0f;
+    float m = x / z, r = x_ref / z;
+    if (power == 2.0f) {  // numpy evaluates **2 as a square
+        m = m * m;
+        r = r * r;
+    } else {
+        m = std::pow(m, power);
+        r = std::pow(r, power);
+    }
+    return m / (m + r);
+}
+
+}  // namespace
+
+void median_filter_time(const Spectrogram& S, int width, Spectrogram& out) {
+    require_width(width);
+    std::vector<int> idx;
+    median_time_impl(S, width, out, idx);
+}
+
+void median_filter_frequency(const Spectrogram& S, int width, Spectrogram& out) {
+    require_width(width);
+    std::vector<int> idx;
+    std::vector<float> buf;
+    median_freq_impl(S, width, out, idx, buf);
+}
+
+void softmask(const Spectrogram& X, const Spectrogram& X_ref, float power, bool split_zeros, Spectrogram& mask) {
+    if (X.rows() != X_ref.rows() || X.cols() != X_ref.cols())
+        throw Error("softmask: shape mismatch: " + std::to_string(X.rows()) + "x" + std::to_string(X.cols()) +
+                    " != " + std::to_string(X_ref.rows()) + "x" + std::to_string(X_ref.cols()));
+    require_param(std::isfinite(power) && power > 0, "power", power, "a finite number > 0");
+    mask.resize(X.rows(), X.cols());
+    const float* x = X.data();
+    const float* r = X_ref.data();
+    float* m = mask.data();
+    const Eigen::Index n = X.size();
+    for (Eigen::Index i = 0; i < n; ++i) m[i] = softmask_one(x[i], r[i], power, split_zeros);
+}
+
+struct Hpss::Scratch {
+    Spectrogram harm, perc, mask_h, mask_p;  // median filters and masks
+    ComplexSpectrogram masked;               // X * mask, the input of the inverse STFT
+    std::vector<int> idx;
+    std::vector<float> buf;
+    HpssWaveforms waves;
+    Stft stft;
+    explicit Scratch(const StftParams& p) : stft(p) {}
+};
+
+Hpss::Hpss(const HpssParams& params, const StftParams& stft)
+    : params_(params), stft_params_(stft), scratch_(std::make_unique<Scratch>(stft)) {
+    params_.validate();
+}
+
+Hpss::~Hpss() = default;
+Hpss::Hpss(Hpss&&) noexcept = default;
+Hpss& Hpss::operator=(Hpss&&) noexcept = default;
+
+void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram& mask_percussive) {
+    Scratch& s = *scratch_;
+    // ref: librosa 0.7.2 decompose.hpss: harm = median_filter(S, size=(1, win_harm), mode='reflect'),
+    // perc = median_filter(S, size=(win_perc, 1), mode='reflect').
+    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.idx);
+    median_freq_impl(mag, params_.kernel_percussive, s.perc, s.idx, s.buf);
+    // ref: librosa 0.7.2 decompose.hpss: split_zeros = (margin_harm == 1 and margin_perc == 1);
+    // mask_harm = softmask(harm, perc * margin_harm), mask_perc = softmask(perc, harm * margin_perc).
+    const bool split_zeros = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
+    mask_harmonic.resize(mag.rows(), mag.cols());
+    mask_percussive.resize(mag.rows(), mag.cols());
+    const float* h = s.harm.data();
+    const float* p = s.perc.data();
+    float* mh = mask_harmonic.data();
+    float* mp = mask_percussive.data();
+    const float power = params_.power, margin_h = params_.margin_harmonic, margin_p = params_.margin_percussive;
+    const Eigen::Index n = mag.size();
+    for (Eigen::Index i = 0; i < n; ++i) {
+        mh[i] = softmask_one(h[i], p[i] * margin_h, power, split_zeros);
+        mp[i] = softmask_one(p[i], h[i] * margin_p, power, split_zeros);
+    }
+}
+
+HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram& mag) {
+    if (X.rows() != mag.rows() || X.cols() != mag.cols())
+        throw Error("hpss: the magnitude spectrogram's shape differs from the STFT's");
+    Scratch& s = *scratch_;
+    masks(mag, s.mask_h, s.mask_p);
+    HpssSpectrograms out;
+    // ref: librosa 0.7.2 decompose.hpss: (S * mask) * phase; here X * mask (see the header).
+    out.harmonic = X.array() * s.mask_h.array().cast<std::complex<float>>();
+    out.percussive = X.array() * s.mask_p.array().cast<std::complex<float>>();
+    return out;
+}
+
+const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
+    Scratch& s = *scratch_;
+    const auto n_fft = static_cast<std::size_t>(stft_params_.n_fft);
+    const auto hop = static_cast<std::size_t>(stft_params_.hop);
+    if (!stft_params_.center) throw Error("hpss waveforms: the STFT must be centred (center = true), as effects.hpss uses");
+    if (X.rows() != static_cast<Eigen::Index>(n_fft / 2 + 1) || X.rows() != mag.rows() || X.cols() != mag.cols())
+        throw Error("hpss waveforms: the STFT is " + std::to_string(X.rows()) + "x" + std::to_string(X.cols()) +
+                    " and the magnitude " + std::to_string(mag.rows()) + "x" + std::to_string(mag.cols()) +
+                    "; expected " + std::to_string(n_fft / 2 + 1) + " bins in both");
+    if (static_cast<std::size_t>(X.cols()) != s.stft.n_frames(y.size()))
+        throw Error("hpss waveforms: the STFT has " + std::to_string(X.cols()) + " frames but a signal of " +
+                    std::to_string(y.size()) + " samples gives " + std::to_string(s.stft.n_frames(y.size())));
+    masks(mag, s.mask_h, s.mask_p);
+    const std::size_t covered = hop * static_cast<std::size_t>(X.cols() - 1);  // istft(length=None) output
+
+    // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
+    auto invert = [&](const Spectrogram& mask, std::vector<float>& out) {
+        s.masked = X.array() * mask.array().cast<std::complex<float>>();
+        const std::vector<float> z = s.stft.inverse_no_length(s.masked);
+        out.assign(y.size(), 0.0f);
+        std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
+    };
+    invert(s.mask_h, s.waves.harmonic);
+    const bool complementary = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
+    if (params_.percussive_from_residual && complementary) {
+        // istft(X * mask_p) = istft(X) - istft(X * mask_h), and istft(X) = y where it is defined.
+        s.waves.percussive.assign(y.size(), 0.0f);
+        const std::size_t n = std::min(covered, y.size());
+        for (std::size_t i = 0; i < n; ++i) s.waves.percussive[i] = y[i] - s.waves.harmonic[i];
+    } else {
+        invert(s.mask_p, s.waves.percussive);
+    }
+    return s.waves;
+}
+
+}  // namespace genrekit
