@@ -1,0 +1,247 @@
+#include "genrekit/chroma.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "genrekit/error.hpp"
+#include "genrekit/mel.hpp"
+
+namespace genrekit {
+
+namespace {
+
+// ref: numpy.mod / numpy.remainder for floats: the result takes the sign of the divisor.
+template <typename T>
+T py_mod(T a, T b) {
+    T m = std::fmod(a, b);
+    if (m != T(0)) {
+        if ((b < T(0)) != (m < T(0))) m += b;
+    } else {
+        m = std::copysign(T(0), b);
+    }
+    return m;
+}
+
+// ref: numpy.median of float32 values: the middle element, or the float32 mean of the two
+// middle elements. Reorders `v`.
+float median_f32(std::vector<float>& v) {
+    const std::size_t n = v.size();
+    const std::size_t hi = n / 2;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
+    const float upper = v[hi];
+    if (n % 2 == 1) return upper;
+    const float lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi));
+    return (lower + upper) / 2.0f;
+}
+
+}  // namespace
+
+void TuningParams::validate() const {
+    require_param(sample_rate > 0, "sample_rate", sample_rate, "> 0");
+    require_param(fmin >= 0, "fmin", fmin, ">= 0");
+    require_param(fmax > fmin, "fmax", fmax, "> fmin");
+    require_param(threshold >= 0, "threshold", threshold, ">= 0");
+    require_param(resolution > 0 && resolution < 1, "resolution", resolution, "0 < resolution < 1");
+    require_param(bins_per_octave >= 1, "bins_per_octave", bins_per_octave, ">= 1");
+}
+
+std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params) {
+    params.validate();
+    const int n_bins = static_cast<int>(S.rows());
+    if (n_bins < 3) throw Error("piptrack: spectrogram has " + std::to_string(n_bins) + " bins, needs at least 3");
+    const int n_fft = 2 * (n_bins - 1);
+    // ref: librosa 0.7.2 piptrack: fmin = max(fmin, 0), fmax = min(fmax, sr/2), bins with fmin <= f < fmax.
+    const double fmin = std::max(params.fmin, 0.0);
+    const double fmax = std::min(params.fmax, params.sample_rate / 2.0);
+    const auto freqs = fft_frequencies(params.sample_rate, n_fft);
+    int lo = n_bins, hi = 0;  // [lo, hi) of bins inside the frequency range
+    for (int b = 0; b < n_bins; ++b)
+        if (fmin <= freqs[static_cast<std::size_t>(b)] && freqs[static_cast<std::size_t>(b)] < fmax) {
+            lo = std::min(lo, b);
+            hi = b + 1;
+        }
+    // Only interior bins can be local maxima with a defined interpolation; bin 0 never is one
+    // (x[0] > x[0] is false) and the last bin lies at Nyquist, outside f < fmax.
+    lo = std::max(lo, 1);
+    hi = std::min(hi, n_bins - 1);
+
+    const float thresh = static_cast<float>(params.threshold);
+    const float tiny = std::numeric_limits<float>::min();
+    const double hz_per_bin_num = static_cast<double>(params.sample_rate);
+    std::vector<PitchPeak> peaks;
+    for (Eigen::Index t = 0; t < S.cols(); ++t) {
+        const float* s = S.col(t).data();
+        // ref: ref_value = threshold * max(S, axis=0), in float32.
+        const float ref_value = thresh * S.col(t).maxCoeff();
+        auto x = [&](int b) { return s[b] > ref_value ? s[b] : 0.f; };  // S * (S > ref_value)
+        for (int b = lo; b < hi; ++b) {
+            const float xb = x(b);
+            // ref: librosa 0.7.2 util.localmax along frequency: x[b] > x[b-1] and x[b] >= x[b+1].
+            if (!(xb > x(b - 1) && xb >= x(b + 1))) continue;
+            // ref: piptrack's parabolic interpolation, all in float32 as numpy does it.
+            const float avg = 0.5f * (s[b + 1] - s[b - 1]);
+            const float den = 2.0f * s[b] - s[b + 1] - s[b - 1];
+            const float shift = avg / (den + (std::abs(den) < tiny ? 1.0f : 0.0f));
+            const float dskew = 0.5f * avg * shift;
+            PitchPeak p;
+            p.bin = b;
+            p.frame = static_cast<int>(t);
+            // (bin + shift) * float(sr) / n_fft in float64, stored as float32.
+            p.frequency = static_cast<float>((static_cast<double>(b) + static_cast<double>(shift)) * hz_per_bin_num / n_fft);
+            p.magnitude = s[b] + dskew;
+            peaks.push_back(p);
+        }
+    }
+    return peaks;
+}
+
+double pitch_tuning(std::span<const float> frequencies, double resolution, int bins_per_octave) {
+    require_param(resolution > 0 && resolution < 1, "resolution", resolution, "0 < resolution < 1");
+    require_param(bins_per_octave >= 1, "bins_per_octave", bins_per_octave, ">= 1");
+    // ref: numpy.linspace(-0.5, 0.5, ceil(1/resolution) + 1): edge j = j * step + (-0.5), last = 0.5.
+    const int n_hist = static_cast<int>(std::ceil(1.0 / resolution));
+    std::vector<double> edges(static_cast<std::size_t>(n_hist) + 1);
+    const double step = 1.0 / n_hist;
+    for (int j = 0; j < n_hist; ++j) edges[static_cast<std::size_t>(j)] = static_cast<double>(j) * step + -0.5;
+    edges.back() = 0.5;
+    std::vector<long> counts(static_cast<std::size_t>(n_hist), 0);
+    bool any = false;
+    for (const float f : frequencies) {
+        if (!(f > 0.f)) continue;  // ref: pitch_tuning drops DC (and non-positive) components
+        any = true;
+        // ref: hz_to_octs(f) = log2(f / (440/16)) and bins_per_octave * octs, mod 1, in float32.
+        const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
+        float residual = py_mod(static_cast<float>(bins_per_octave) * octs, 1.0f);
+        if (residual >= 0.5f) residual -= 1.0f;
+        // ref: numpy.histogram with explicit edges: [e_j, e_j+1), the last bin closed.
+        const double r = residual;
+        if (r < edges.front() || r > edges.back()) continue;
+        int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
+        while (j > 0 && r < edges[static_cast<std::size_t>(j)]) --j;
+        while (j < n_hist - 1 && r >= edges[static_cast<std::size_t>(j) + 1]) ++j;
+        ++counts[static_cast<std::size_t>(j)];
+    }
+    if (!any) return 0.0;
+    const auto best = std::max_element(counts.begin(), counts.end()) - counts.begin();  // first maximum
+    return edges[static_cast<std::size_t>(best)];
+}
+
+double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
+    const auto peaks = piptrack(S, params);
+    // ref: estimate_tuning: threshold = median of magnitudes where pitch > 0, keep mag >= threshold.
+    std::vector<float> mags;
+    mags.reserve(peaks.size());
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f) mags.push_back(p.magnitude);
+    const float threshold = mags.empty() ? 0.f : median_f32(mags);
+    std::vector<float> freqs;
+    freqs.reserve(peaks.size() / 2 + 1);
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
+    return pitch_tuning(freqs, params.resolution, params.bins_per_octave);
+}
+
+void ChromaParams::validate() const {
+    require_param(sample_rate > 0, "sample_rate", sample_rate, "> 0");
+    require_param(n_fft >= 16 && n_fft % 2 == 0, "n_fft", n_fft, "an even number >= 16");
+    require_param(n_chroma >= 1 && n_chroma <= 120, "n_chroma", n_chroma, "1..120");
+    require_param(std::isfinite(ctroct), "ctroct", ctroct, "a finite number of octaves");
+    require_param(std::isfinite(octwidth), "octwidth", octwidth, "a finite width (<= 0 disables the weighting)");
+    tuning_params().validate();
+}
+
+TuningParams ChromaParams::tuning_params() const {
+    TuningParams t;
+    t.sample_rate = sample_rate;
+    t.fmin = tuning_fmin;
+    t.fmax = tuning_fmax;
+    t.threshold = tuning_threshold;
+    t.resolution = tuning_resolution;
+    t.bins_per_octave = n_chroma;  // ref: chroma_stft calls estimate_tuning(bins_per_octave=n_chroma)
+    return t;
+}
+
+Eigen::MatrixXf chroma_filterbank(const ChromaParams& params, double tuning) {
+    params.validate();
+    require_param(std::isfinite(tuning) && std::abs(tuning) <= 1.0, "tuning", tuning, "-1..1 (fractions of a chroma bin)");
+    // ref: librosa 0.7.2 filters.py chroma, in float64.
+    const int n_fft = params.n_fft;
+    const int nc = params.n_chroma;
+    const double ncd = nc;
+    const double a440 = 440.0 * std::pow(2.0, tuning / ncd);
+    const double hz_step = static_cast<double>(params.sample_rate) / n_fft;  // linspace(0, sr, n_fft, endpoint=False)
+    std::vector<double> frqbins(static_cast<std::size_t>(n_fft));
+    for (int i = 1; i < n_fft; ++i)
+        frqbins[static_cast<std::size_t>(i)] = ncd * std::log2((static_cast<double>(i) * hz_step) / (a440 / 16.0));
+    // The 0 Hz bin gets a made-up value 1.5 octaves below bin 1.
+    frqbins[0] = frqbins[1] - 1.5 * ncd;
+    std::vector<double> binwidth(static_cast<std::size_t>(n_fft), 1.0);
+    for (int i = 0; i + 1 < n_fft; ++i)
+        binwidth[static_cast<std::size_t>(i)] = std::max(frqbins[static_cast<std::size_t>(i) + 1] - frqbins[static_cast<std::size_t>(i)], 1.0);
+    const double half = std::nearbyint(ncd / 2.0);  // np.round: half to even
+
+    const int n_keep = 1 + n_fft / 2;
+    Eigen::MatrixXd wts(nc, n_keep);
+    std::vector<double> col(static_cast<std::size_t>(nc));
+    for (int i = 0; i < n_keep; ++i) {
+        const double fb = frqbins[static_cast<std::size_t>(i)];
+        double sumsq = 0.0;
+        for (int c = 0; c < nc; ++c) {
+            // Project into -n_chroma/2 .. n_chroma/2, then Gaussian bumps (2*D makes them narrower).
+            const double D = py_mod(fb - c + half + 10.0 * ncd, ncd) - half;
+            const double z = 2.0 * D / binwidth[static_cast<std::size_t>(i)];
+            col[static_cast<std::size_t>(c)] = std::exp(-0.5 * (z * z));
+            sumsq += col[static_cast<std::size_t>(c)] * col[static_cast<std::size_t>(c)];
+        }
+        // ref: util.normalize(norm=2, axis=0); columns below tiny(float64) are left as they are.
+        double length = std::sqrt(sumsq);
+        if (length < std::numeric_limits<double>::min()) length = 1.0;
+        double oct_weight = 1.0;
+        if (params.octwidth > 0) {
+            const double o = (fb / ncd - params.ctroct) / params.octwidth;
+            oct_weight = std::exp(-0.5 * (o * o));
+        }
+        for (int c = 0; c < nc; ++c) {
+            // ref: base_c: np.roll(wts, -3, axis=0), so row r holds the weights of chroma (r + 3).
+            const int row = params.base_c ? ((c - 3) % nc + nc) % nc : c;
+            wts(row, i) = (col[static_cast<std::size_t>(c)] / length) * oct_weight;
+        }
+    }
+    return wts.cast<float>();
+}
+
+ChromaStft::ChromaStft(const ChromaParams& params) : params_(params) { params_.validate(); }
+
+const Eigen::MatrixXf& ChromaStft::filterbank(double tuning) {
+    auto it = filterbanks_.find(tuning);
+    if (it == filterbanks_.end()) it = filterbanks_.emplace(tuning, chroma_filterbank(params_, tuning)).first;
+    return it->second;
+}
+
+Spectrogram ChromaStft::apply(const Spectrogram& power, double* tuning_out) {
+    if (power.rows() != 1 + params_.n_fft / 2)
+        throw Error("chroma: spectrogram has " + std::to_string(power.rows()) + " bins, expected " +
+                    std::to_string(1 + params_.n_fft / 2));
+    const double tuning = estimate_tuning(power, params_.tuning_params());
+    if (tuning_out) *tuning_out = tuning;
+    return apply_with_tuning(power, tuning);
+}
+
+Spectrogram ChromaStft::apply_with_tuning(const Spectrogram& power, double tuning) {
+    if (power.rows() != 1 + params_.n_fft / 2)
+        throw Error("chroma: spectrogram has " + std::to_string(power.rows()) + " bins, expected " +
+                    std::to_string(1 + params_.n_fft / 2));
+    const Eigen::MatrixXf& W = filterbank(tuning);
+    Spectrogram C = W * power;
+    // ref: librosa 0.7.2 util.normalize(norm=inf, axis=0): divide each frame by its largest
+    // magnitude unless that is below tiny(float32).
+    const float tiny = std::numeric_limits<float>::min();
+    for (Eigen::Index t = 0; t < C.cols(); ++t) {
+        const float m = C.col(t).cwiseAbs().maxCoeff();
+        if (m >= tiny) C.col(t) /= m;
+    }
+    return C;
+}
+
+}  // namespace genrekit

@@ -1,0 +1,238 @@
+// Golden tests of chroma_stft and its tuning estimate against librosa 0.7.2
+// (../shared/golden/librosa-0.7.2/<track>/ and the Kaggle features_30_sec.csv).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "genrekit/audio.hpp"
+#include "genrekit/chroma.hpp"
+#include "genrekit/error.hpp"
+#include "genrekit/stft.hpp"
+#include "support.hpp"
+
+namespace {
+
+struct Track {
+    const char* name;
+    const char* genre;
+};
+
+nlohmann::json read_manifest(const std::string& dir) {
+    std::ifstream f(dir + "/manifest.json");
+    return nlohmann::json::parse(f);
+}
+
+// np.mean / np.var (ddof 0) over every value, accumulated in double.
+std::pair<double, double> mean_var(const Eigen::MatrixXf& X) {
+    double s = 0;
+    for (Eigen::Index i = 0; i < X.size(); ++i) s += X.data()[i];
+    const double mean = s / static_cast<double>(X.size());
+    double v = 0;
+    for (Eigen::Index i = 0; i < X.size(); ++i) v += (X.data()[i] - mean) * (X.data()[i] - mean);
+    return {mean, v / static_cast<double>(X.size())};
+}
+
+double rel_err(double got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-12); }
+
+class ChromaGolden : public ::testing::TestWithParam<Track> {
+protected:
+    void SetUp() override {
+        const auto shared = gktest::shared_dir();
+        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
+        dir_ = gktest::golden_dir(*shared, GetParam().name);
+        const std::string wav = *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+        genrekit::Stft stft;
+        power_ = genrekit::power(stft.forward(genrekit::load_audio(wav).samples));
+    }
+    std::string dir_;
+    genrekit::Spectrogram power_;
+};
+
+// The tuning estimate is a histogram bin (a multiple of 0.01): it must be the same bin.
+TEST_P(ChromaGolden, TuningEstimateExact) {
+    const double want = read_manifest(dir_)["tuning_estimate"].get<double>();
+    const double got = genrekit::estimate_tuning(power_);
+    std::cout << "[tuning " << GetParam().name << "] got " << got << " want " << want << "\n";
+    EXPECT_EQ(std::lround(got * 100), std::lround(want * 100));
+    EXPECT_EQ(got, want) << "same bin but a different double for the bin edge";
+}
+
+TEST(ChromaFilterbank, PeaksAtTheRightPitchClass) {
+    // With base_c, row 0 is C and row 9 is A: the bin nearest 440 Hz (bin 41, 441.4 Hz) must weigh
+    // A most, and the bin nearest 261.6 Hz (bin 24, 258.4 Hz) C. A tuning of +0.5 bin moves 440 Hz
+    // half-way towards G#.
+    const auto W = genrekit::chroma_filterbank({}, 0.0);
+    ASSERT_EQ(W.rows(), 12);
+    ASSERT_EQ(W.cols(), 1025);
+    Eigen::Index r = 0;
+    W.col(41).maxCoeff(&r);
+    EXPECT_EQ(r, 9);
+    W.col(24).maxCoeff(&r);
+    EXPECT_EQ(r, 0);
+    for (Eigen::Index i = 0; i < W.cols(); ++i) {
+        EXPECT_TRUE(W.col(i).allFinite());
+        EXPECT_GE(W.col(i).minCoeff(), 0.f);
+        EXPECT_LE(W.col(i).maxCoeff(), 1.f);
+    }
+    const auto Wsharp = genrekit::chroma_filterbank({}, 0.49);
+    EXPECT_GT(Wsharp(8, 41), W(8, 41));
+}
+
+// Chroma: float32 filterbank x float32 power spectrogram, then divided by the frame maximum.
+// Our spectrogram comes from a float32 FFT (librosa's from float64, rounded): values agree to
+// ~1e-5 relative where they are not tiny; a chroma value is a ratio to the frame maximum, so
+// we compare with an absolute tolerance of 1e-5 (chroma values lie in [0, 1]; measured worst
+// 1.4e-6 on the three tracks).
+constexpr double kChromaAtol = 1e-5;
+
+TEST_P(ChromaGolden, ChromaStft) {
+    genrekit::ChromaStft chroma;
+    double tuning = 0;
+    const auto C = chroma.apply(power_, &tuning);
+    const auto want = genrekit::read_npy(dir_ + "/chroma_stft.npy");
+    const auto w = gktest::compare(C, want, 0.0, kChromaAtol);
+    std::cout << "[chroma_stft " << GetParam().name << ", atol " << kChromaAtol << "] " << w.describe() << "\n";
+    EXPECT_LE(w.score, 1.0) << w.describe();
+
+    const auto manifest = read_manifest(dir_);
+    const auto [mean, var] = mean_var(C);
+    const double want_mean = manifest["features"]["chroma_stft_mean"].get<double>();
+    const double want_var = manifest["features"]["chroma_stft_var"].get<double>();
+    std::cout << "[chroma_stft mean/var " << GetParam().name << ", rtol 1e-5] mean " << mean << " vs " << want_mean
+              << " (rel " << rel_err(mean, want_mean) << "), var " << var << " vs " << want_var << " (rel "
+              << rel_err(var, want_var) << ")\n";
+    EXPECT_LE(rel_err(mean, want_mean), 1e-5);
+    EXPECT_LE(rel_err(var, want_var), 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracks, ChromaGolden,
+                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
+                                           Track{"classical.00000", "classical"}),
+                         [](const auto& test_info) { return std::string(test_info.param.genre); });
+
+// Reads the filename -> (column -> value) table of a features CSV.
+std::map<std::string, std::map<std::string, double>> read_feature_csv(const std::string& path) {
+    std::ifstream f(path);
+    std::string line;
+    std::getline(f, line);
+    std::vector<std::string> header;
+    {
+        std::stringstream ss(line);
+        std::string cell;
+        while (std::getline(ss, cell, ',')) header.push_back(cell);
+    }
+    std::map<std::string, std::map<std::string, double>> rows;
+    while (std::getline(f, line)) {
+        std::stringstream ss(line);
+        std::string cell, name;
+        std::getline(ss, name, ',');
+        for (std::size_t c = 1; c < header.size() && std::getline(ss, cell, ','); ++c) {
+            try {
+                rows[name][header[c]] = std::stod(cell);
+            } catch (...) {
+            }
+        }
+    }
+    return rows;
+}
+
+// The 100 dev tracks: <genre>/<stem>.wav, and jazz.00010.au standing in for jazz.00009. The
+// Kaggle CSV names rows <stem>.wav (it has a jazz.00010.wav row), so rows are matched by stem.
+std::vector<std::filesystem::path> dev_tracks(const std::string& shared) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(shared + "/data/gtzan-dev/genres_original"))
+        if (e.is_regular_file() && genrekit::is_audio_extension(e.path().string())) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+TEST(ChromaDev100, MeanAndVarianceMatchKaggleCsv) {
+    GK_REQUIRE_SHARED(shared);
+    const auto csv = read_feature_csv(shared + "/data/gtzan-dev/features_30_sec.csv");
+    const auto files = dev_tracks(shared);
+    ASSERT_EQ(files.size(), 100u);
+    genrekit::Stft stft;
+    genrekit::ChromaStft chroma;
+    double worst_mean = 0, worst_var = 0;
+    std::string worst_mean_track, worst_var_track;
+    int n_ok = 0;
+    constexpr double kRtol = 1e-4;
+    for (const auto& path : files) {
+        const std::string row = path.stem().string() + ".wav";
+        ASSERT_TRUE(csv.count(row)) << "no CSV row " << row;
+        const auto C = chroma.apply(genrekit::power(stft.forward(genrekit::load_audio(path.string()).samples)));
+        const auto [mean, var] = mean_var(C);
+        const double em = rel_err(mean, csv.at(row).at("chroma_stft_mean"));
+        const double ev = rel_err(var, csv.at(row).at("chroma_stft_var"));
+        if (em > worst_mean) worst_mean = em, worst_mean_track = row;
+        if (ev > worst_var) worst_var = ev, worst_var_track = row;
+        n_ok += em <= kRtol && ev <= kRtol;
+        EXPECT_LE(em, kRtol) << row << " chroma_stft_mean";
+        EXPECT_LE(ev, kRtol) << row << " chroma_stft_var";
+    }
+    std::cout << "[chroma_stft mean/var on " << files.size() << " dev tracks, rtol " << kRtol << "] " << n_ok
+              << " within; worst mean rel err " << worst_mean << " (" << worst_mean_track << "), worst var rel err "
+              << worst_var << " (" << worst_var_track << ")\n";
+}
+
+TEST(ChromaEdgeCases, SilenceAndShortClipAreFinite) {
+    genrekit::Stft stft;
+    genrekit::ChromaStft chroma;
+    // Digital silence: no peaks, tuning 0, chroma all zero (librosa's features are 0 too).
+    const std::vector<float> silence(22050 * 3, 0.f);
+    double tuning = 1;
+    const auto C0 = chroma.apply(genrekit::power(stft.forward(silence)), &tuning);
+    EXPECT_EQ(tuning, 0.0);
+    EXPECT_TRUE(C0.allFinite());
+    EXPECT_EQ(C0.cwiseAbs().maxCoeff(), 0.f);
+    // Shorter than one frame: still finite.
+    std::vector<float> tiny(300);
+    for (std::size_t i = 0; i < tiny.size(); ++i) tiny[i] = 0.3f * std::sin(0.125f * static_cast<float>(i));
+    const auto C1 = chroma.apply(genrekit::power(stft.forward(tiny)));
+    EXPECT_TRUE(C1.allFinite());
+}
+
+TEST(ChromaEdgeCases, ShortToneMatchesLibrosa) {
+    GK_REQUIRE_SHARED(shared);
+    const std::string wav = shared + "/data/bad/short_0.5s.wav";
+    if (!std::filesystem::exists(wav)) GTEST_SKIP() << "no " << wav;
+    const auto csv = read_feature_csv(shared + "/golden/librosa-0.7.2/edge_cases_30s.csv");
+    genrekit::Stft stft;
+    genrekit::ChromaStft chroma;
+    const auto C = chroma.apply(genrekit::power(stft.forward(genrekit::load_audio(wav).samples)));
+    ASSERT_TRUE(C.allFinite());
+    const auto [mean, var] = mean_var(C);
+    const double wm = csv.at("short_0.5s.wav").at("chroma_stft_mean"), wv = csv.at("short_0.5s.wav").at("chroma_stft_var");
+    std::cout << "[short_0.5s chroma, rtol 1e-4] mean " << mean << " vs " << wm << ", var " << var << " vs " << wv << "\n";
+    EXPECT_LE(rel_err(mean, wm), 1e-4);
+    EXPECT_LE(rel_err(var, wv), 1e-4);
+}
+
+TEST(ChromaParams, RejectsBadParametersByName) {
+    try {
+        genrekit::ChromaStft c({.n_chroma = 0});
+        FAIL() << "expected an error";
+    } catch (const genrekit::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("n_chroma"), std::string::npos) << e.what();
+    }
+    genrekit::ChromaParams p;
+    p.tuning_resolution = 0;
+    EXPECT_THROW(genrekit::ChromaStft{p}, genrekit::Error);
+    EXPECT_THROW(genrekit::pitch_tuning(std::vector<float>{440.f}, 2.0), genrekit::Error);
+}
+
+TEST(PitchTuning, RecoversAKnownOffset) {
+    // ref: librosa docstring: pitch_tuning(cqt_frequencies(24, 55, tuning=0.25)) == 0.25.
+    std::vector<float> f;
+    for (int k = 0; k < 24; ++k) f.push_back(static_cast<float>(55.0 * std::pow(2.0, (k + 0.25) / 12.0)));
+    EXPECT_NEAR(genrekit::pitch_tuning(f), 0.25, 1e-12);
+    EXPECT_EQ(genrekit::pitch_tuning(std::vector<float>{}), 0.0);
+}
+
+}  // namespace
