@@ -119,7 +119,7 @@ AutoRegister reg([](CLI::App& app) {
         }
         return run(*args);
     });
-});
+}, kOrderFeaturize);
 
 }  // namespace
 }  // namespace genrekit::tools

@@ -3,6 +3,7 @@
 // exit codes (documented in README.md).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "genrekit/error.hpp"
@@ -12,7 +13,9 @@ int main(int argc, char** argv) {
     CLI::App app{"genrekit: music genre features, training, evaluation and prediction"};
     app.set_version_flag("--version", std::string("genrekit ") + GENREKIT_VERSION);
     app.require_subcommand(1);
-    for (const auto& reg : genrekit::tools::registry()) reg(app);
+    auto& regs = genrekit::tools::registry();
+    std::stable_sort(regs.begin(), regs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& reg : regs) reg.second(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

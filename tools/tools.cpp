@@ -4,8 +4,8 @@
 
 namespace genrekit::tools {
 
-std::vector<Registrar>& registry() {
-    static std::vector<Registrar> r;
+std::vector<std::pair<int, Registrar>>& registry() {
+    static std::vector<std::pair<int, Registrar>> r;
     return r;
 }
 

@@ -20,13 +20,17 @@ constexpr int kExitInternal = 70;    // a bug: please report it
 using Registrar = std::function<void(CLI::App&)>;
 using Runner = std::function<int()>;
 
-std::vector<Registrar>& registry();
+// Registrars with their place in `genrekit --help` (lower first).
+std::vector<std::pair<int, Registrar>>& registry();
 // Records the action of a subcommand; the one the user chose runs after parsing.
 void set_runner(CLI::App* sub, Runner run);
 int run_selected(CLI::App& app);
 
+// Help order of the subcommands: the pipeline first, helpers after.
+constexpr int kOrderFeaturize = 10, kOrderTrain = 20, kOrderEval = 30, kOrderPredict = 40, kOrderOther = 50;
+
 struct AutoRegister {
-    explicit AutoRegister(Registrar r) { registry().push_back(std::move(r)); }
+    explicit AutoRegister(Registrar r, int order = kOrderOther) { registry().emplace_back(order, std::move(r)); }
 };
 
 }  // namespace genrekit::tools
