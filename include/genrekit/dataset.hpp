@@ -1,0 +1,59 @@
+// From a feature table to training data: track grouping of segment rows, splits that
+// keep every segment of a track on one side, and normalization statistics.
+//
+//   auto tracks = genrekit::track_ids(table.files, segmented);   // "blues.00000.3.wav" -> "blues.00000"
+//   genrekit::Split s = genrekit::make_split(table, classes, cfg.split, segmented);
+//   genrekit::Normalizer norm = genrekit::Normalizer::fit("zscore", table.features, s.train);
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "genrekit/csv.hpp"
+#include "genrekit/train_config.hpp"
+
+namespace genrekit {
+
+// "dir/blues.00000.wav" -> "blues.00000" (folders and the last extension removed).
+std::string file_stem(const std::string& file);
+
+// A row named "<stem>.<i>.<ext>" with i a decimal without leading zeros ("0", "7", "12")
+// is segment i of track <stem> (the Kaggle 3-second CSV). GTZAN's own numbers are
+// zero-padded ("blues.00000.wav"), so whole-track names are never mistaken for segments.
+bool is_segment_name(const std::string& file, std::string* track = nullptr);
+
+// "3s" when every row is a segment name, else "30s".
+std::string detect_front_end_mode(const std::vector<std::string>& files);
+
+// One track id per row: the stem, or the track stem of a segment when `segmented`.
+std::vector<std::string> track_ids(const std::vector<std::string>& files, bool segmented);
+
+struct Split {
+    std::vector<std::size_t> train, valid, test;  // row indices, ascending
+    std::size_t unassigned = 0;                   // rows in no list (split.kind = lists)
+};
+
+// `classes`: the class index of every row. Throws genrekit::Error when a track's rows
+// disagree on the label, a list file cannot be read, or a track is in two lists.
+Split make_split(const FeatureTable& t, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented);
+
+// Throws (a bug, not bad input) unless every track's rows are all on one side.
+void assert_tracks_disjoint(const Split& s, const std::vector<std::string>& tracks);
+
+// x' = (x - shift) / scale, per column; statistics from training rows only.
+//   none: 0, 1   max: 0, column max (the student project's X / X.max())
+//   minmax: min, max - min   zscore: mean, population standard deviation (ddof 0, like
+//   sklearn's StandardScaler). A zero (or non-finite) scale becomes 1.
+struct Normalizer {
+    std::string kind = "none";
+    std::vector<double> shift, scale;
+
+    static Normalizer fit(const std::string& kind, const RowMatrixXd& x, const std::vector<std::size_t>& rows);
+    void apply(const double* in, float* out) const;  // one row of shift.size() values
+    nlohmann::json to_json() const;
+    static Normalizer from_json(const nlohmann::json& j, std::size_t features, const std::string& src);
+};
+
+}  // namespace genrekit

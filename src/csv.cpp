@@ -1,0 +1,151 @@
+#include "genrekit/csv.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/error.hpp"
+#include "genrekit/sha256.hpp"
+
+namespace genrekit {
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+        const char c = line[i];
+        if (quoted) {
+            if (c == '"') {
+                if (i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
+                else quoted = false;
+            } else cur += c;
+        } else if (c == '"') quoted = true;
+        else if (c == ',') { out.push_back(std::move(cur)); cur.clear(); }
+        else cur += c;
+    }
+    out.push_back(std::move(cur));
+    return out;
+}
+
+std::string csv_escape(const std::string& f) {
+    if (f.find_first_of(",\"\r\n") == std::string::npos) return f;
+    std::string r = "\"";
+    for (char c : f) {
+        if (c == '"') r += '"';
+        r += c;
+    }
+    return r + "\"";
+}
+
+std::string format_number(double x) {
+    if (std::isnan(x)) return "nan";
+    if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, x);
+    return std::string(buf, r.ptr);
+}
+
+std::string format_number(float x) {
+    if (std::isnan(x)) return "nan";
+    if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, x);
+    return std::string(buf, r.ptr);
+}
+
+FeatureTable read_feature_csv(const std::string& path, const CsvReadOptions& opt) {
+    return parse_feature_csv(read_file(path, true), path, opt);
+}
+
+FeatureTable parse_feature_csv(const std::string& text, const std::string& path, const CsvReadOptions& opt) {
+    FeatureTable t;
+    t.path = path;
+    t.sha256 = sha256_hex(text);
+    // Split into lines (LF or CRLF), remembering 1-based line numbers; skip blank lines.
+    std::vector<std::pair<int, std::string>> lines;
+    {
+        std::size_t pos = 0;
+        int no = 0;
+        while (pos <= text.size()) {
+            std::size_t e = text.find('\n', pos);
+            if (e == std::string::npos) e = text.size();
+            std::string l = text.substr(pos, e - pos);
+            ++no;
+            if (!l.empty() && l.back() == '\r') l.pop_back();
+            if (no == 1 && l.size() >= 3 && l.compare(0, 3, "\xEF\xBB\xBF") == 0) l.erase(0, 3);  // UTF-8 BOM
+            if (!l.empty()) lines.emplace_back(no, std::move(l));
+            pos = e + 1;
+        }
+    }
+    if (lines.empty()) throw Error(path + ": empty file (expected a header line and data rows)");
+    const auto header = split_csv_line(lines[0].second);
+    std::map<std::string, std::size_t> col;
+    for (std::size_t i = 0; i < header.size(); ++i) {
+        if (header[i].empty()) throw Error(path + ":" + std::to_string(lines[0].first) + ": header column " + std::to_string(i + 1) + " has no name");
+        if (!col.emplace(header[i], i).second) throw Error(path + ": header names column '" + header[i] + "' twice");
+    }
+    const bool has_label = !opt.label_column.empty() && col.count(opt.label_column);
+    if (opt.require_label && !has_label)
+        throw Error(path + ": no label column '" + opt.label_column + "' in the header (set data.label_column)");
+    const bool has_file = !opt.file_column.empty() && col.count(opt.file_column);
+    if (opt.feature_columns.empty()) {
+        for (const auto& h : header) {
+            if ((has_file && h == opt.file_column) || (has_label && h == opt.label_column)) continue;
+            if (h == opt.label_column || h == opt.file_column) continue;
+            bool excluded = false;
+            for (const auto& x : opt.exclude) excluded = excluded || x == h;
+            if (!excluded) t.feature_columns.push_back(h);
+        }
+        if (t.feature_columns.empty()) throw Error(path + ": no feature columns (the header has only file/label columns)");
+    } else {
+        for (const auto& f : opt.feature_columns) {
+            if (!col.count(f)) throw Error(path + ": feature column '" + f + "' is not in the header (wrong schema?)");
+            t.feature_columns.push_back(f);
+        }
+    }
+    std::vector<std::size_t> fidx;
+    for (const auto& f : t.feature_columns) fidx.push_back(col.at(f));
+    const std::size_t rows = lines.size() - 1, F = fidx.size();
+    if (rows == 0) throw Error(path + ": no data rows after the header");
+    t.features.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(F));
+    t.labels.reserve(rows);
+    t.files.reserve(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const int no = lines[r + 1].first;
+        const auto fields = split_csv_line(lines[r + 1].second);
+        const std::string at = path + ":" + std::to_string(no);
+        if (fields.size() != header.size())
+            throw Error(at + ": " + std::to_string(fields.size()) + " fields but the header has " + std::to_string(header.size()) + " (wrong schema?)");
+        for (std::size_t j = 0; j < F; ++j) {
+            const std::string& s = fields[fidx[j]];
+            const std::string cname = "column '" + t.feature_columns[j] + "'";
+            if (s.empty()) throw Error(at + ": " + cname + ": empty cell");
+            double v = 0;
+            const char* b = s.data();
+            const char* e = s.data() + s.size();
+            while (b < e && *b == ' ') ++b;
+            if (b < e && *b == '+') ++b;
+            auto res = std::from_chars(b, e, v);
+            if (res.ec != std::errc() || res.ptr != e) {
+                if (res.ec == std::errc::result_out_of_range) throw Error(at + ": " + cname + ": value '" + s + "' is out of the double range");
+                throw Error(at + ": " + cname + ": '" + s + "' is not a number");
+            }
+            if (!std::isfinite(v)) throw Error(at + ": " + cname + ": value '" + s + "' is not finite (NaN/inf cells are not allowed)");
+            t.features(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(j)) = v;
+        }
+        if (has_label) {
+            const std::string& l = fields[col.at(opt.label_column)];
+            if (l.empty()) throw Error(at + ": column '" + opt.label_column + "': empty label");
+            t.labels.push_back(l);
+        } else {
+            t.labels.emplace_back();
+        }
+        t.files.push_back(has_file ? fields[col.at(opt.file_column)] : "row" + std::to_string(r));
+        t.lines.push_back(no);
+    }
+    return t;
+}
+
+}  // namespace genrekit

@@ -1,0 +1,220 @@
+#include "genrekit/train_config.hpp"
+
+#include <filesystem>
+
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/error.hpp"
+
+namespace genrekit {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+ojson to_json(const TrainConfig& c) {
+    ojson j;
+    j["data"] = {{"csv", c.data.csv}, {"label_column", c.data.label_column}, {"file_column", c.data.file_column},
+                 {"feature_columns", c.data.feature_columns}, {"exclude_columns", c.data.exclude_columns}};
+    j["front_end"] = {{"kind", c.front_end.kind}, {"sample_rate", c.front_end.sample_rate}, {"mode", c.front_end.mode}};
+    j["normalization"] = c.normalization;
+    j["split"] = {{"kind", c.split.kind}, {"valid", c.split.valid}, {"test", c.split.test}, {"stratified", c.split.stratified},
+                  {"seed", c.split.seed}, {"train_lists", c.split.train_lists}, {"valid_lists", c.split.valid_lists},
+                  {"test_lists", c.split.test_lists}, {"k", c.split.k}, {"fold", c.split.fold}};
+    j["model"] = {{"layers", ojson::parse(c.layers.dump())}};
+    const auto& o = c.optimizer;
+    j["optimizer"] = {{"type", o.type}, {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"momentum", o.momentum},
+                      {"beta1", o.beta1}, {"beta2", o.beta2}, {"alpha", o.alpha}, {"eps", o.eps}};
+    j["batch_size"] = c.batch_size;
+    j["epochs"] = c.epochs;
+    j["seed"] = c.seed;
+    j["threads"] = c.threads;
+    const auto& p = c.reduce_lr_on_plateau;
+    j["reduce_lr_on_plateau"] = {{"enabled", p.enabled}, {"monitor", p.monitor}, {"factor", p.factor}, {"patience", p.patience}, {"min_lr", p.min_lr}};
+    const auto& e = c.early_stopping;
+    j["early_stopping"] = {{"enabled", e.enabled}, {"monitor", e.monitor}, {"patience", e.patience}, {"min_delta", e.min_delta}};
+    j["checkpoint"] = {{"keep_best", c.checkpoint.keep_best}, {"monitor", c.checkpoint.monitor}};
+    return j;
+}
+
+namespace {
+
+std::string type_name(const json& v) {
+    if (v.is_boolean()) return "boolean";
+    if (v.is_number_integer()) return "integer";
+    if (v.is_number()) return "number";
+    if (v.is_string()) return "string";
+    if (v.is_array()) return "array";
+    if (v.is_object()) return "object";
+    return "null";
+}
+
+// Merges `user` into `defaults`, refusing unknown keys and mismatched types.
+void merge_checked(json& defaults, const json& user, const std::string& prefix, const std::string& src) {
+    if (!user.is_object()) throw Error(src + ": " + (prefix.empty() ? "the config" : "key '" + prefix + "'") + " must be a JSON object, got " + type_name(user));
+    for (auto it = user.begin(); it != user.end(); ++it) {
+        const std::string key = prefix.empty() ? it.key() : prefix + "." + it.key();
+        if (!defaults.contains(it.key())) {
+            std::string known;
+            for (auto d = defaults.begin(); d != defaults.end(); ++d) known += (known.empty() ? "" : ", ") + d.key();
+            throw Error(src + ": unknown key '" + key + "' (known here: " + known + ")");
+        }
+        json& d = defaults[it.key()];
+        const json& u = *it;
+        if (key == "model.layers") {  // validated by the layer registry
+            if (!u.is_array()) throw Error(src + ": key 'model.layers' must be an array of layer objects, got " + type_name(u));
+            d = u;
+        } else if (d.is_object()) {
+            merge_checked(d, u, key, src);
+        } else if (d.is_array()) {
+            if (!u.is_array()) throw Error(src + ": key '" + key + "' must be an array, got " + type_name(u));
+            for (const auto& e : u)
+                if (!e.is_string()) throw Error(src + ": key '" + key + "' must be an array of strings, got an element " + e.dump());
+            d = u;
+        } else if (d.is_boolean()) {
+            if (!u.is_boolean()) throw Error(src + ": key '" + key + "' must be true or false, got " + type_name(u) + " " + u.dump());
+            d = u;
+        } else if (d.is_number_integer()) {
+            if (!u.is_number_integer()) throw Error(src + ": key '" + key + "' must be an integer, got " + type_name(u) + " " + u.dump());
+            d = u;
+        } else if (d.is_number()) {
+            if (!u.is_number()) throw Error(src + ": key '" + key + "' must be a number, got " + type_name(u) + " " + u.dump());
+            d = u.get<double>();
+        } else if (d.is_string()) {
+            if (!u.is_string()) throw Error(src + ": key '" + key + "' must be a string, got " + type_name(u) + " " + u.dump());
+            d = u;
+        }
+    }
+}
+
+void check_one_of(const std::string& src, const std::string& key, const std::string& v, std::initializer_list<const char*> allowed) {
+    std::string list;
+    for (auto a : allowed) {
+        if (v == a) return;
+        list += std::string(list.empty() ? "" : ", ") + a;
+    }
+    throw Error(src + ": key '" + key + "' = '" + v + "' is not one of: " + list);
+}
+
+std::string resolve(const std::string& p, const std::string& base) {
+    if (p.empty() || base.empty() || std::filesystem::path(p).is_absolute()) return p;
+    return (std::filesystem::path(base) / p).lexically_normal().string();
+}
+
+}  // namespace
+
+void apply_override(json& j, const std::string& assignment) {
+    const auto eq = assignment.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("--set '" + assignment + "': expected key=value, e.g. optimizer.lr=0.001");
+    const std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+    json value;
+    try {
+        value = json::parse(text);
+    } catch (const json::exception&) {
+        value = text;  // a bare string such as adam or zscore
+    }
+    json* cur = &j;
+    std::size_t pos = 0;
+    while (true) {
+        const auto dot = path.find('.', pos);
+        const std::string part = path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+        if (part.empty()) throw Error("--set '" + assignment + "': empty key component");
+        if (cur->is_array()) {
+            std::size_t idx = 0;
+            try {
+                idx = std::stoul(part);
+            } catch (...) {
+                throw Error("--set '" + assignment + "': '" + part + "' must be an index into an array");
+            }
+            if (idx >= cur->size()) throw Error("--set '" + assignment + "': index " + part + " is past the end of the array");
+            cur = &(*cur)[idx];
+        } else {
+            if (cur->is_null()) *cur = json::object();
+            if (!cur->is_object()) throw Error("--set '" + assignment + "': '" + part + "' is inside a value that is not an object");
+            cur = &(*cur)[part];
+        }
+        if (dot == std::string::npos) break;
+        pos = dot + 1;
+    }
+    *cur = value;
+}
+
+TrainConfig parse_train_config(const json& user_in, const std::string& src, const std::vector<std::string>& overrides,
+                               const std::string& base_dir) {
+    json user = user_in.is_null() ? json::object() : user_in;
+    // Overrides apply on top of the user's document, filling in defaults for arrays first so that
+    // "model.layers.0.units=..." works when the file did not list layers.
+    json merged = json::parse(to_json(TrainConfig{}).dump());
+    merge_checked(merged, user, "", src);
+    for (const auto& o : overrides) {
+        json probe = merged;
+        apply_override(probe, o);
+        merge_checked(merged, probe, "", src + " with --set " + o);
+    }
+    TrainConfig c;
+    const json& d = merged["data"];
+    c.data.csv = resolve(d["csv"].get<std::string>(), base_dir);
+    c.data.label_column = d["label_column"];
+    c.data.file_column = d["file_column"];
+    c.data.feature_columns = d["feature_columns"].get<std::vector<std::string>>();
+    c.data.exclude_columns = d["exclude_columns"].get<std::vector<std::string>>();
+    const json& fe = merged["front_end"];
+    c.front_end.kind = fe["kind"];
+    c.front_end.sample_rate = fe["sample_rate"];
+    c.front_end.mode = fe["mode"];
+    check_one_of(src, "front_end.kind", c.front_end.kind, {"gtzan_features"});
+    check_one_of(src, "front_end.mode", c.front_end.mode, {"auto", "30s", "3s"});
+    c.normalization = merged["normalization"];
+    check_one_of(src, "normalization", c.normalization, {"none", "max", "minmax", "zscore"});
+    const json& s = merged["split"];
+    c.split.kind = s["kind"];
+    check_one_of(src, "split.kind", c.split.kind, {"random", "lists", "kfold"});
+    c.split.valid = s["valid"];
+    c.split.test = s["test"];
+    c.split.stratified = s["stratified"];
+    c.split.seed = s["seed"];
+    for (auto [key, dst] : {std::pair{"train_lists", &c.split.train_lists}, {"valid_lists", &c.split.valid_lists}, {"test_lists", &c.split.test_lists}})
+        for (const auto& p : s[key]) dst->push_back(resolve(p.get<std::string>(), base_dir));
+    c.split.k = s["k"];
+    c.split.fold = s["fold"];
+    if (!(c.split.valid >= 0 && c.split.test >= 0 && c.split.valid + c.split.test < 1))
+        throw Error(src + ": split.valid + split.test must be in [0, 1) with both >= 0");
+    if (c.split.kind == "kfold" && (c.split.k < 2 || c.split.fold < 0 || c.split.fold >= c.split.k))
+        throw Error(src + ": split.k must be >= 2 and split.fold in [0, k)");
+    if (c.split.kind == "lists" && c.split.train_lists.empty()) throw Error(src + ": split.kind 'lists' needs split.train_lists");
+    c.layers = merged["model"]["layers"];
+    const json& o = merged["optimizer"];
+    c.optimizer.type = o["type"];
+    check_one_of(src, "optimizer.type", c.optimizer.type, {"sgd", "adam", "adamw", "rmsprop"});
+    for (auto [key, dst] : {std::pair{"lr", &c.optimizer.lr}, {"weight_decay", &c.optimizer.weight_decay}, {"momentum", &c.optimizer.momentum},
+                            {"beta1", &c.optimizer.beta1}, {"beta2", &c.optimizer.beta2}, {"alpha", &c.optimizer.alpha}, {"eps", &c.optimizer.eps}})
+        *dst = o[key].get<double>();
+    c.batch_size = merged["batch_size"];
+    c.epochs = merged["epochs"];
+    c.seed = merged["seed"];
+    c.threads = merged["threads"];
+    if (c.batch_size < 1) throw Error(src + ": key 'batch_size' must be >= 1");
+    if (c.epochs < 1) throw Error(src + ": key 'epochs' must be >= 1");
+    if (c.threads < 1 || c.threads > 64) throw Error(src + ": key 'threads' must be in [1, 64]");
+    const json& p = merged["reduce_lr_on_plateau"];
+    c.reduce_lr_on_plateau = {p["enabled"], p["monitor"], p["factor"], p["patience"], p["min_lr"]};
+    check_one_of(src, "reduce_lr_on_plateau.monitor", c.reduce_lr_on_plateau.monitor, {"val_loss", "val_acc"});
+    if (!(c.reduce_lr_on_plateau.factor > 0 && c.reduce_lr_on_plateau.factor < 1)) throw Error(src + ": key 'reduce_lr_on_plateau.factor' must be in (0, 1)");
+    const json& e = merged["early_stopping"];
+    c.early_stopping = {e["enabled"], e["monitor"], e["patience"], e["min_delta"]};
+    check_one_of(src, "early_stopping.monitor", c.early_stopping.monitor, {"val_loss", "val_acc"});
+    c.checkpoint = {merged["checkpoint"]["keep_best"], merged["checkpoint"]["monitor"]};
+    check_one_of(src, "checkpoint.monitor", c.checkpoint.monitor, {"val_loss", "val_acc"});
+    return c;
+}
+
+TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides) {
+    json j;
+    try {
+        j = json::parse(read_file(path));
+    } catch (const json::exception& e) {
+        throw Error(path + ": not valid JSON: " + e.what());
+    }
+    const auto base = std::filesystem::path(path).parent_path().string();
+    return parse_train_config(j, path, overrides, base);
+}
+
+}  // namespace genrekit
