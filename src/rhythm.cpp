@@ -1,0 +1,425 @@
+#include "genrekit/rhythm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "genrekit/error.hpp"
+
+namespace genrekit {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// ref: numpy's pairwise summation of a contiguous float32 array (umath loops pairwise_sum),
+// so float32 statistics round as numpy's do.
+float pairwise_sum_f32(const float* a, std::size_t n) {
+    if (n < 8) {
+        float s = 0.f;  // numpy starts from -0.0 here; the sums below are the same for our inputs
+        for (std::size_t i = 0; i < n; ++i) s += a[i];
+        return s;
+    }
+    if (n <= 128) {
+        float r[8];
+        for (int j = 0; j < 8; ++j) r[j] = a[j];
+        std::size_t i = 8;
+        for (; i < n - n % 8; i += 8)
+            for (int j = 0; j < 8; ++j) r[j] += a[i + static_cast<std::size_t>(j)];
+        float s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) s += a[i];
+        return s;
+    }
+    std::size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise_sum_f32(a, n2) + pairwise_sum_f32(a + n2, n - n2);
+}
+
+// ref: numpy.median of float64 values (mean of the two middle values for an even count).
+double median_f64(std::vector<double> v) {
+    const std::size_t n = v.size();
+    const std::size_t hi = n / 2;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
+    const double upper = v[hi];
+    if (n % 2 == 1) return upper;
+    const double lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi));
+    return (lower + upper) / 2.0;
+}
+
+// ref: scipy.signal.convolve(a, w, mode='same'): the centred len(a) part of the full convolution.
+std::vector<double> convolve_same(const std::vector<double>& a, const std::vector<double>& w) {
+    const auto n = static_cast<std::ptrdiff_t>(a.size());
+    const auto m = static_cast<std::ptrdiff_t>(w.size());
+    const std::ptrdiff_t c = (m - 1) / 2;
+    std::vector<double> out(a.size(), 0.0);
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        double s = 0.0;
+        for (std::ptrdiff_t j = 0; j < m; ++j) {
+            const std::ptrdiff_t idx = i + c - j;
+            if (idx >= 0 && idx < n) s += a[static_cast<std::size_t>(idx)] * w[static_cast<std::size_t>(j)];
+        }
+        out[static_cast<std::size_t>(i)] = s;
+    }
+    return out;
+}
+
+// ref: librosa 0.7.2 tempogram(center=True): np.pad(env, win_length // 2, mode='linear_ramp',
+// end_values=0) in float32; numpy's ramp is linspace(0, edge, width, endpoint=False) in
+// float64, rounded to float32 (reversed on the right).
+std::vector<double> pad_linear_ramp(std::span<const float> env, int half) {
+    const std::size_t T = env.size();
+    const auto h = static_cast<std::size_t>(half);
+    std::vector<double> x(T + 2 * h, 0.0);
+    if (T == 0) return x;
+    const double first = env.front(), last = env.back();
+    for (std::size_t i = 0; i < h; ++i) {
+        x[i] = static_cast<float>(static_cast<double>(i) * (first / static_cast<double>(h)));
+        x[h + T + i] = static_cast<float>(static_cast<double>(h - 1 - i) * (last / static_cast<double>(h)));
+    }
+    for (std::size_t t = 0; t < T; ++t) x[h + t] = env[t];
+    return x;
+}
+
+}  // namespace
+
+void OnsetParams::validate() const {
+    require_param(lag >= 1, "lag", lag, ">= 1");
+    require_param(n_fft >= 1, "n_fft", n_fft, ">= 1");
+    require_param(hop >= 1, "hop", hop, ">= 1");
+}
+
+std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& params) {
+    params.validate();
+    const auto T = static_cast<std::size_t>(S.cols());
+    const auto B = static_cast<std::size_t>(S.rows());
+    // ref: librosa 0.7.2 onset_strength_multi: pad_width = lag (+ n_fft // (2 hop) when centred).
+    std::size_t pad = static_cast<std::size_t>(params.lag);
+    if (params.center) pad += static_cast<std::size_t>(params.n_fft / (2 * params.hop));
+    const auto lag = static_cast<std::size_t>(params.lag);
+    std::vector<float> env(T, 0.f);  // pad_width zeros in front, then cut to T frames
+    if (B == 0) return env;
+    std::vector<float> d(B);
+    // Column i of the aggregated difference (i = 0 .. T-lag-1) lands at output frame pad + i.
+    for (std::size_t i = 0; i + lag < T && pad + i < env.size(); ++i) {
+        const float* cur = S.col(static_cast<Eigen::Index>(i + lag)).data();
+        const float* prev = S.col(static_cast<Eigen::Index>(i)).data();
+        // ref: np.maximum(0.0, S[:, lag:] - ref[:, :-lag]) in float32.
+        for (std::size_t b = 0; b < B; ++b) d[b] = std::max(0.0f, cur[b] - prev[b]);
+        float v;
+        if (params.aggregate == OnsetAggregate::Mean) {
+            // ref: np.mean(axis=0) of a C-ordered float32 array: bands added in order, in float32.
+            float s = 0.f;
+            for (std::size_t b = 0; b < B; ++b) s += d[b];
+            v = s / static_cast<float>(B);
+        } else {
+            // ref: np.median(axis=0): the middle value, or the float32 mean of the two middle ones.
+            const std::size_t hi = B / 2;
+            std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(hi), d.end());
+            const float upper = d[hi];
+            if (B % 2 == 1) {
+                v = upper;
+            } else {
+                const float lower = *std::max_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(hi));
+                v = (lower + upper) / 2.0f;
+            }
+        }
+        env[pad + i] = v;
+    }
+    return env;
+}
+
+void TempoParams::validate() const {
+    require_param(sample_rate > 0, "sample_rate", sample_rate, "> 0");
+    require_param(hop >= 1, "hop", hop, ">= 1");
+    require_param(start_bpm > 0, "start_bpm", start_bpm, "> 0");
+    require_param(std_bpm > 0, "std_bpm", std_bpm, "> 0");
+    require_param(ac_size > 0 && win_length() >= 1 && win_length() <= 100000, "ac_size", ac_size,
+                  "a window of 1..100000 frames (ac_size * sample_rate / hop)");
+    require_param(std::isfinite(max_tempo), "max_tempo", max_tempo, "finite (<= 0: no limit)");
+}
+
+int TempoParams::win_length() const {
+    // ref: time_to_samples: (t * sr).astype(int); samples_to_frames: floor(samples // hop).
+    const double samples = std::trunc(ac_size * sample_rate);
+    if (!(samples >= 0) || samples > 1e12) return 0;
+    return static_cast<int>(std::floor(samples / hop));
+}
+
+std::vector<double> tempo_frequencies(int n_bins, int hop, int sample_rate) {
+    std::vector<double> f(static_cast<std::size_t>(std::max(n_bins, 0)));
+    if (n_bins > 0) f[0] = kInf;
+    for (int k = 1; k < n_bins; ++k) f[static_cast<std::size_t>(k)] = (60.0 * sample_rate) / (hop * static_cast<double>(k));
+    return f;
+}
+
+Eigen::MatrixXd tempogram(std::span<const float> onset_env, int win_length) {
+    require_param(win_length >= 1, "win_length", win_length, ">= 1");
+    const auto N = static_cast<std::size_t>(win_length);
+    const std::size_t T = onset_env.size();
+    const auto window = hann_window(win_length);
+    const auto x = pad_linear_ramp(onset_env, win_length / 2);
+    Eigen::MatrixXd tg(win_length, static_cast<Eigen::Index>(T));
+    std::vector<double> f(N);
+    for (std::size_t t = 0; t < T; ++t) {
+        for (std::size_t n = 0; n < N; ++n) f[n] = window[n] * x[t + n];
+        double peak = 0.0;
+        for (std::size_t k = 0; k < N; ++k) {
+            double s = 0.0;
+            for (std::size_t n = 0; n + k < N; ++n) s += f[n] * f[n + k];
+            tg(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(t)) = s;
+            peak = std::max(peak, std::abs(s));
+        }
+        // ref: util.normalize(norm=inf, axis=0): columns below tiny(float64) stay as they are.
+        if (peak >= std::numeric_limits<double>::min()) tg.col(static_cast<Eigen::Index>(t)) /= peak;
+    }
+    return tg;
+}
+
+TempoEstimator::TempoEstimator(const TempoParams& params) : params_(params) {
+    params_.validate();
+    win_ = params_.win_length();
+    window_ = hann_window(win_);
+    bpms_ = tempo_frequencies(win_, params_.hop, params_.sample_rate);
+    logprior_.resize(bpms_.size());
+    for (std::size_t k = 0; k < bpms_.size(); ++k) {
+        // ref: librosa 0.7.2 beat.tempo: log-normal prior, -0.5 ((log2 bpm - log2 start) / std)^2.
+        const double z = (std::log2(bpms_[k]) - std::log2(params_.start_bpm)) / params_.std_bpm;
+        logprior_[k] = -0.5 * (z * z);
+    }
+    if (params_.max_tempo > 0) {
+        // ref: max_idx = argmax(bpms < max_tempo); logprior[:max_idx] = -inf.
+        std::size_t max_idx = 0;
+        while (max_idx < bpms_.size() && !(bpms_[max_idx] < params_.max_tempo)) ++max_idx;
+        if (max_idx == bpms_.size()) max_idx = 0;  // argmax of an all-False array is 0
+        for (std::size_t k = 0; k < max_idx; ++k) logprior_[k] = -kInf;
+    }
+}
+
+// The mean over frames of the normalised autocorrelations, without forming them.
+//
+// Frame t is f_t[n] = w[n] x[t+n] (n < N, x the padded envelope, w the periodic Hann window),
+// and ac_t[k] = sum_{n < N-k} w[n] w[n+k] p_k[t+n] with p_k[m] = x[m] x[m+k]. With
+// theta = 2 pi / N the window product is a short trigonometric sum,
+//   w[n] w[n+k] = A0 + A1c cos(theta n) + A1s sin(theta n) + A2c cos(2 theta n) + A2s sin(2 theta n),
+// so ac_t[k] follows from five running sums of p_k (plain and modulated by cos/sin of theta m
+// and 2 theta m) over the frame's span, taken as differences of prefix sums. The prefix sums
+// restart every kBlock frames, so rounding stays relative to the local envelope. Each frame
+// is normalised by its energy ac_t[0] = sum (w x)^2, computed directly (the maximum of |ac_t|,
+// as librosa normalises; frames whose energy is exactly zero stay zero, as in librosa).
+std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_env) const {
+    const auto N = static_cast<std::size_t>(win_);
+    const std::size_t T = onset_env.size();
+    std::vector<double> mean(N, 0.0);
+    if (T == 0) return mean;
+    const auto x = pad_linear_ramp(onset_env, win_ / 2);
+
+    // Per-frame weights: g = 1 / energy, and g modulated by cos/sin of theta t and 2 theta t.
+    std::vector<double> cosN(N), sinN(N);
+    for (std::size_t j = 0; j < N; ++j) {
+        const double a = 2.0 * std::numbers::pi * static_cast<double>(j) / static_cast<double>(N);
+        cosN[j] = std::cos(a);
+        sinN[j] = std::sin(a);
+    }
+    std::vector<double> g(T), gc1(T), gs1(T), gc2(T), gs2(T);
+    for (std::size_t t = 0; t < T; ++t) {
+        double e = 0.0;
+        for (std::size_t n = 0; n < N; ++n) {
+            const double v = window_[n] * x[t + n];
+            e += v * v;
+        }
+        const double gt = e >= std::numeric_limits<double>::min() ? 1.0 / e : 0.0;
+        const std::size_t i1 = t % N, i2 = (2 * t) % N;
+        g[t] = gt;
+        gc1[t] = gt * cosN[i1];
+        gs1[t] = gt * sinN[i1];
+        gc2[t] = gt * cosN[i2];
+        gs2[t] = gt * sinN[i2];
+    }
+
+    constexpr std::size_t kBlock = 256;
+    const std::size_t cap = kBlock + N;
+    std::vector<double> P0(cap + 1), PC1(cap + 1), PS1(cap + 1), PC2(cap + 1), PS2(cap + 1);
+    for (std::size_t k = 0; k < N; ++k) {
+        const std::size_t L = N - k;
+        const double ck = cosN[k], sk = sinN[k];
+        const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
+        const double A2c = 0.125 * ck, A2s = -0.125 * sk;
+        double acc0 = 0, u1 = 0, v1 = 0, u2 = 0, v2 = 0;
+        for (std::size_t t0 = 0; t0 < T; t0 += kBlock) {
+            const std::size_t t1 = std::min(T, t0 + kBlock);
+            const std::size_t len = t1 - t0 + L - 1;  // m = t0 .. t1 - 1 + L - 1
+            P0[0] = PC1[0] = PS1[0] = PC2[0] = PS2[0] = 0.0;
+            std::size_t i1 = t0 % N, i2 = (2 * t0) % N;
+            for (std::size_t j = 0; j < len; ++j) {
+                const std::size_t m = t0 + j;
+                const double p = x[m] * x[m + k];
+                P0[j + 1] = P0[j] + p;
+                PC1[j + 1] = PC1[j] + cosN[i1] * p;
+                PS1[j + 1] = PS1[j] + sinN[i1] * p;
+                PC2[j + 1] = PC2[j] + cosN[i2] * p;
+                PS2[j + 1] = PS2[j] + sinN[i2] * p;
+                if (++i1 == N) i1 = 0;
+                i2 += 2;
+                if (i2 >= N) i2 -= N;
+            }
+            for (std::size_t t = t0; t < t1; ++t) {
+                const std::size_t j = t - t0;
+                const double c0 = P0[j + L] - P0[j];
+                const double c1 = PC1[j + L] - PC1[j], s1 = PS1[j + L] - PS1[j];
+                const double c2 = PC2[j + L] - PC2[j], s2 = PS2[j + L] - PS2[j];
+                acc0 += g[t] * c0;
+                u1 += gc1[t] * c1 + gs1[t] * s1;
+                v1 += gc1[t] * s1 - gs1[t] * c1;
+                u2 += gc2[t] * c2 + gs2[t] * s2;
+                v2 += gc2[t] * s2 - gs2[t] * c2;
+            }
+        }
+        mean[k] = (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(T);
+    }
+    return mean;
+}
+
+std::vector<double> TempoEstimator::tempo_scores(std::span<const float> onset_env) const {
+    const auto tg = mean_tempogram(onset_env);
+    std::vector<double> score(tg.size());
+    // ref: librosa 0.7.2 beat.tempo: log1p(1e6 * tg) + logprior.
+    for (std::size_t k = 0; k < tg.size(); ++k) score[k] = std::log1p(1e6 * tg[k]) + logprior_[k];
+    return score;
+}
+
+double TempoEstimator::tempo(std::span<const float> onset_env) const {
+    const auto score = tempo_scores(onset_env);
+    // ref: np.argmax: the first maximum, or the first NaN if there is one.
+    std::size_t best = 0;
+    for (std::size_t k = 0; k < score.size(); ++k) {
+        if (std::isnan(score[k])) {
+            best = k;
+            break;
+        }
+        if (score[k] > score[best]) best = k;
+    }
+    return bpms_[best];
+}
+
+double TempoEstimator::beat_track_tempo(std::span<const float> onset_env) const {
+    // ref: librosa 0.7.2 beat_track: `if not onset_envelope.any(): return (0, [])`.
+    if (std::none_of(onset_env.begin(), onset_env.end(), [](float v) { return v != 0.f; })) return 0.0;
+    return tempo(onset_env);
+}
+
+void BeatParams::validate() const {
+    require_param(sample_rate > 0, "sample_rate", sample_rate, "> 0");
+    require_param(hop >= 1, "hop", hop, ">= 1");
+    require_param(tightness > 0, "tightness", tightness, "> 0");
+}
+
+std::vector<int> track_beats(std::span<const float> onset_env, double bpm, const BeatParams& params) {
+    params.validate();
+    const std::size_t T = onset_env.size();
+    if (!(bpm > 0) || T == 0 || std::none_of(onset_env.begin(), onset_env.end(), [](float v) { return v != 0.f; }))
+        return {};
+    const double fft_res = static_cast<double>(params.sample_rate) / params.hop;
+    // ref: Python round(): half to even.
+    const auto period = static_cast<long>(std::nearbyint(60.0 * fft_res / bpm));
+    if (period < 1) return {};
+
+    // ref: __normalize_onsets: divide by the float32 standard deviation (ddof 1) when positive.
+    std::vector<double> normed(T);
+    {
+        const float mean = pairwise_sum_f32(onset_env.data(), T) / static_cast<float>(T);
+        std::vector<float> sq(T);
+        for (std::size_t i = 0; i < T; ++i) {
+            const float dlt = onset_env[i] - mean;
+            sq[i] = dlt * dlt;
+        }
+        const float var = T > 1 ? static_cast<float>(static_cast<double>(pairwise_sum_f32(sq.data(), T)) / static_cast<double>(T - 1))
+                                : std::numeric_limits<float>::quiet_NaN();
+        const float sd = std::sqrt(var);
+        for (std::size_t i = 0; i < T; ++i) normed[i] = sd > 0 ? onset_env[i] / sd : onset_env[i];
+    }
+    // ref: __beat_local_score: convolve with a Gaussian of +-period frames, 'same'.
+    std::vector<double> win(static_cast<std::size_t>(2 * period + 1));
+    for (long i = -period; i <= period; ++i) {
+        const double z = static_cast<double>(i) * 32.0 / static_cast<double>(period);
+        win[static_cast<std::size_t>(i + period)] = std::exp(-0.5 * (z * z));
+    }
+    const auto localscore = convolve_same(normed, win);
+
+    // ref: __beat_track_dp.
+    const long w_first = -2 * period;
+    const long w_last = -static_cast<long>(std::nearbyint(static_cast<double>(period) / 2.0));
+    const std::size_t n_win = static_cast<std::size_t>(w_last - w_first + 1);
+    std::vector<double> txwt(n_win);
+    for (std::size_t j = 0; j < n_win; ++j) {
+        const double lg = std::log(-static_cast<double>(w_first + static_cast<long>(j)) / static_cast<double>(period));
+        txwt[j] = -params.tightness * (lg * lg);
+    }
+    const double score_max = *std::max_element(localscore.begin(), localscore.end());
+    std::vector<double> cumscore(T, 0.0);
+    std::vector<long> backlink(T, 0);
+    bool first_beat = true;
+    for (std::size_t i = 0; i < T; ++i) {
+        const long w0 = w_first + static_cast<long>(i);  // window[0] for this step
+        const auto z_pad = static_cast<std::size_t>(std::max<long>(0, std::min<long>(-w0, static_cast<long>(n_win))));
+        std::size_t loc = 0;
+        double best = -kInf;
+        for (std::size_t j = 0; j < n_win; ++j) {
+            const double c = j < z_pad ? txwt[j] : txwt[j] + cumscore[static_cast<std::size_t>(w0 + static_cast<long>(j))];
+            if (j == 0 || c > best) {
+                best = c;
+                loc = j;
+            }
+        }
+        cumscore[i] = localscore[i] + best;
+        if (first_beat && localscore[i] < 0.01 * score_max) {
+            backlink[i] = -1;
+        } else {
+            backlink[i] = w0 + static_cast<long>(loc);
+            first_beat = false;
+        }
+    }
+
+    // ref: __last_beat: the last local maximum of cumscore above half the median local maximum.
+    std::vector<char> is_max(T);
+    std::vector<double> maxima;
+    for (std::size_t i = 0; i < T; ++i) {
+        const double prev = cumscore[i == 0 ? 0 : i - 1];
+        const double next = cumscore[i + 1 == T ? i : i + 1];
+        is_max[i] = cumscore[i] > prev && cumscore[i] >= next;
+        if (is_max[i]) maxima.push_back(cumscore[i]);
+    }
+    long last = -1;
+    if (!maxima.empty()) {
+        const double med = median_f64(maxima);
+        for (std::size_t i = 0; i < T; ++i)
+            if ((cumscore[i] * (is_max[i] ? 1.0 : 0.0)) * 2.0 > med) last = static_cast<long>(i);
+    }
+    if (last < 0) last = static_cast<long>(std::max_element(cumscore.begin(), cumscore.end()) - cumscore.begin());
+
+    std::vector<int> beats{static_cast<int>(last)};
+    while (backlink[static_cast<std::size_t>(beats.back())] >= 0) beats.push_back(static_cast<int>(backlink[static_cast<std::size_t>(beats.back())]));
+    std::reverse(beats.begin(), beats.end());
+
+    // ref: __trim_beats: smooth the beats' local scores with hann(5) = [0, .5, 1, .5, 0] and
+    // keep beats[first valid : last valid] (the last valid one excluded, as the slice does).
+    std::vector<double> at_beats(beats.size());
+    for (std::size_t i = 0; i < beats.size(); ++i) at_beats[i] = localscore[static_cast<std::size_t>(beats[i])];
+    const auto smooth = convolve_same(at_beats, {0.0, 0.5, 1.0, 0.5, 0.0});
+    double threshold = 0.0;
+    if (params.trim) {
+        double ms = 0.0;
+        for (double v : smooth) ms += v * v;
+        threshold = 0.5 * std::sqrt(ms / static_cast<double>(smooth.size()));
+    }
+    long first_valid = -1, last_valid = -1;
+    for (std::size_t i = 0; i < smooth.size(); ++i)
+        if (smooth[i] > threshold) {
+            if (first_valid < 0) first_valid = static_cast<long>(i);
+            last_valid = static_cast<long>(i);
+        }
+    if (first_valid < 0) return {};
+    return {beats.begin() + first_valid, beats.begin() + last_valid};
+}
+
+}  // namespace genrekit
