@@ -30,7 +30,7 @@ void HpssParams::validate() const {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Sliding median of odd width w over 8 independent lanes at once.
+// Sliding median of odd width w over L independent lanes at once (L = 8 or 16).
 //
 // Each lane keeps its window sorted in a[0..w-1], with a[w] = +inf as a sentinel. One step
 // removes the value leaving the window and inserts the one entering it, branch-free:
@@ -41,27 +41,41 @@ namespace {
 // The window starts as w copies of +inf, each removed in turn while the first w inputs enter.
 // ---------------------------------------------------------------------------------------------
 using v8f = float __attribute__((vector_size(32)));
-constexpr int kLanes = 8;
+using v16f = float __attribute__((vector_size(64)));
+constexpr int kMaxLanes = 16;
 constexpr int kMaxWidth = 255;
 
-[[gnu::always_inline]] inline v8f splat(float x) { return v8f{x, x, x, x, x, x, x, x}; }
+template <class V>
+constexpr int lanes_of = static_cast<int>(sizeof(V) / sizeof(float));
 
-[[gnu::always_inline]] inline v8f load8(const float* p) {
-    v8f v;
+template <class V>
+[[gnu::always_inline]] inline V splat(float x) {
+    V v;
+    for (int l = 0; l < lanes_of<V>; ++l) v[l] = x;
+    return v;
+}
+
+template <class V>
+[[gnu::always_inline]] inline V loadv(const float* p) {
+    V v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
 
-[[gnu::always_inline]] inline void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+template <class V>
+[[gnu::always_inline]] inline void storev(float* p, V v) {
+    std::memcpy(p, &v, sizeof v);
+}
 
-template <int W>
-[[gnu::always_inline]] inline void window_step(v8f* a, int w_runtime, v8f in, v8f out) {
+template <class V, int W>
+[[gnu::always_inline]] inline void window_step(V* a, int w_runtime, V in, V out, V minus_inf) {
     const int w = W > 0 ? W : w_runtime;
-    v8f prev = splat(-std::numeric_limits<float>::infinity());
+    V prev = minus_inf;
+#pragma GCC unroll 32
     for (int k = 0; k < w; ++k) {
-        const v8f ak = a[k];
-        const v8f cur = ak < out ? ak : a[k + 1];
-        const v8f hi = prev > in ? prev : in;
+        const V ak = a[k];
+        const V cur = ak < out ? ak : a[k + 1];
+        const V hi = prev > in ? prev : in;
         a[k] = cur < hi ? cur : hi;
         prev = cur;
     }
@@ -79,116 +93,160 @@ void reflect_indices(int n, int half, std::vector<int>& idx) {
     }
 }
 
-// Runs the sliding median along a line of n positions for 8 lanes. Position j of lane l is at
+// Runs the sliding median along a line of n positions for L lanes. Position j of lane l is at
 // src[j*stride + l]; the median of output position j is written to dst[j*stride + l].
-template <int W>
+template <class V, int W>
 [[gnu::always_inline]] inline void median_lanes(const float* src, float* dst, std::ptrdiff_t stride, int w_runtime,
                                                 const int* idx, int n) {
     const int w = W > 0 ? W : w_runtime;
     const int half = w / 2;
-    alignas(32) v8f a[kMaxWidth + 1];
-    const v8f inf = splat(std::numeric_limits<float>::infinity());
+    alignas(64) V a[kMaxWidth + 1];
+    const V inf = splat<V>(std::numeric_limits<float>::infinity());
+    const V minus_inf = splat<V>(-std::numeric_limits<float>::infinity());
     for (int k = 0; k <= w; ++k) a[k] = inf;
     // Fill: the first w inputs replace the w sentinels.
-    for (int i = 0; i < w - 1; ++i) window_step<W>(a, w, load8(src + idx[i] * stride), inf);
+    for (int i = 0; i < w - 1; ++i) window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), inf, minus_inf);
     for (int j = 0; j < n; ++j) {
         const int i = j + w - 1;
-        const v8f out = j == 0 ? inf : load8(src + idx[i - w] * stride);
-        window_step<W>(a, w, load8(src + idx[i] * stride), out);
-        store8(dst + j * stride, a[half]);
+        const V out = j == 0 ? inf : loadv<V>(src + idx[i - w] * stride);
+        window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), out, minus_inf);
+        storev<V>(dst + j * stride, a[half]);
     }
 }
 
-// Along time: lanes are 8 consecutive bins, which are contiguous in a column-major matrix.
-template <int W>
+// Along time: lanes are L consecutive bins, which are contiguous in a column-major matrix.
+// Needs nb >= L (the caller pads smaller spectrograms).
+template <class V, int W>
 [[gnu::always_inline]] inline void median_time_body(const float* S, float* O, int nb, int nt, int w,
                                                     const int* idx) {
-    for (int g = 0; g < nb; g += kLanes) {
-        const int b0 = std::min(g, nb - kLanes);  // the last group overlaps the previous one
-        median_lanes<W>(S + b0, O + b0, nb, w, idx, nt);
+    constexpr int L = lanes_of<V>;
+    for (int g = 0; g < nb; g += L) {
+        const int b0 = std::min(g, nb - L);  // the last group overlaps the previous one
+        median_lanes<V, W>(S + b0, O + b0, nb, w, idx, nt);
     }
 }
 
-// Along frequency: lanes are 8 frames, gathered into a bins x 8 buffer and scattered back.
-template <int W>
+// Along frequency: lanes are L frames, gathered into a bins x L buffer and scattered back.
+template <class V, int W>
 [[gnu::always_inline]] inline void median_freq_body(const float* S, float* O, int nb, int nt, int w,
                                                     const int* idx, float* in_buf, float* out_buf) {
-    for (int t0 = 0; t0 < nt; t0 += kLanes) {
-        const float* cols[kLanes];
-        for (int l = 0; l < kLanes; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
+    constexpr int L = lanes_of<V>;
+    for (int t0 = 0; t0 < nt; t0 += L) {
+        const float* cols[L];
+        for (int l = 0; l < L; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
         for (int b = 0; b < nb; ++b)
-            for (int l = 0; l < kLanes; ++l) in_buf[b * kLanes + l] = cols[l][b];
-        median_lanes<W>(in_buf, out_buf, kLanes, w, idx, nb);
-        const int lanes = std::min(kLanes, nt - t0);
+            for (int l = 0; l < L; ++l) in_buf[b * L + l] = cols[l][b];
+        median_lanes<V, W>(in_buf, out_buf, L, w, idx, nb);
+        const int lanes = std::min(L, nt - t0);
         for (int l = 0; l < lanes; ++l) {
             float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
-            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * kLanes + l];
+            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * L + l];
         }
     }
 }
 
-// Each kernel is compiled twice, for the x86-64 baseline and for AVX2, and chosen at run time.
-// The results are identical (selections only); AVX2 is only faster.
-void median_time_w31(const float* S, float* O, int nb, int nt, const int* idx) {
-    median_time_body<31>(S, O, nb, nt, 31, idx);
-}
-void median_time_any(const float* S, float* O, int nb, int nt, int w, const int* idx) {
-    median_time_body<0>(S, O, nb, nt, w, idx);
-}
-void median_freq_w31(const float* S, float* O, int nb, int nt, const int* idx, float* ib, float* ob) {
-    median_freq_body<31>(S, O, nb, nt, 31, idx, ib, ob);
-}
-void median_freq_any(const float* S, float* O, int nb, int nt, int w, const int* idx, float* ib, float* ob) {
-    median_freq_body<0>(S, O, nb, nt, w, idx, ib, ob);
+// ref: librosa 0.7.2 util/utils.py softmask, for the two masks of decompose.hpss at once, in
+// float32: Z = max(X, X_ref); where Z < tiny the mask is 0.5 (split_zeros) or 0; elsewhere
+// (X/Z)^2 / ((X/Z)^2 + (X_ref/Z)^2). Written branch-free so that it vectorises; IEEE division
+// gives the same bits at any vector width.
+[[gnu::always_inline]] inline void softmask_pair_p2_body(const float* h, const float* p, float margin_h, float margin_p,
+                                                         float zero_value, float* mh, float* mp, std::ptrdiff_t n) {
+    const float tiny = std::numeric_limits<float>::min();
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        const float x = h[i], r = p[i];
+        // mask_harm = softmask(harm, perc * margin_harm)
+        const float r1 = r * margin_h;
+        const float z1 = x > r1 ? x : r1;
+        const bool bad1 = z1 < tiny;
+        const float zz1 = bad1 ? 1.0f : z1;
+        float a1 = x / zz1, b1 = r1 / zz1;
+        a1 = a1 * a1;
+        b1 = b1 * b1;
+        const float m1 = a1 / (a1 + b1);
+        mh[i] = bad1 ? zero_value : m1;
+        // mask_perc = softmask(perc, harm * margin_perc)
+        const float x2 = x * margin_p;
+        const float z2 = r > x2 ? r : x2;
+        const bool bad2 = z2 < tiny;
+        const float zz2 = bad2 ? 1.0f : z2;
+        float a2 = r / zz2, b2 = x2 / zz2;
+        a2 = a2 * a2;
+        b2 = b2 * b2;
+        const float m2 = a2 / (a2 + b2);
+        mp[i] = bad2 ? zero_value : m2;
+    }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-#define GENREKIT_HPSS_AVX2_DISPATCH 1
-[[gnu::target("avx2")]] void median_time_w31_avx2(const float* S, float* O, int nb, int nt, const int* idx) {
-    median_time_body<31>(S, O, nb, nt, 31, idx);
+// Each kernel is compiled for the x86-64 baseline and, where the compiler targets x86-64 without
+// them, for AVX2 and AVX-512, and chosen at run time. The results are identical (selections,
+// and IEEE arithmetic without contraction); the wider units are only faster.
+#define GENREKIT_HPSS_KERNELS(SUFFIX, ATTR, V)                                                                   \
+    ATTR void median_time_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx) {           \
+        if (w == 31) return median_time_body<V, 31>(S, O, nb, nt, 31, idx);                                     \
+        median_time_body<V, 0>(S, O, nb, nt, w, idx);                                                           \
+    }                                                                                                            \
+    ATTR void median_freq_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx, float* ib,  \
+                                   float* ob) {                                                                  \
+        if (w == 31) return median_freq_body<V, 31>(S, O, nb, nt, 31, idx, ib, ob);                             \
+        median_freq_body<V, 0>(S, O, nb, nt, w, idx, ib, ob);                                                   \
+    }                                                                                                            \
+    ATTR void softmask_pair_p2_##SUFFIX(const float* h, const float* p, float margin_h, float margin_p,         \
+                                        float zero_value, float* mh, float* mp, std::ptrdiff_t n) {             \
+        softmask_pair_p2_body(h, p, margin_h, margin_p, zero_value, mh, mp, n);                                 \
+    }
+
+GENREKIT_HPSS_KERNELS(base, , v8f)
+
+struct Kernels {
+    int lanes = 8;
+    void (*median_time)(const float*, float*, int, int, int, const int*) = median_time_base;
+    void (*median_freq)(const float*, float*, int, int, int, const int*, float*, float*) = median_freq_base;
+    void (*softmask_pair_p2)(const float*, const float*, float, float, float, float*, float*,
+                             std::ptrdiff_t) = softmask_pair_p2_base;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+GENREKIT_HPSS_KERNELS(avx2, [[gnu::target("avx2")]], v8f)
+GENREKIT_HPSS_KERNELS(avx512, [[gnu::target("avx512f")]], v16f)
+
+Kernels select_kernels() {
+    Kernels k;
+    if (__builtin_cpu_supports("avx512f")) {
+        k = {16, median_time_avx512, median_freq_avx512, softmask_pair_p2_avx512};
+    } else if (__builtin_cpu_supports("avx2")) {
+        k = {8, median_time_avx2, median_freq_avx2, softmask_pair_p2_avx2};
+    }
+    return k;
 }
-[[gnu::target("avx2")]] void median_time_any_avx2(const float* S, float* O, int nb, int nt, int w, const int* idx) {
-    median_time_body<0>(S, O, nb, nt, w, idx);
-}
-[[gnu::target("avx2")]] void median_freq_w31_avx2(const float* S, float* O, int nb, int nt, const int* idx, float* ib,
-                                                 float* ob) {
-    median_freq_body<31>(S, O, nb, nt, 31, idx, ib, ob);
-}
-[[gnu::target("avx2")]] void median_freq_any_avx2(const float* S, float* O, int nb, int nt, int w, const int* idx,
-                                                 float* ib, float* ob) {
-    median_freq_body<0>(S, O, nb, nt, w, idx, ib, ob);
-}
-bool have_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2");
-    return yes;
-}
+#elif defined(__AVX512F__)
+GENREKIT_HPSS_KERNELS(wide, , v16f)
+Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_pair_p2_wide}; }
+#else
+Kernels select_kernels() { return {}; }
 #endif
 
-// Rows shorter than one 8-lane group are padded by repeating the last row.
-void median_time_padded(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx);
+// Chosen once; immutable afterwards.
+const Kernels& kernels() {
+    static const Kernels k = select_kernels();
+    return k;
+}
 
 void median_time_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx) {
     const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
     out.resize(S.rows(), S.cols());
     if (nb == 0 || nt == 0) return;
-    if (nb < kLanes) return median_time_padded(S, width, out, idx);
-    reflect_indices(nt, width / 2, idx);
-#ifdef GENREKIT_HPSS_AVX2_DISPATCH
-    if (have_avx2()) {
-        if (width == 31) return median_time_w31_avx2(S.data(), out.data(), nb, nt, idx.data());
-        return median_time_any_avx2(S.data(), out.data(), nb, nt, width, idx.data());
+    const Kernels& k = kernels();
+    if (nb < k.lanes) {
+        // Fewer rows than lanes: pad by repeating the last row.
+        Spectrogram padded(k.lanes, S.cols()), padded_out(k.lanes, S.cols());
+        for (int r = 0; r < k.lanes; ++r) padded.row(r) = S.row(std::min(r, nb - 1));
+        reflect_indices(nt, width / 2, idx);
+        k.median_time(padded.data(), padded_out.data(), k.lanes, nt, width, idx.data());
+        out = padded_out.topRows(nb);
+        return;
     }
-#endif
-    if (width == 31) return median_time_w31(S.data(), out.data(), nb, nt, idx.data());
-    median_time_any(S.data(), out.data(), nb, nt, width, idx.data());
-}
-
-void median_time_padded(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx) {
-    Spectrogram padded(kLanes, S.cols());
-    for (int r = 0; r < kLanes; ++r) padded.row(r) = S.row(std::min<Eigen::Index>(r, S.rows() - 1));
-    Spectrogram padded_out;
-    median_time_impl(padded, width, padded_out, idx);
-    out = padded_out.topRows(S.rows());
+    reflect_indices(nt, width / 2, idx);
+    k.median_time(S.data(), out.data(), nb, nt, width, idx.data());
 }
 
 void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx,
@@ -197,17 +255,9 @@ void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, std::ve
     out.resize(S.rows(), S.cols());
     if (nb == 0 || nt == 0) return;
     reflect_indices(nb, width / 2, idx);
-    buf.resize(static_cast<std::size_t>(2 * nb * kLanes));
-    float* ib = buf.data();
-    float* ob = buf.data() + nb * kLanes;
-#ifdef GENREKIT_HPSS_AVX2_DISPATCH
-    if (have_avx2()) {
-        if (width == 31) return median_freq_w31_avx2(S.data(), out.data(), nb, nt, idx.data(), ib, ob);
-        return median_freq_any_avx2(S.data(), out.data(), nb, nt, width, idx.data(), ib, ob);
-    }
-#endif
-    if (width == 31) return median_freq_w31(S.data(), out.data(), nb, nt, idx.data(), ib, ob);
-    median_freq_any(S.data(), out.data(), nb, nt, width, idx.data(), ib, ob);
+    buf.resize(static_cast<std::size_t>(2 * nb * kMaxLanes));
+    const Kernels& k = kernels();
+    k.median_freq(S.data(), out.data(), nb, nt, width, idx.data(), buf.data(), buf.data() + nb * kMaxLanes);
 }
 
 void require_width(int width) {
@@ -227,6 +277,20 @@ void require_width(int width) {
         r = std::pow(r, power);
     }
     return m / (m + r);
+}
+
+// out = X * mask (complex times real: both parts scaled; the same bits as a complex product with
+// imaginary part 0).
+void apply_mask(const ComplexSpectrogram& X, const Spectrogram& mask, ComplexSpectrogram& out) {
+    out.resize(X.rows(), X.cols());
+    const float* x = reinterpret_cast<const float*>(X.data());
+    const float* m = mask.data();
+    float* o = reinterpret_cast<float*>(out.data());
+    const Eigen::Index n = X.size();
+    for (Eigen::Index i = 0; i < n; ++i) {
+        o[2 * i] = x[2 * i] * m[i];
+        o[2 * i + 1] = x[2 * i + 1] * m[i];
+    }
 }
 
 }  // namespace
@@ -293,6 +357,10 @@ void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram
     float* mp = mask_percussive.data();
     const float power = params_.power, margin_h = params_.margin_harmonic, margin_p = params_.margin_percussive;
     const Eigen::Index n = mag.size();
+    if (power == 2.0f) {  // numpy evaluates **2 as a square
+        kernels().softmask_pair_p2(h, p, margin_h, margin_p, split_zeros ? 0.5f : 0.0f, mh, mp, n);
+        return;
+    }
     for (Eigen::Index i = 0; i < n; ++i) {
         mh[i] = softmask_one(h[i], p[i] * margin_h, power, split_zeros);
         mp[i] = softmask_one(p[i], h[i] * margin_p, power, split_zeros);
@@ -306,8 +374,8 @@ HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram&
     masks(mag, s.mask_h, s.mask_p);
     HpssSpectrograms out;
     // ref: librosa 0.7.2 decompose.hpss: (S * mask) * phase; here X * mask (see the header).
-    out.harmonic = X.array() * s.mask_h.array().cast<std::complex<float>>();
-    out.percussive = X.array() * s.mask_p.array().cast<std::complex<float>>();
+    apply_mask(X, s.mask_h, out.harmonic);
+    apply_mask(X, s.mask_p, out.percussive);
     return out;
 }
 
@@ -328,7 +396,7 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
 
     // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
     auto invert = [&](const Spectrogram& mask, std::vector<float>& out) {
-        s.masked = X.array() * mask.array().cast<std::complex<float>>();
+        apply_mask(X, mask, s.masked);
         const std::vector<float> z = s.stft.inverse_no_length(s.masked);
         out.assign(y.size(), 0.0f);
         std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
