@@ -96,38 +96,63 @@ std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params
     return peaks;
 }
 
-double pitch_tuning(std::span<const float> frequencies, double resolution, int bins_per_octave) {
+TuningHistogram tuning_histogram(std::span<const float> frequencies, double resolution, int bins_per_octave) {
     require_param(resolution > 0 && resolution < 1, "resolution", resolution, "0 < resolution < 1");
     require_param(bins_per_octave >= 1, "bins_per_octave", bins_per_octave, ">= 1");
+    TuningHistogram h;
     // ref: numpy.linspace(-0.5, 0.5, ceil(1/resolution) + 1): edge j = j * step + (-0.5), last = 0.5.
     const int n_hist = static_cast<int>(std::ceil(1.0 / resolution));
-    std::vector<double> edges(static_cast<std::size_t>(n_hist) + 1);
+    h.edges.resize(static_cast<std::size_t>(n_hist) + 1);
     const double step = 1.0 / n_hist;
-    for (int j = 0; j < n_hist; ++j) edges[static_cast<std::size_t>(j)] = static_cast<double>(j) * step + -0.5;
-    edges.back() = 0.5;
-    std::vector<long> counts(static_cast<std::size_t>(n_hist), 0);
-    bool any = false;
+    for (int j = 0; j < n_hist; ++j) h.edges[static_cast<std::size_t>(j)] = static_cast<double>(j) * step + -0.5;
+    h.edges.back() = 0.5;
+    h.counts.assign(static_cast<std::size_t>(n_hist), 0);
     for (const float f : frequencies) {
         if (!(f > 0.f)) continue;  // ref: pitch_tuning drops DC (and non-positive) components
-        any = true;
         // ref: hz_to_octs(f) = log2(f / (440/16)) and bins_per_octave * octs, mod 1, in float32.
         const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
         float residual = py_mod(static_cast<float>(bins_per_octave) * octs, 1.0f);
         if (residual >= 0.5f) residual -= 1.0f;
-        // ref: numpy.histogram with explicit edges: [e_j, e_j+1), the last bin closed.
+        // ref: numpy.histogram with explicit edges: [e_j, e_j+1), the last bin closed; the
+        // float32 residual is compared with the float64 edges exactly.
         const double r = residual;
-        if (r < edges.front() || r > edges.back()) continue;
+        if (r < h.edges.front() || r > h.edges.back()) continue;
         int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
-        while (j > 0 && r < edges[static_cast<std::size_t>(j)]) --j;
-        while (j < n_hist - 1 && r >= edges[static_cast<std::size_t>(j) + 1]) ++j;
-        ++counts[static_cast<std::size_t>(j)];
+        while (j > 0 && r < h.edges[static_cast<std::size_t>(j)]) --j;
+        while (j < n_hist - 1 && r >= h.edges[static_cast<std::size_t>(j) + 1]) ++j;
+        ++h.counts[static_cast<std::size_t>(j)];
     }
-    if (!any) return 0.0;
-    const auto best = std::max_element(counts.begin(), counts.end()) - counts.begin();  // first maximum
-    return edges[static_cast<std::size_t>(best)];
+    return h;
 }
 
-double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
+std::size_t TuningHistogram::best() const {
+    // ref: np.argmax: the first maximum.
+    return static_cast<std::size_t>(std::max_element(counts.begin(), counts.end()) - counts.begin());
+}
+
+long TuningHistogram::lead() const {
+    if (counts.size() < 2) return counts.empty() ? 0 : counts[0];
+    const std::size_t b = best();
+    long second = -1;
+    for (std::size_t j = 0; j < counts.size(); ++j)
+        if (j != b) second = std::max(second, counts[j]);
+    return counts[b] - second;
+}
+
+long TuningHistogram::total() const {
+    long s = 0;
+    for (long c : counts) s += c;
+    return s;
+}
+
+double pitch_tuning(std::span<const float> frequencies, double resolution, int bins_per_octave) {
+    const auto h = tuning_histogram(frequencies, resolution, bins_per_octave);
+    // Every positive frequency lands in a bin, so an empty histogram means none was positive.
+    if (h.total() == 0) return 0.0;
+    return h.edges[h.best()];
+}
+
+std::vector<float> tuning_frequencies(const Spectrogram& S, const TuningParams& params) {
     const auto peaks = piptrack(S, params);
     // ref: estimate_tuning: threshold = median of magnitudes where pitch > 0, keep mag >= threshold.
     std::vector<float> mags;
@@ -139,7 +164,11 @@ double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
     freqs.reserve(peaks.size() / 2 + 1);
     for (const auto& p : peaks)
         if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
-    return pitch_tuning(freqs, params.resolution, params.bins_per_octave);
+    return freqs;
+}
+
+double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
+    return pitch_tuning(tuning_frequencies(S, params), params.resolution, params.bins_per_octave);
 }
 
 void ChromaParams::validate() const {

@@ -52,6 +52,22 @@ std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params
 // no frequency is positive.
 double pitch_tuning(std::span<const float> frequencies, double resolution = 0.01, int bins_per_octave = 12);
 
+// The histogram behind pitch_tuning (non-positive frequencies dropped): bin j counts the
+// deviations in [edges[j], edges[j+1]), the last bin closed. best() is the first fullest bin;
+// lead() its count minus the runner-up's, i.e. how far the estimate is from a tie.
+struct TuningHistogram {
+    std::vector<double> edges;  // counts.size() + 1 values, -0.5 .. 0.5
+    std::vector<long> counts;
+    std::size_t best() const;
+    long lead() const;
+    long total() const;
+};
+TuningHistogram tuning_histogram(std::span<const float> frequencies, double resolution = 0.01, int bins_per_octave = 12);
+
+// The frequencies estimate_tuning hands to pitch_tuning: piptrack's peaks whose magnitude is
+// at least the median peak magnitude.
+std::vector<float> tuning_frequencies(const Spectrogram& S, const TuningParams& params = {});
+
 // ref: librosa 0.7.2 core/pitch.py estimate_tuning(S=...): piptrack, keep the peaks whose
 // magnitude is at least the median peak magnitude, then pitch_tuning. Every frame counts,
 // the padded edge frames included.
