@@ -114,14 +114,27 @@ std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& param
             v = s / static_cast<float>(B);
         } else {
             // ref: np.median(axis=0): the middle value, or the float32 mean of the two middle ones.
+            // The differences are >= 0 and often 0, so the zeros are counted and only the
+            // positive values are partially sorted.
             const std::size_t hi = B / 2;
-            std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(hi), d.end());
-            const float upper = d[hi];
-            if (B % 2 == 1) {
-                v = upper;
+            const std::size_t lo = B % 2 == 1 ? hi : hi - 1;
+            const auto pos_end = std::partition(d.begin(), d.end(), [](float a) { return a == 0.f; });
+            const auto zeros = static_cast<std::size_t>(pos_end - d.begin());
+            auto order_stat = [&](std::size_t rank) -> float {  // the rank-th smallest value, rank >= zeros
+                const auto it = pos_end + static_cast<std::ptrdiff_t>(rank - zeros);
+                std::nth_element(pos_end, it, d.end());
+                return *it;
+            };
+            if (zeros > hi) {
+                v = 0.f;
             } else {
-                const float lower = *std::max_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(hi));
-                v = (lower + upper) / 2.0f;
+                const float upper = order_stat(hi);
+                float lower = upper;
+                if (lo != hi) {
+                    if (zeros > lo) lower = 0.f;
+                    else lower = *std::max_element(pos_end, pos_end + static_cast<std::ptrdiff_t>(hi - zeros));
+                }
+                v = lo == hi ? upper : (lower + upper) / 2.0f;
             }
         }
         env[pad + i] = v;
