@@ -210,6 +210,31 @@ TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
     EXPECT_LE((d.harmonic + d.percussive - X).cwiseAbs().maxCoeff(), 1e-6f * mag.maxCoeff());
 }
 
+TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
+    // waveforms() inverts with its own 8-frames-at-once FFT; Stft::inverse_no_length uses KissFFT.
+    std::vector<float> y(22050 * 2 + 123);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> g(0.0f, 0.1f);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.4f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
+    genrekit::Stft stft;
+    const auto X = stft.forward(y);
+    const auto mag = genrekit::magnitude(X);
+    genrekit::Hpss hpss({.percussive_from_residual = false});
+    const auto w = hpss.waveforms(X, mag, y);
+    const auto d = hpss.decompose(X, mag);
+    for (const auto& [got, spec] : {std::pair{&w.harmonic, &d.harmonic}, std::pair{&w.percussive, &d.percussive}}) {
+        const auto ref = stft.inverse_no_length(*spec);
+        double worst = 0, peak = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) {
+            const double want = i < ref.size() ? ref[i] : 0.0;
+            worst = std::max(worst, std::abs((*got)[i] - want));
+            peak = std::max(peak, std::abs(want));
+        }
+        std::cout << "[vectorised istft vs KissFFT, atol 1e-6 x peak] worst abs diff " << worst << " (peak " << peak << ")\n";
+        EXPECT_LE(worst, 1e-6 * peak);
+    }
+}
+
 TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
     for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
         for (const bool silent : {true, false}) {
