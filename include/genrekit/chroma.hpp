@@ -9,8 +9,9 @@
 //   // tuning == -0.18 for blues.00000: a multiple of 0.01, in [-0.5, 0.5)
 //
 // A ChromaStft owns its filterbanks: one per tuning value met so far, made
-// once and reused for every later file with that tuning (101 values at most
-// with the default resolution). Like Stft, make one per thread.
+// once and reused for every later file with that tuning (100 values at most
+// with the default resolution: -0.50, -0.49, ..., 0.49). The cache makes it
+// stateful: like Stft, make one per thread.
 #pragma once
 
 #include <map>
