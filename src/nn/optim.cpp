@@ -1,5 +1,7 @@
 #include "genrekit/nn/optim.hpp"
 
+#include <Eigen/Core>
+
 #include <cmath>
 
 #include "genrekit/error.hpp"
@@ -53,16 +55,22 @@ public:
         const float eps = static_cast<float>(o_.eps);
         const float wd = static_cast<float>(o_.weight_decay);
         const float decay = static_cast<float>(1.0 - lr_ * o_.weight_decay);
-        float* m = m_.data();
-        float* v = v_.data();
-        for (std::size_t i = 0; i < n; ++i) {
-            float gi = g[i];
-            if (decoupled_) p[i] *= decay;
-            else gi += wd * p[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * gi;
-            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-            p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+        // Whole-buffer Eigen array expressions: vectorised (including sqrt), no temporaries.
+        const auto len = static_cast<Eigen::Index>(n);
+        Eigen::Map<Eigen::ArrayXf> P(p, len), M(m_.data(), len), V(v_.data(), len);
+        Eigen::Map<const Eigen::ArrayXf> G(g, len);
+        if (decoupled_) {
+            P *= decay;
+            M = b1 * M + (1.0f - b1) * G;
+            V = b2 * V + (1.0f - b2) * G.square();
+        } else if (wd != 0.0f) {
+            M = b1 * M + (1.0f - b1) * (G + wd * P);
+            V = b2 * V + (1.0f - b2) * (G + wd * P).square();
+        } else {
+            M = b1 * M + (1.0f - b1) * G;
+            V = b2 * V + (1.0f - b2) * G.square();
         }
+        P -= step_size * M / (V.sqrt() * inv_sqrt_bc2 + eps);
     }
 
 private:
