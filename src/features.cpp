@@ -4,7 +4,11 @@
 #include <cmath>
 
 #include "genrekit/error.hpp"
+#include "genrekit/chroma.hpp"
+#include "genrekit/hpss.hpp"
 #include "genrekit/mel.hpp"
+#include "genrekit/spectral_features.hpp"
+#include "genrekit/stats.hpp"
 
 namespace genrekit {
 
@@ -31,35 +35,20 @@ const std::vector<std::string>& gtzan_feature_columns() {
     return cols;
 }
 
-namespace {
-template <typename T>
-MeanVar mean_var_impl(std::span<const T> x) {
-    MeanVar mv;
-    if (x.empty()) return mv;
-    double sum = 0;
-    for (T v : x) sum += static_cast<double>(v);
-    mv.mean = sum / static_cast<double>(x.size());
-    double ss = 0;
-    for (T v : x) {
-        const double d = static_cast<double>(v) - mv.mean;
-        ss += d * d;
-    }
-    mv.var = ss / static_cast<double>(x.size());
-    return mv;
-}
-}  // namespace
 
-MeanVar mean_var(std::span<const float> x) { return mean_var_impl(x); }
-MeanVar mean_var(std::span<const double> x) { return mean_var_impl(x); }
 
 struct GtzanFeaturizer::Stages {
     explicit Stages(const FeatureParams& p)
         : stft({.n_fft = p.n_fft, .hop = p.hop}),
           mel({.sample_rate = p.sample_rate, .n_fft = p.n_fft, .n_mels = p.n_mels}),
-          dct(p.n_mfcc, p.n_mels) {}
+          dct(p.n_mfcc, p.n_mels),
+          chroma({.sample_rate = p.sample_rate, .n_fft = p.n_fft}),
+          hpss({}, {.n_fft = p.n_fft, .hop = p.hop}) {}
     Stft stft;
     MelFilterbank mel;
     Dct dct;
+    ChromaStft chroma;
+    Hpss hpss;
 };
 
 GtzanFeaturizer::GtzanFeaturizer(const FeatureParams& params) : params_(params) {
@@ -73,8 +62,25 @@ GtzanFeaturizer& GtzanFeaturizer::operator=(GtzanFeaturizer&&) noexcept = defaul
 namespace {
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-// Statistics of a float32 librosa array are float32 numbers.
-double as_f32(double v) { return static_cast<double>(static_cast<float>(v)); }
+
+// Mean and variance of a librosa array, in the array's dtype, as the row stores them.
+template <typename T>
+void push_stats(std::vector<double>& row, std::span<const T> values) {
+    const auto mv = np_mean_var(values);
+    row.push_back(static_cast<double>(mv.mean));
+    row.push_back(static_cast<double>(mv.var));
+}
+template <typename T>
+void push_stats(std::vector<double>& row, const std::vector<T>& values) {
+    push_stats(row, std::span<const T>(values));
+}
+
+// numpy reduces a (rows x frames) C-order array row by row; Eigen stores frames contiguously.
+std::vector<float> c_order(const Spectrogram& S) {
+    std::vector<float> out(static_cast<std::size_t>(S.size()));
+    Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(out.data(), S.rows(), S.cols()) = S;
+    return out;
+}
 }  // namespace
 
 std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTimes* times) {
@@ -82,30 +88,52 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
     StageTimes local;
     StageTimes& t = times ? *times : local;
     t = {};
+    Stages& st = *stages_;
     std::vector<double> row;
     row.reserve(gtzan_feature_columns().size());
     row.push_back(static_cast<double>(y.size()));
 
+    // One STFT feeds every spectral stage. ref: librosa 0.7.2 _spectrogram: |X| in float32, power |X|**2.
     auto t0 = Clock::now();
-    const ComplexSpectrogram X = stages_->stft.forward(y);
+    const ComplexSpectrogram X = st.stft.forward(y);
     const Spectrogram mag = magnitude(X);
     const Spectrogram pow = mag.array().square().matrix();
     t.stft = since(t0);
 
     t0 = Clock::now();
-    const Spectrogram mel_db = power_to_db(stages_->mel.apply(pow));
-    const Spectrogram mfcc = stages_->dct.apply(mel_db);
+    push_stats(row, c_order(st.chroma.apply(pow)));
+    t.chroma = since(t0);
+
+    t0 = Clock::now();
+    push_stats(row, rms(y));
+    const SpectralShape shape = spectral_shape(mag);
+    push_stats(row, shape.centroid);
+    push_stats(row, shape.bandwidth);
+    push_stats(row, shape.rolloff);
+    push_stats(row, zero_crossing_rate(y));
+    t.spectral = since(t0);
+
+    t0 = Clock::now();
+    const HpssWaveforms& w = st.hpss.waveforms(X, mag, y);
+    push_stats(row, w.harmonic);
+    push_stats(row, w.percussive);
+    t.hpss = since(t0);
+
+    // ref: librosa 0.7.2 feature.mfcc: power_to_db(melspectrogram(power 2)) through a DCT-II;
+    // beat_track's onset envelope uses the same mel dB spectrogram.
+    t0 = Clock::now();
+    const Spectrogram mel_db = power_to_db(st.mel.apply(pow));
+    const Spectrogram mfcc = st.dct.apply(mel_db);
     t.mel_mfcc = since(t0);
 
-    // Stages not wired in yet fill with NaN so an incomplete row can never pass.
-    for (int i = 0; i < 17; ++i) row.push_back(NAN);
+    t0 = Clock::now();
+    row.push_back(NAN);  // tempo: wired in with the rhythm module
+    t.tempo = since(t0);
 
-    for (Eigen::Index k = 0; k < mfcc.rows(); ++k) {
-        const Eigen::VectorXf r = mfcc.row(k).transpose();
-        const MeanVar mv = mean_var(std::span<const float>(r.data(), static_cast<std::size_t>(r.size())));
-        row.push_back(as_f32(mv.mean));
-        row.push_back(as_f32(mv.var));
-    }
+    const std::vector<float> coeffs = c_order(mfcc);
+    const auto frames = static_cast<std::size_t>(mfcc.cols());
+    for (std::size_t k = 0; k < static_cast<std::size_t>(mfcc.rows()); ++k)
+        push_stats(row, std::span<const float>(coeffs.data() + k * frames, frames));
     return row;
 }
 

@@ -37,14 +37,6 @@ struct StageTimes {
     double total() const { return stft + mel_mfcc + chroma + spectral + hpss + tempo; }
 };
 
-// ref: numpy mean / var (population, ddof 0) over all values. Accumulated in
-// double; callers round to float32 where librosa's array was float32.
-struct MeanVar {
-    double mean = 0, var = 0;
-};
-MeanVar mean_var(std::span<const float> x);
-MeanVar mean_var(std::span<const double> x);
-
 class GtzanFeaturizer {
 public:
     explicit GtzanFeaturizer(const FeatureParams& params = {});

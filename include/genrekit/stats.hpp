@@ -1,0 +1,61 @@
+// np.mean / np.var (population, ddof 0) computed the way numpy 1.24 computes
+// them over a contiguous array: in the array's own dtype, with numpy's pairwise
+// summation. Statistics of librosa's float32 arrays are then the very float32
+// numbers the Kaggle CSV holds, not merely close to them.
+//
+//   auto mv = genrekit::np_mean_var(std::span<const float>(values));  // float32 in, float32 math
+//   double m = mv.mean;
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace genrekit {
+
+// ref: numpy/core/src/umath/loops_utils.h pairwise_sum: 8 partial sums in blocks of
+// up to 128 elements, halving recursively above that.
+template <typename T>
+T pairwise_sum(const T* a, std::size_t n) {
+    if (n < 8) {
+        T res = 0;
+        for (std::size_t i = 0; i < n; ++i) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        T r[8];
+        for (std::size_t j = 0; j < 8; ++j) r[j] = a[j];
+        std::size_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
+        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += a[i];
+        return res;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+}
+
+template <typename T>
+struct NpMeanVar {
+    T mean = 0, var = 0;
+};
+
+// ref: numpy/core/_methods.py _mean and _var (ddof 0), all arithmetic in T.
+template <typename T>
+NpMeanVar<T> np_mean_var(std::span<const T> x) {
+    NpMeanVar<T> m;
+    if (x.empty()) return m;
+    const T n = static_cast<T>(x.size());
+    m.mean = pairwise_sum(x.data(), x.size()) / n;
+    std::vector<T> sq(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const T d = x[i] - m.mean;
+        sq[i] = d * d;
+    }
+    m.var = pairwise_sum(sq.data(), sq.size()) / n;
+    return m;
+}
+
+}  // namespace genrekit
