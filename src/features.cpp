@@ -7,6 +7,7 @@
 #include "genrekit/chroma.hpp"
 #include "genrekit/hpss.hpp"
 #include "genrekit/mel.hpp"
+#include "genrekit/rhythm.hpp"
 #include "genrekit/spectral_features.hpp"
 #include "genrekit/stats.hpp"
 
@@ -43,12 +44,14 @@ struct GtzanFeaturizer::Stages {
           mel({.sample_rate = p.sample_rate, .n_fft = p.n_fft, .n_mels = p.n_mels}),
           dct(p.n_mfcc, p.n_mels),
           chroma({.sample_rate = p.sample_rate, .n_fft = p.n_fft}),
-          hpss({}, {.n_fft = p.n_fft, .hop = p.hop}) {}
+          hpss({}, {.n_fft = p.n_fft, .hop = p.hop}),
+          tempo({.sample_rate = p.sample_rate, .hop = p.hop}) {}
     Stft stft;
     MelFilterbank mel;
     Dct dct;
     ChromaStft chroma;
     Hpss hpss;
+    TempoEstimator tempo;
 };
 
 GtzanFeaturizer::GtzanFeaturizer(const FeatureParams& params) : params_(params) {
@@ -83,6 +86,19 @@ std::vector<float> c_order(const Spectrogram& S) {
 }
 }  // namespace
 
+// Float32 FFT noise can move a roll-off across a bin boundary where the cumulative sum
+// sits within ~1e-6 of the threshold; those few frames are recomputed from exact
+// (float64 FFT) magnitudes, as librosa computes them.
+void GtzanFeaturizer::refine_rolloff(SpectralShape& shape, std::span<const float> y) const {
+    constexpr float kAmbiguous = 2e-5f;
+    for (std::size_t t = 0; t < shape.rolloff.size(); ++t) {
+        if (shape.rolloff_margin[t] >= kAmbiguous) continue;
+        const std::vector<float> exact = stages_->stft.frame_magnitude_exact(y, t);
+        const Spectrogram column = Eigen::Map<const Eigen::VectorXf>(exact.data(), static_cast<Eigen::Index>(exact.size()));
+        shape.rolloff[t] = spectral_rolloff(column, {.sample_rate = params_.sample_rate}).front();
+    }
+}
+
 std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTimes* times) {
     if (y.empty()) throw Error("cannot featurize an empty signal");
     StageTimes local;
@@ -106,7 +122,8 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
 
     t0 = Clock::now();
     push_stats(row, rms(y));
-    const SpectralShape shape = spectral_shape(mag);
+    SpectralShape shape = spectral_shape(mag);
+    refine_rolloff(shape, y);
     push_stats(row, shape.centroid);
     push_stats(row, shape.bandwidth);
     push_stats(row, shape.rolloff);
@@ -127,7 +144,8 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
     t.mel_mfcc = since(t0);
 
     t0 = Clock::now();
-    row.push_back(NAN);  // tempo: wired in with the rhythm module
+    // ref: librosa 0.7.2 beat.beat_track(y, sr)[0]: median-aggregated onset envelope.
+    row.push_back(st.tempo.beat_track_tempo(onset_strength(mel_db, {.n_fft = params_.n_fft, .hop = params_.hop})));
     t.tempo = since(t0);
 
     const std::vector<float> coeffs = c_order(mfcc);

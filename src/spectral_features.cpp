@@ -70,7 +70,10 @@ SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, i
     SpectralShape out;
     if (want & (kCentroid | kBandwidth)) out.centroid.assign(static_cast<std::size_t>(nt), 0.0);
     if (want & kBandwidth) out.bandwidth.assign(static_cast<std::size_t>(nt), 0.0);
-    if (want & kRolloff) out.rolloff.assign(static_cast<std::size_t>(nt), 0.0);
+    if (want & kRolloff) {
+        out.rolloff.assign(static_cast<std::size_t>(nt), 0.0);
+        out.rolloff_margin.assign(static_cast<std::size_t>(nt), 1.0f);
+    }
     const auto n = static_cast<std::size_t>(nb);
     std::vector<double> buf(n);
     std::vector<float> snorm(n), unnormed(n);
@@ -112,12 +115,15 @@ SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, i
             float total = 0.0f;
             for (std::size_t k = 0; k < n; ++k) total += s[k];
             const float threshold = static_cast<float>(params.roll_percent) * total;
-            float cum = 0.0f;
+            float cum = 0.0f, below = 0.0f;
             std::size_t k = 0;
             for (; k < n; ++k) {
+                below = cum;
                 cum += s[k];
                 if (cum >= threshold) break;
             }
+            if (total > 0)
+                out.rolloff_margin[ti] = std::min(cum - threshold, k > 0 ? threshold - below : cum) / total;
             // With finite input the last bin always qualifies (cum == total >= threshold).
             out.rolloff[ti] = k < n ? freq[k] : freq[n - 1];
         }

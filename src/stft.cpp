@@ -1,6 +1,7 @@
 #include "genrekit/stft.hpp"
 
 #include <kissfft/kiss_fftr.h>
+#include <unsupported/Eigen/FFT>
 
 #include <algorithm>
 #include <cmath>
@@ -155,11 +156,52 @@ std::vector<float> Stft::inverse_no_length(const ComplexSpectrogram& X) {
     return std::vector<float>(y.begin() + static_cast<std::ptrdiff_t>(n_fft / 2), y.end() - static_cast<std::ptrdiff_t>(n_fft / 2));
 }
 
-Spectrogram magnitude(const ComplexSpectrogram& X) { return X.cwiseAbs(); }
+Spectrogram magnitude(const ComplexSpectrogram& X) {
+    // ref: numpy abs(complex64) -> hypotf, which glibc computes as sqrt in double rounded to
+    // float: the same bits as below, which vectorises where hypotf does not.
+    Spectrogram S(X.rows(), X.cols());
+    const auto* x = reinterpret_cast<const float*>(X.data());
+    float* out = S.data();
+    const Eigen::Index n = X.size();
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const double re = x[2 * i], im = x[2 * i + 1];
+        out[i] = static_cast<float>(std::sqrt(re * re + im * im));
+    }
+    return S;
+}
 
-Spectrogram power(const ComplexSpectrogram& X) {
-    Spectrogram S = X.cwiseAbs();
-    return S.array().square().matrix();
+Spectrogram power(const ComplexSpectrogram& X) { return magnitude(X).array().square().matrix(); }
+
+std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::size_t t) const {
+    const auto n_fft = static_cast<std::size_t>(params_.n_fft);
+    const auto hop = static_cast<std::size_t>(params_.hop);
+    const std::size_t half = params_.center ? n_fft / 2 : 0;
+    const auto n = static_cast<std::ptrdiff_t>(y.size());
+    if (t >= n_frames(y.size())) throw Error("frame_magnitude_exact: frame " + std::to_string(t) + " out of range");
+    // The frame's samples, reflect-padded at the edges exactly as forward() pads them.
+    std::vector<double> frame(n_fft);
+    const auto w = hann_window(params_.n_fft);
+    for (std::size_t k = 0; k < n_fft; ++k) {
+        std::ptrdiff_t i = static_cast<std::ptrdiff_t>(t * hop + k) - static_cast<std::ptrdiff_t>(half);
+        if (n == 1) i = 0;
+        else {
+            const std::ptrdiff_t period = 2 * (n - 1);
+            i = ((i % period) + period) % period;
+            if (i >= n) i = period - i;
+        }
+        frame[k] = w[k] * static_cast<double>(y[static_cast<std::size_t>(i)]);
+    }
+    // ref: librosa 0.7.2 stft: rfft in float64, stored as complex64, np.abs in float32.
+    Eigen::FFT<double> fft;
+    fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
+    std::vector<std::complex<double>> bins;
+    fft.fwd(bins, frame);
+    std::vector<float> mag(static_cast<std::size_t>(n_bins()));
+    for (std::size_t b = 0; b < mag.size(); ++b) {
+        const double re = static_cast<float>(bins[b].real()), im = static_cast<float>(bins[b].imag());
+        mag[b] = static_cast<float>(std::sqrt(re * re + im * im));
+    }
+    return mag;
 }
 
 }  // namespace genrekit

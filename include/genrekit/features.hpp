@@ -49,6 +49,7 @@ public:
     std::vector<double> compute(std::span<const float> y, StageTimes* times = nullptr);
 
 private:
+    void refine_rolloff(struct SpectralShape& shape, std::span<const float> y) const;
     struct Stages;
     FeatureParams params_;
     std::unique_ptr<Stages> stages_;

@@ -50,6 +50,11 @@ struct SpectralParams {
 
 struct SpectralShape {
     std::vector<double> centroid, bandwidth, rolloff;  // float64, one value per frame, in Hz
+    // Per frame: how near the roll-off decision came to another bin, as |cumsum - threshold|
+    // relative to the frame's total at the nearest bin. Float32 FFT noise (~1e-6 relative)
+    // can flip frames whose margin is below ~1e-5; callers may recompute those from exact
+    // magnitudes (Stft::frame_magnitude_exact).
+    std::vector<float> rolloff_margin;
 };
 
 // ref: librosa 0.7.2 feature/spectral.py spectral_centroid(S=mag): sum_k freq[k] * S[k,t] / sum_j S[j,t],

@@ -63,6 +63,11 @@ public:
     // fix_length, so the last len(y) - hop*(T-1) samples of its waveforms are exact zeros.
     std::vector<float> inverse_no_length(const ComplexSpectrogram& X);
 
+    // The magnitude column of frame t computed as librosa does it (float64 FFT rounded to
+    // complex64, then abs), for the rare decisions that float32 FFT noise could flip (a
+    // roll-off bin on a tie). Slow (a double FFT per call): for single frames only.
+    std::vector<float> frame_magnitude_exact(std::span<const float> y, std::size_t t) const;
+
 private:
     // Overlap-adds the first n_frames frames, normalised by the window sum-square; returns the
     // n_fft + hop*(n_frames-1) samples of the (padded) signal.
