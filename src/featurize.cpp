@@ -49,7 +49,7 @@ std::vector<Segment> plan_segments(std::size_t n, int sample_rate, const Segment
         // 22050 Hz with an off-by-one length of 66149; a too-short last segment is skipped.
         const auto stride = static_cast<std::size_t>(std::lround(3.0 * sample_rate));
         const std::size_t len = stride - 1;
-        for (int i = 0; i < 10; ++i) {
+        for (int i = 0; spec.max_segments <= 0 || i < spec.max_segments; ++i) {
             const std::size_t start = static_cast<std::size_t>(i) * stride;
             if (start + len > n) break;
             out.push_back({start, len, i});
@@ -167,6 +167,8 @@ std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec
         FeatureRow row;
         row.filename = seg.index < 0 ? input.name : stem + "." + std::to_string(seg.index) + ".wav";
         row.label = input.label;
+        row.start = static_cast<double>(seg.start) / audio.sample_rate;
+        row.end = static_cast<double>(seg.start + seg.length) / audio.sample_rate;
         row.values = fz.compute(std::span<const float>(audio.samples).subspan(seg.start, seg.length));
         for (double v : row.values)
             if (!std::isfinite(v)) throw Error(input.path + ": internal error: a feature is not finite");
@@ -225,7 +227,8 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
                 if (!s.failure.empty()) report.failures.push_back(s.failure);
                 if (!s.note.empty()) report.notes.push_back(s.note);
                 if (!(options.strict && stop.load() && !report.failures.empty()))
-                    for (const auto& row : s.rows) {
+                    for (auto& row : s.rows) {
+                        row.source = next_to_flush;
                         sink(row);
                         ++report.rows;
                     }

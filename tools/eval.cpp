@@ -30,6 +30,6 @@ AutoRegister reg([](CLI::App& app) {
         if (!args.svg_out.empty()) write_file_atomic(args.svg_out, confusion_matrix_svg(ev.rows, args.model + " on " + args.data));
         return kExitOk;
     });
-});
+}, kOrderEval);
 }  // namespace
 }  // namespace genrekit::tools

@@ -39,6 +39,6 @@ AutoRegister reg([](CLI::App& app) {
         std::cout << "wrote " << args.out << " and " << args.out << ".log.csv\n";
         return kExitOk;
     });
-});
+}, kOrderTrain);
 }  // namespace
 }  // namespace genrekit::tools

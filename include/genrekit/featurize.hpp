@@ -31,6 +31,7 @@ struct SegmentSpec {
     SegmentMode mode = SegmentMode::Whole;
     double seconds = 3.0;  // Sliding only
     double hop = 1.5;      // Sliding only
+    int max_segments = 10; // Kaggle3s only: GTZAN clips give ten; 0 = as many as the file holds
     void validate() const;
     std::string describe() const;  // "30s", "3s", "segment 3 s every 1.5 s"
 };
@@ -60,6 +61,8 @@ struct FeatureRow {
     std::string filename;  // Kaggle naming: "<name>" whole, "<stem>.<i>.wav" for segments
     std::string label;
     std::vector<double> values;  // gtzan_feature_columns() order
+    std::size_t source = 0;      // index of the input file in the batch
+    double start = 0, end = 0;   // the segment's span in the file, in seconds
 };
 
 // Featurizes one file with `fz`: loads it at fz's sample rate and returns one

@@ -1,0 +1,104 @@
+#include "genrekit/predict.hpp"
+
+#include <algorithm>
+
+#include "genrekit/error.hpp"
+
+namespace genrekit {
+
+SegmentSpec segments_for_front_end(const nlohmann::json& fe) {
+    const std::string kind = fe.value("kind", "gtzan_features");
+    if (kind != "gtzan_features") throw Error("model front end '" + kind + "' is not a GTZAN feature model");
+    const std::string mode = fe.value("mode", "30s");
+    SegmentSpec spec;
+    if (mode == "30s") return spec;
+    if (mode == "3s") {
+        spec.mode = SegmentMode::Kaggle3s;
+        spec.max_segments = 0;  // a whole song, not only its first 30 s
+        return spec;
+    }
+    throw Error("model front end mode '" + mode + "' is unknown (expected 30s or 3s)");
+}
+
+std::vector<std::size_t> feature_column_map(const Model& model) {
+    const auto& produced = gtzan_feature_columns();
+    std::vector<std::size_t> map;
+    for (const auto& col : model.feature_columns()) {
+        const auto it = std::find(produced.begin(), produced.end(), col);
+        if (it == produced.end())
+            throw Error(model.path() + ": the model needs feature column '" + col +
+                        "', which genrekit featurize does not produce");
+        map.push_back(static_cast<std::size_t>(it - produced.begin()));
+    }
+    return map;
+}
+
+namespace {
+
+int argmax(const std::vector<double>& v) {
+    return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+}  // namespace
+
+PredictReport predict_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
+    const auto columns = feature_column_map(model);
+    const auto inputs = collect_inputs(paths, std::nullopt);
+    if (inputs.empty()) throw Error("no audio files found (extensions: wav au aiff aif flac ogg mp3)");
+    BatchOptions batch;
+    batch.segments = segments_for_front_end(model.front_end());
+    batch.features.sample_rate = model.front_end().value("sample_rate", 22050);
+    batch.jobs = options.jobs;
+    batch.on_message = options.on_message;
+    const auto tempo_col = static_cast<std::size_t>(
+        std::find(gtzan_feature_columns().begin(), gtzan_feature_columns().end(), "tempo") - gtzan_feature_columns().begin());
+
+    // Rows arrive in input order, one file's segments together; fold each file as it completes.
+    PredictReport report;
+    const std::size_t K = model.labels().size();
+    FilePrediction current;
+    std::vector<double> tempos;
+    std::vector<int> votes;
+    std::size_t current_source = static_cast<std::size_t>(-1);
+    auto finish = [&] {
+        if (current.segments.empty()) return;
+        const double n = static_cast<double>(current.segments.size());
+        for (double& p : current.probabilities) p /= n;
+        current.label = argmax(current.probabilities);
+        current.majority = static_cast<int>(std::max_element(votes.begin(), votes.end()) - votes.begin());
+        current.bpm = median(tempos);
+        report.files.push_back(std::move(current));
+        current = {};
+    };
+    std::vector<double> raw(columns.size());
+    const BatchReport br = featurize_batch(inputs, batch, [&](const FeatureRow& row) {
+        if (row.source != current_source) {
+            finish();
+            current_source = row.source;
+            current.file = inputs[row.source].path;
+            current.probabilities.assign(K, 0.0);
+            votes.assign(K, 0);
+            tempos.clear();
+        }
+        for (std::size_t c = 0; c < columns.size(); ++c) raw[c] = row.values[columns[c]];
+        const std::vector<double> p = model.predict_proba(raw);
+        for (std::size_t k = 0; k < K; ++k) current.probabilities[k] += p[k];
+        const int best = argmax(p);
+        ++votes[static_cast<std::size_t>(best)];
+        current.segments.push_back({row.start, row.end, best, p[static_cast<std::size_t>(best)]});
+        tempos.push_back(row.values[tempo_col]);
+    });
+    finish();
+    report.failures = br.failures;
+    report.notes = br.notes;
+    return report;
+}
+
+}  // namespace genrekit
