@@ -114,7 +114,8 @@ std::string xml_escape(const std::string& in) {
 std::string confusion_matrix_svg(const ClassificationReport& r, const std::string& title) {
     // Each cell is shaded by the fraction of its TRUE class (row-normalised recall), labelled with the count.
     const int K = static_cast<int>(r.labels.size()), cell = 48, left = 110, top = 70;
-    const int width = left + K * cell + 20, height = top + K * cell + 90;
+    // Wide enough for the title too (about 8 px per character at font size 14).
+    const int width = std::max(left + K * cell + 20, static_cast<int>(title.size()) * 8 + 20), height = top + K * cell + 90;
     std::ostringstream s;
     s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
     s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";

@@ -1,5 +1,6 @@
 // `genrekit eval --model MODEL --data CSV [--json OUT] [--csv CM.csv] [--svg CM.svg]`:
 // accuracy, macro F1, per-class figures and the confusion matrix of a model on a feature CSV.
+#include <filesystem>
 #include <iostream>
 
 #include "genrekit/atomic_file.hpp"
@@ -27,7 +28,8 @@ AutoRegister reg([](CLI::App& app) {
         if (ev.tracks) std::cout << "\n" << format_report(*ev.tracks, "track level (mean probability over each track's segments)");
         if (!args.json_out.empty()) write_file_atomic(args.json_out, evaluation_json(ev, model, table).dump(1) + "\n");
         if (!args.csv_out.empty()) write_file_atomic(args.csv_out, confusion_matrix_csv(ev.rows));
-        if (!args.svg_out.empty()) write_file_atomic(args.svg_out, confusion_matrix_svg(ev.rows, args.model + " on " + args.data));
+        if (!args.svg_out.empty()) write_file_atomic(args.svg_out, confusion_matrix_svg(ev.rows, std::filesystem::path(args.model).filename().string() + " on " +
+                                                                              std::filesystem::path(args.data).filename().string()));
         return kExitOk;
     });
 }, kOrderEval);
