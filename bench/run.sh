@@ -12,3 +12,5 @@ for b in "$root/$build"/bin/bench_*; do
   echo "=== $(basename "$b")"
   "$b"
 done
+echo "=== predict_latency"
+"$root/bench/predict_latency.sh" "$root/$build"
