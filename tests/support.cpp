@@ -28,6 +28,12 @@ std::string golden_dir(const std::string& shared, const std::string& track) {
     return shared + "/golden/librosa-0.7.2/" + track;
 }
 
+std::string track_name(const ::testing::TestParamInfo<Track>& info) { return info.param.genre; }
+
+std::string track_wav(const std::string& shared, const Track& t) {
+    return shared + "/data/gtzan-dev/genres_original/" + t.genre + "/" + t.name + ".wav";
+}
+
 std::string Worst::describe() const {
     std::ostringstream s;
     s.precision(9);
@@ -106,6 +112,14 @@ CsvRows read_feature_csv(const std::string& path) {
         for (std::size_t i = 1; i + 1 < cells.size(); ++i) v.push_back(std::stod(cells[i]));
         rows.values.push_back(std::move(v));
     }
+    return rows;
+}
+
+std::map<std::string, std::map<std::string, double>> read_feature_map(const std::string& path) {
+    const CsvRows csv = read_feature_csv(path);
+    std::map<std::string, std::map<std::string, double>> rows;
+    for (std::size_t r = 0; r < csv.filenames.size(); ++r)
+        for (std::size_t c = 0; c < csv.values[r].size(); ++c) rows[csv.filenames[r]][csv.header[c + 1]] = csv.values[r][c];
     return rows;
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,19 @@ std::string source_dir();
     const std::string var = *var##_opt
 
 std::string golden_dir(const std::string& shared, const std::string& track);
+
+// The three tracks with golden librosa arrays, for value-parameterised tests:
+//   INSTANTIATE_TEST_SUITE_P(Tracks, MyGolden, GK_GOLDEN_TRACKS, gktest::track_name);
+struct Track {
+    const char* name;   // "blues.00000"
+    const char* genre;  // "blues"
+};
+#define GK_GOLDEN_TRACKS                                                                       \
+    ::testing::Values(gktest::Track{"blues.00000", "blues"}, gktest::Track{"metal.00000", "metal"}, \
+                      gktest::Track{"classical.00000", "classical"})
+std::string track_name(const ::testing::TestParamInfo<Track>& info);
+// <shared>/data/gtzan-dev/genres_original/<genre>/<name>.wav
+std::string track_wav(const std::string& shared, const Track& t);
 
 struct Worst {
     double abs_err = 0, rel_err = 0;  // the largest normalised error and its parts
@@ -53,5 +67,7 @@ struct CsvRows {
     int column(const std::string& name) const;  // index into values rows, -1 if absent
 };
 CsvRows read_feature_csv(const std::string& path);
+// The same as filename -> (column -> value).
+std::map<std::string, std::map<std::string, double>> read_feature_map(const std::string& path);
 
 }  // namespace gktest

@@ -18,11 +18,6 @@
 
 namespace {
 
-struct Track {
-    const char* name;
-    const char* genre;
-};
-
 nlohmann::json read_manifest(const std::string& dir) {
     std::ifstream f(dir + "/manifest.json");
     return nlohmann::json::parse(f);
@@ -40,13 +35,13 @@ std::pair<double, double> mean_var(const Eigen::MatrixXf& X) {
 
 double rel_err(double got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-12); }
 
-class ChromaGolden : public ::testing::TestWithParam<Track> {
+class ChromaGolden : public ::testing::TestWithParam<gktest::Track> {
 protected:
     void SetUp() override {
         const auto shared = gktest::shared_dir();
         if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
         dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+        const std::string wav = gktest::track_wav(*shared, GetParam());
         genrekit::Stft stft;
         power_ = genrekit::power(stft.forward(genrekit::load_audio(wav).samples));
     }
@@ -112,35 +107,7 @@ TEST_P(ChromaGolden, ChromaStft) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, ChromaGolden,
-                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
-                                           Track{"classical.00000", "classical"}),
-                         [](const auto& test_info) { return std::string(test_info.param.genre); });
-
-// Reads the filename -> (column -> value) table of a features CSV.
-std::map<std::string, std::map<std::string, double>> read_feature_csv(const std::string& path) {
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);
-    std::vector<std::string> header;
-    {
-        std::stringstream ss(line);
-        std::string cell;
-        while (std::getline(ss, cell, ',')) header.push_back(cell);
-    }
-    std::map<std::string, std::map<std::string, double>> rows;
-    while (std::getline(f, line)) {
-        std::stringstream ss(line);
-        std::string cell, name;
-        std::getline(ss, name, ',');
-        for (std::size_t c = 1; c < header.size() && std::getline(ss, cell, ','); ++c) {
-            try {
-                rows[name][header[c]] = std::stod(cell);
-            } catch (...) {
-            }
-        }
-    }
-    return rows;
-}
+                         GK_GOLDEN_TRACKS, gktest::track_name);
 
 // The 100 dev tracks: <genre>/<stem>.wav, and jazz.00010.au standing in for jazz.00009. The
 // Kaggle CSV names rows <stem>.wav (it has a jazz.00010.wav row), so rows are matched by stem.
@@ -154,7 +121,7 @@ std::vector<std::filesystem::path> dev_tracks(const std::string& shared) {
 
 TEST(ChromaDev100, MeanAndVarianceMatchKaggleCsv) {
     GK_REQUIRE_SHARED(shared);
-    const auto csv = read_feature_csv(shared + "/data/gtzan-dev/features_30_sec.csv");
+    const auto csv = gktest::read_feature_map(shared + "/data/gtzan-dev/features_30_sec.csv");
     const auto files = dev_tracks(shared);
     ASSERT_EQ(files.size(), 100u);
     genrekit::Stft stft;
@@ -209,7 +176,7 @@ TEST(ChromaEdgeCases, ShortToneMatchesLibrosa) {
     GK_REQUIRE_SHARED(shared);
     const std::string wav = shared + "/data/bad/short_0.5s.wav";
     if (!std::filesystem::exists(wav)) GTEST_SKIP() << "no " << wav;
-    const auto csv = read_feature_csv(shared + "/golden/librosa-0.7.2/edge_cases_30s.csv");
+    const auto csv = gktest::read_feature_map(shared + "/golden/librosa-0.7.2/edge_cases_30s.csv");
     genrekit::Stft stft;
     genrekit::ChromaStft chroma;
     const auto C = chroma.apply(genrekit::power(stft.forward(genrekit::load_audio(wav).samples)));

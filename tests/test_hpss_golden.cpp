@@ -14,15 +14,10 @@
 #include "genrekit/hpss.hpp"
 #include "genrekit/npy.hpp"
 #include "genrekit/stft.hpp"
-#include "numpy_stats.hpp"
+#include "genrekit/stats.hpp"
 #include "support.hpp"
 
 namespace {
-
-struct Track {
-    const char* name;
-    const char* genre;
-};
 
 double peak_abs(const genrekit::NpyArray& a) {
     double m = 0;
@@ -39,14 +34,14 @@ constexpr double kWaveAtol = 1e-6;
 constexpr double kVarRtol = 1e-4;
 constexpr double kMeanOfStd = 1e-4;
 
-class HpssGolden : public ::testing::TestWithParam<Track> {
+class HpssGolden : public ::testing::TestWithParam<gktest::Track> {
 protected:
     void SetUp() override {
         const auto shared = gktest::shared_dir();
         if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
         dir_ = gktest::golden_dir(*shared, GetParam().name);
         const std::string wav =
-            *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+            gktest::track_wav(*shared, GetParam());
         y_ = genrekit::load_audio(wav).samples;
         X_ = stft_.forward(y_);
         mag_ = genrekit::magnitude(X_);
@@ -80,7 +75,7 @@ protected:
         const auto& f = manifest_["features"];
         for (const auto& [stem, got] :
              {std::pair{std::string("harmony"), &w.harmonic}, std::pair{std::string("perceptr"), &w.percussive}}) {
-            const auto m = gktest::np_moments<float>(*got);
+            const auto m = genrekit::np_mean_var<float>(*got);
             const double want_mean = f[stem + "_mean"].get<double>();
             const double want_var = f[stem + "_var"].get<double>();
             const double var_rel = std::abs(m.var - want_var) / want_var;
@@ -124,9 +119,7 @@ TEST_P(HpssGolden, ReusedObjectGivesIdenticalOutput) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, HpssGolden,
-                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
-                                           Track{"classical.00000", "classical"}),
-                         [](const auto& test_info) { return std::string(test_info.param.genre); });
+                         GK_GOLDEN_TRACKS, gktest::track_name);
 
 // --- exact unit tests --------------------------------------------------------------------------
 

@@ -19,11 +19,6 @@
 
 namespace {
 
-struct Track {
-    const char* name;
-    const char* genre;
-};
-
 nlohmann::json read_manifest(const std::string& dir) {
     std::ifstream f(dir + "/manifest.json");
     return nlohmann::json::parse(f);
@@ -54,13 +49,13 @@ double tempo_margin(const std::vector<double>& score) {
     return score[best] - second;
 }
 
-class RhythmGolden : public ::testing::TestWithParam<Track> {
+class RhythmGolden : public ::testing::TestWithParam<gktest::Track> {
 protected:
     void SetUp() override {
         const auto shared = gktest::shared_dir();
         if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
         dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+        const std::string wav = gktest::track_wav(*shared, GetParam());
         mel_db_ = mel_db_of(genrekit::load_audio(wav).samples);
         manifest_ = read_manifest(dir_);
     }
@@ -149,41 +144,14 @@ TEST_P(RhythmGolden, Beats) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, RhythmGolden,
-                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
-                                           Track{"classical.00000", "classical"}),
-                         [](const auto& test_info) { return std::string(test_info.param.genre); });
-
-std::map<std::string, std::map<std::string, double>> read_feature_csv(const std::string& path) {
-    std::ifstream f(path);
-    std::string line;
-    std::getline(f, line);
-    std::vector<std::string> header;
-    {
-        std::stringstream ss(line);
-        std::string cell;
-        while (std::getline(ss, cell, ',')) header.push_back(cell);
-    }
-    std::map<std::string, std::map<std::string, double>> rows;
-    while (std::getline(f, line)) {
-        std::stringstream ss(line);
-        std::string cell, name;
-        std::getline(ss, name, ',');
-        for (std::size_t c = 1; c < header.size() && std::getline(ss, cell, ','); ++c) {
-            try {
-                rows[name][header[c]] = std::stod(cell);
-            } catch (...) {
-            }
-        }
-    }
-    return rows;
-}
+                         GK_GOLDEN_TRACKS, gktest::track_name);
 
 // All 100 dev tracks against the Kaggle CSV's tempo column, which must be equal on every
 // track. Files are <genre>/<stem>.wav plus jazz.00010.au standing in for jazz.00009; the CSV
 // names its rows <stem>.wav (it has a jazz.00010.wav row), so rows are matched by stem.
 TEST(RhythmDev100, TempoEqualsKaggleCsvOnEveryTrack) {
     GK_REQUIRE_SHARED(shared);
-    const auto csv = read_feature_csv(shared + "/data/gtzan-dev/features_30_sec.csv");
+    const auto csv = gktest::read_feature_map(shared + "/data/gtzan-dev/features_30_sec.csv");
     std::vector<std::filesystem::path> files;
     for (const auto& e : std::filesystem::recursive_directory_iterator(shared + "/data/gtzan-dev/genres_original"))
         if (e.is_regular_file() && genrekit::is_audio_extension(e.path().string())) files.push_back(e.path());
@@ -243,7 +211,7 @@ TEST(RhythmEdgeCases, ShortToneGivesTempoZeroLikeLibrosa) {
     GK_REQUIRE_SHARED(shared);
     const std::string wav = shared + "/data/bad/short_0.5s.wav";
     if (!std::filesystem::exists(wav)) GTEST_SKIP() << "no " << wav;
-    const auto csv = read_feature_csv(shared + "/golden/librosa-0.7.2/edge_cases_30s.csv");
+    const auto csv = gktest::read_feature_map(shared + "/golden/librosa-0.7.2/edge_cases_30s.csv");
     const auto env = genrekit::onset_strength(mel_db_of(genrekit::load_audio(wav).samples));
     const double got = genrekit::TempoEstimator().beat_track_tempo(env);
     std::cout << "[short_0.5s tempo, exact] got " << got << " want " << csv.at("short_0.5s.wav").at("tempo") << "\n";

@@ -12,15 +12,10 @@
 #include "genrekit/npy.hpp"
 #include "genrekit/spectral_features.hpp"
 #include "genrekit/stft.hpp"
-#include "numpy_stats.hpp"
+#include "genrekit/stats.hpp"
 #include "support.hpp"
 
 namespace {
-
-struct Track {
-    const char* name;
-    const char* genre;
-};
 
 // The golden arrays are 1 x T; compares float64 values (support's compare() is float32).
 gktest::Worst compare_values(const std::vector<double>& got, const genrekit::NpyArray& want, double rtol, double atol) {
@@ -56,14 +51,14 @@ constexpr std::size_t kRolloffFlipsAllowed = 3;
 // Feature tolerance (the downstream acceptance): mean and variance within 1e-4 relative.
 constexpr double kFeatureRtol = 1e-4;
 
-class SpectralFeaturesGolden : public ::testing::TestWithParam<Track> {
+class SpectralFeaturesGolden : public ::testing::TestWithParam<gktest::Track> {
 protected:
     void SetUp() override {
         const auto shared = gktest::shared_dir();
         if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
         dir_ = gktest::golden_dir(*shared, GetParam().name);
         const std::string wav =
-            *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+            gktest::track_wav(*shared, GetParam());
         y_ = genrekit::load_audio(wav).samples;
         genrekit::Stft stft;
         mag_ = genrekit::magnitude(stft.forward(y_));
@@ -73,7 +68,7 @@ protected:
 
     template <typename T>
     void check_feature(const std::vector<T>& got, const std::string& stem) {
-        const auto m = gktest::np_moments<T>(got);
+        const auto m = genrekit::np_mean_var<T>(got);
         const double want_mean = features_[stem + "_mean"].template get<double>();
         const double want_var = features_[stem + "_var"].template get<double>();
         const double mean_rel = std::abs(static_cast<double>(m.mean) - want_mean) / std::abs(want_mean);
@@ -143,9 +138,7 @@ TEST_P(SpectralFeaturesGolden, CentroidBandwidthRolloff) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, SpectralFeaturesGolden,
-                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
-                                           Track{"classical.00000", "classical"}),
-                         [](const auto& test_info) { return std::string(test_info.param.genre); });
+                         GK_GOLDEN_TRACKS, gktest::track_name);
 
 // --- edge cases and conventions --------------------------------------------------------------------
 

@@ -12,18 +12,13 @@
 
 namespace {
 
-struct Track {
-    const char* name;
-    const char* genre;
-};
-
-class SpectralGolden : public ::testing::TestWithParam<Track> {
+class SpectralGolden : public ::testing::TestWithParam<gktest::Track> {
 protected:
     void SetUp() override {
         const auto shared = gktest::shared_dir();
         if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
         dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = *shared + "/data/gtzan-dev/genres_original/" + GetParam().genre + "/" + GetParam().name + ".wav";
+        const std::string wav = gktest::track_wav(*shared, GetParam());
         y_ = genrekit::load_audio(wav).samples;
     }
     std::string dir_;
@@ -90,9 +85,7 @@ TEST_P(SpectralGolden, MelPowerDbAndMfcc) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, SpectralGolden,
-                         ::testing::Values(Track{"blues.00000", "blues"}, Track{"metal.00000", "metal"},
-                                           Track{"classical.00000", "classical"}),
-                         [](const auto& test_info) { return std::string(test_info.param.genre); });
+                         GK_GOLDEN_TRACKS, gktest::track_name);
 
 TEST(Istft, RoundTripRecoversSignal) {
     std::vector<float> y(22050 * 2);
