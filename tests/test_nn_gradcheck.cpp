@@ -123,9 +123,26 @@ TEST(GradCheck, Tanh) { check_layer({{"type", "tanh"}}, {6}, 3, false); }
 TEST(GradCheck, DropoutTraining) { check_layer({{"type", "dropout"}, {"rate", 0.3}}, {8}, 5, true); }
 TEST(GradCheck, DropoutEval) { check_layer({{"type", "dropout"}, {"rate", 0.3}}, {8}, 5, false); }
 
+// CNN layers (src/nn/conv.cpp). Per-sample shapes {C, H, W}. BatchNorm in inference mode
+// depends on its running statistics, which have no gradient: it is checked in test_cnn_layers.
+TEST(GradCheck, Conv2DPad1) { check_layer({{"type", "conv2d"}, {"channels", 3}, {"kernel", 3}, {"padding", 1}}, {2, 5, 6}, 2, false); }
+TEST(GradCheck, Conv2DStride2RectNoBias) {
+    check_layer({{"type", "conv2d"}, {"channels", 4}, {"kernel", {3, 2}}, {"stride", 2}, {"padding", {1, 0}}, {"bias", false}}, {3, 7, 6}, 3, true);
+}
+TEST(GradCheck, Conv2D1x1) { check_layer({{"type", "conv2d"}, {"channels", 2}, {"kernel", 1}, {"init", "he_normal"}}, {3, 4, 3}, 2, false); }
+TEST(GradCheck, Conv2DSame5x5) { check_layer({{"type", "conv2d"}, {"channels", 2}, {"kernel", 5}, {"padding", "same"}}, {1, 6, 7}, 2, false); }
+TEST(GradCheck, MaxPool2D) { check_layer({{"type", "maxpool2d"}, {"size", 2}}, {2, 4, 7}, 3, false); }
+TEST(GradCheck, MaxPool2DOverlapping) { check_layer({{"type", "maxpool2d"}, {"size", {2, 3}}, {"stride", {1, 2}}}, {2, 5, 7}, 2, false); }
+TEST(GradCheck, AvgPool2D) { check_layer({{"type", "avgpool2d"}, {"size", {2, 3}}, {"stride", {2, 1}}}, {2, 5, 6}, 2, false); }
+TEST(GradCheck, GlobalAvgPool) { check_layer({{"type", "global_avg_pool"}}, {3, 4, 5}, 3, false); }
+TEST(GradCheck, BatchNorm2DTraining) { check_layer({{"type", "batchnorm"}}, {3, 4, 5}, 4, true); }
+TEST(GradCheck, BatchNorm1DTraining) { check_layer({{"type", "batchnorm"}, {"momentum", 0.2}}, {6}, 5, true); }
+TEST(GradCheck, Flatten) { check_layer({{"type", "flatten"}}, {2, 3, 4}, 2, false); }
+
 TEST(GradCheck, EveryRegisteredLayerIsChecked) {
     // Adding a layer to the registry without a gradient check above should fail here.
-    const std::vector<std::string> checked = {"dense", "dropout", "relu", "sigmoid", "tanh"};
+    const std::vector<std::string> checked = {"avgpool2d", "batchnorm", "conv2d", "dense", "dropout", "flatten",
+                                              "global_avg_pool", "maxpool2d", "relu", "sigmoid", "tanh"};
     EXPECT_EQ(layer_types(), checked);
 }
 

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "genrekit/error.hpp"
+#include "genrekit/nn/kernels.hpp"
+#include "genrekit/nn/conv.hpp"
 
 namespace genrekit::nn {
 
@@ -26,6 +28,16 @@ std::string shape_str(const Shape& s) {
 }
 
 // ---------------------------------------------------------------- Dense
+
+namespace {
+// Calls fn(part, parts) for every part, on the pool's threads when there is one.
+template <typename Fn>
+void run_parts(ThreadPool* pool, Fn&& fn) {
+    const int parts = pool ? pool->size() : 1;
+    if (parts == 1) fn(0, 1);
+    else pool->run(parts, [&](int part) { fn(part, parts); });
+}
+}  // namespace
 
 template <typename T>
 nlohmann::json Dense<T>::to_json() const {
@@ -87,14 +99,42 @@ void Dense<T>::init_params(Rng& rng) {
 
 template <typename T>
 void Dense<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    if constexpr (std::is_same_v<T, float>)
+        if (kernels::dense_forward(w_, b_, x.data(), y.data(), out_, in_, x.cols(), this->pool_, scratch_)) return;
     CMatView<T> wt(w_, in_, out_);  // W^T, (F x O)
     Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>> b(b_, out_);
-    y.noalias() = wt.transpose() * x;
-    y.colwise() += b;
+    if (!this->pool_ || this->pool_->size() == 1) {
+        y.noalias() = wt.transpose() * x;
+        y.colwise() += b;
+        return;
+    }
+    run_parts(this->pool_, [&](int part, int parts) {  // rows of y by fixed ranges
+        const auto [o0, o1] = ThreadPool::range(out_, parts, part, 16);
+        if (o0 >= o1) return;
+        y.middleRows(o0, o1 - o0).noalias() = wt.middleCols(o0, o1 - o0).transpose() * x;
+        y.middleRows(o0, o1 - o0).colwise() += b.segment(o0, o1 - o0);
+    });
 }
 
 template <typename T>
 void Dense<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    if constexpr (std::is_same_v<T, float>)
+        if (kernels::dense_backward(w_, x.data(), dy.data(), dw_, db_, dx, out_, in_, x.cols(), this->pool_)) return;
+    if (this->pool_ && this->pool_->size() > 1) {
+        run_parts(this->pool_, [&](int part, int parts) {  // weight rows and input columns by fixed ranges
+            const auto [o0, o1] = ThreadPool::range(out_, parts, part, 16);
+            if (o0 < o1) {
+                MatView<T> dwt(dw_, in_, out_);
+                Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> db(db_, out_);
+                dwt.middleCols(o0, o1 - o0).noalias() += x * dy.middleRows(o0, o1 - o0).transpose();
+                db.segment(o0, o1 - o0).noalias() += dy.middleRows(o0, o1 - o0).rowwise().sum();
+            }
+            const auto [n0, n1] = ThreadPool::range(x.cols(), parts, part);
+            if (dx && n0 < n1)
+                MatView<T>(dx, in_, x.cols()).middleCols(n0, n1 - n0).noalias() = CMatView<T>(w_, in_, out_) * dy.middleCols(n0, n1 - n0);
+        });
+        return;
+    }
     MatView<T> dwt(dw_, in_, out_);
     Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>> db(db_, out_);
     dwt.noalias() += x * dy.transpose();
@@ -123,7 +163,11 @@ void Activation<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
     switch (kind_) {
         case ActKind::ReLU: y.array() = x.array().max(T(0)); break;
         // Eigen's logistic is stable for large |x| (no overflow of exp(-x)).
-        case ActKind::Sigmoid: y.array() = x.array().logistic(); break;
+        case ActKind::Sigmoid:
+            if constexpr (std::is_same_v<T, float>)
+                if (kernels::sigmoid(x.data(), y.data(), x.size(), this->pool_)) break;
+            y.array() = x.array().logistic();
+            break;
         case ActKind::Tanh: y.array() = x.array().tanh(); break;
     }
 }
@@ -245,6 +289,13 @@ const std::map<std::string, Factory<T>>& registry() {
              s.only({"rate"});
              return std::make_unique<Dropout<T>>(s.number("rate", 0.5, 0.0, 1.0));
          }},
+        // CNN layers (src/nn/conv.cpp parses their keys).
+        {"conv2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"maxpool2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"avgpool2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"global_avg_pool", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"batchnorm", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"flatten", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
     };
     return r;
 }

@@ -1,0 +1,568 @@
+#include "genrekit/nn/conv.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "gemm.hpp"
+#include "genrekit/error.hpp"
+#include "genrekit/nn/parallel.hpp"
+
+namespace genrekit::nn {
+
+using json = nlohmann::json;
+
+bool is_buffer_param(const std::string& name) {
+    auto ends = [&](const char* s) {
+        const std::size_t n = std::strlen(s);
+        return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
+    };
+    return ends("running_mean") || ends("running_var");
+}
+
+std::string conv_kernel_name() { return detail::gemm_kernel_name(); }
+
+namespace {
+
+std::string int_list(std::int64_t a, std::int64_t b) { return a == b ? std::to_string(a) : "[" + std::to_string(a) + "," + std::to_string(b) + "]"; }
+
+json pair_json(std::int64_t a, std::int64_t b) { return a == b ? json(a) : json::array({a, b}); }
+
+// Spec helpers: keys checked against an allowed list, sizes as an integer or [h, w].
+struct Reader {
+    const json& spec;
+    const std::string& where;
+    void only(std::initializer_list<const char*> allowed) const {
+        for (auto it = spec.begin(); it != spec.end(); ++it) {
+            if (it.key() == "type") continue;
+            bool ok = false;
+            for (auto a : allowed) ok = ok || it.key() == a;
+            if (!ok) {
+                std::string list;
+                for (auto a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                throw Error(where + ": unknown key '" + it.key() + "' for layer type '" + spec["type"].get<std::string>() +
+                            "' (allowed: " + (list.empty() ? "none" : list) + ")");
+            }
+        }
+    }
+    std::pair<std::int64_t, std::int64_t> pair(const char* key, std::int64_t def, std::int64_t lo) const {
+        if (!spec.contains(key)) return {def, def};
+        const json& v = spec[key];
+        auto one = [&](const json& e) {
+            if (!e.is_number_integer()) throw Error(where + "." + key + ": must be an integer or [h, w], got " + v.dump());
+            const auto i = e.get<std::int64_t>();
+            if (i < lo) throw Error(where + "." + key + " = " + v.dump() + " must be >= " + std::to_string(lo));
+            return i;
+        };
+        if (v.is_array()) {
+            if (v.size() != 2) throw Error(where + "." + key + ": must be an integer or [h, w], got " + v.dump());
+            return {one(v[0]), one(v[1])};
+        }
+        const auto i = one(v);
+        return {i, i};
+    }
+    double number(const char* key, double def, double lo, double hi) const {
+        if (!spec.contains(key)) return def;
+        const json& v = spec[key];
+        if (!v.is_number()) throw Error(where + "." + key + ": must be a number, got " + v.dump());
+        const double d = v.get<double>();
+        if (!(d > lo && d < hi)) throw Error(where + "." + key + " = " + v.dump() + " must be in (" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
+        return d;
+    }
+};
+
+
+template <typename T>
+void init_weights(const std::string& init, double fan_in, double fan_out, Rng& rng, T* w, std::int64_t nw, T* b, std::int64_t nb) {
+    auto uni = [&](T* p, std::int64_t n, double bound) {
+        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((2.0 * rng.uniform_double() - 1.0) * bound);
+    };
+    auto nor = [&](T* p, std::int64_t n, double sd) {
+        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.normal() * sd);
+    };
+    if (b) std::fill(b, b + nb, T(0));
+    if (init == "xavier_uniform") uni(w, nw, std::sqrt(6.0 / (fan_in + fan_out)));  // ref: torch.nn.init.xavier_uniform_
+    else if (init == "xavier_normal") nor(w, nw, std::sqrt(2.0 / (fan_in + fan_out)));  // ref: torch.nn.init.xavier_normal_
+    else if (init == "he_uniform") uni(w, nw, std::sqrt(6.0 / fan_in));  // ref: torch.nn.init.kaiming_uniform_(nonlinearity='relu')
+    else if (init == "he_normal") nor(w, nw, std::sqrt(2.0 / fan_in));   // ref: torch.nn.init.kaiming_normal_(nonlinearity='relu')
+    else {  // torch_default; ref: torch.nn.Conv2d.reset_parameters: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in))
+        uni(w, nw, 1.0 / std::sqrt(fan_in));
+        if (b) uni(b, nb, 1.0 / std::sqrt(fan_in));
+    }
+}
+
+std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad) { return (in + 2 * pad - k) / s + 1; }
+
+void need_image(const Shape& in, const std::string& what) {
+    if (in.size() != 3 || in[0] < 1 || in[1] < 1 || in[2] < 1)
+        throw Error(what + ": needs an image-like input {C, H, W}, got " + shape_str(in) + " (spectrogram models take {1, bands, frames})");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Conv2D
+
+template <typename T>
+json Conv2D<T>::to_json() const {
+    json j = {{"type", "conv2d"}, {"channels", s_.channels}, {"kernel", pair_json(s_.kh, s_.kw)}, {"stride", pair_json(s_.sh, s_.sw)}};
+    j["padding"] = s_.same ? json("same") : pair_json(s_.ph, s_.pw);
+    j["bias"] = s_.bias;
+    j["init"] = s_.init;
+    return j;
+}
+
+template <typename T>
+Shape Conv2D<T>::setup(const Shape& in) {
+    need_image(in, "conv2d layer");
+    C_ = in[0];
+    H_ = in[1];
+    W_ = in[2];
+    Ho_ = out_size(H_, s_.kh, s_.sh, s_.ph);
+    Wo_ = out_size(W_, s_.kw, s_.sw, s_.pw);
+    if (H_ + 2 * s_.ph < s_.kh || W_ + 2 * s_.pw < s_.kw || Ho_ < 1 || Wo_ < 1)
+        throw Error("conv2d layer: kernel " + int_list(s_.kh, s_.kw) + " does not fit the input " + shape_str(in) + " with padding " +
+                    int_list(s_.ph, s_.pw) + " (the input is too small at this depth: use less pooling or a longer segment)");
+    return {s_.channels, Ho_, Wo_};
+}
+
+template <typename T>
+std::vector<ParamSpec> Conv2D<T>::param_specs() const {
+    std::vector<ParamSpec> p = {{"weight", {s_.channels, C_, s_.kh, s_.kw}}};
+    if (s_.bias) p.push_back({"bias", {s_.channels}});
+    return p;
+}
+
+template <typename T>
+void Conv2D<T>::bind(T* params, T* grads) {
+    const std::int64_t nw = s_.channels * C_ * s_.kh * s_.kw;
+    w_ = params;
+    dw_ = grads;
+    b_ = s_.bias ? params + nw : nullptr;
+    db_ = s_.bias ? grads + nw : nullptr;
+}
+
+template <typename T>
+void Conv2D<T>::init_params(Rng& rng) {
+    const double k = static_cast<double>(s_.kh * s_.kw);
+    init_weights<T>(s_.init, static_cast<double>(C_) * k, static_cast<double>(s_.channels) * k, rng, w_, s_.channels * C_ * s_.kh * s_.kw, b_,
+                    s_.channels);
+}
+
+// col (P x Q), column-major, P = Ho*Wo output positions, Q = C*kh*kw taps: col(p, q) is the input
+// value under tap q for output p (0 in the padding). ref: Caffe im2col_cpu (the same memory read as Q x P).
+template <typename T>
+void Conv2D<T>::im2col(const T* x, T* col) const {
+    const std::int64_t P = Ho_ * Wo_;
+    for (std::int64_t c = 0; c < C_; ++c)
+        for (std::int64_t i = 0; i < s_.kh; ++i)
+            for (std::int64_t j = 0; j < s_.kw; ++j) {
+                T* dst = col + ((c * s_.kh + i) * s_.kw + j) * P;
+                // Output columns wo whose input column wo*sw - pw + j lies in [0, W).
+                const std::int64_t off = j - s_.pw;
+                const std::int64_t lo = std::clamp<std::int64_t>(off >= 0 ? 0 : (-off + s_.sw - 1) / s_.sw, 0, Wo_);
+                const std::int64_t hi = std::clamp<std::int64_t>(W_ - 1 - off < 0 ? 0 : (W_ - 1 - off) / s_.sw + 1, lo, Wo_);
+                for (std::int64_t ho = 0; ho < Ho_; ++ho) {
+                    T* row = dst + ho * Wo_;
+                    const std::int64_t h = ho * s_.sh - s_.ph + i;
+                    if (h < 0 || h >= H_) {
+                        std::fill(row, row + Wo_, T(0));
+                        continue;
+                    }
+                    const T* src = x + (c * H_ + h) * W_ + off;
+                    std::fill(row, row + lo, T(0));
+                    if (s_.sw == 1) std::copy(src + lo, src + hi, row + lo);
+                    else
+                        for (std::int64_t wo = lo; wo < hi; ++wo) row[wo] = src[wo * s_.sw];
+                    std::fill(row + hi, row + Wo_, T(0));
+                }
+            }
+}
+
+template <typename T>
+void Conv2D<T>::col2im(const T* col, T* dx) const {
+    const std::int64_t P = Ho_ * Wo_;
+    std::fill(dx, dx + C_ * H_ * W_, T(0));
+    for (std::int64_t c = 0; c < C_; ++c)
+        for (std::int64_t i = 0; i < s_.kh; ++i)
+            for (std::int64_t j = 0; j < s_.kw; ++j) {
+                const T* src = col + ((c * s_.kh + i) * s_.kw + j) * P;
+                const std::int64_t off = j - s_.pw;
+                const std::int64_t lo = std::clamp<std::int64_t>(off >= 0 ? 0 : (-off + s_.sw - 1) / s_.sw, 0, Wo_);
+                const std::int64_t hi = std::clamp<std::int64_t>(W_ - 1 - off < 0 ? 0 : (W_ - 1 - off) / s_.sw + 1, lo, Wo_);
+                for (std::int64_t ho = 0; ho < Ho_; ++ho) {
+                    const std::int64_t h = ho * s_.sh - s_.ph + i;
+                    if (h < 0 || h >= H_) continue;
+                    const T* row = src + ho * Wo_;
+                    T* d = dx + (c * H_ + h) * W_ + off;
+                    if (s_.sw == 1)
+                        for (std::int64_t wo = lo; wo < hi; ++wo) d[wo] += row[wo];
+                    else
+                        for (std::int64_t wo = lo; wo < hi; ++wo) d[wo * s_.sw] += row[wo];
+                }
+            }
+}
+
+template <typename T>
+void Conv2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    const std::int64_t P = Ho_ * Wo_, Q = C_ * s_.kh * s_.kw, Co = s_.channels, F = C_ * H_ * W_;
+    const bool direct = s_.kh == 1 && s_.kw == 1 && s_.sh == 1 && s_.sw == 1 && s_.ph == 0 && s_.pw == 0;
+    scratch_.resize(static_cast<std::size_t>(num_threads()));
+    parallel_for(x.cols(), [&](std::int64_t n0, std::int64_t n1, int w) {
+        auto& s = scratch_[static_cast<std::size_t>(w)];
+        if (!direct) s.col.resize(static_cast<std::size_t>(P * Q));
+        for (std::int64_t n = n0; n < n1; ++n) {
+            const T* xn = x.data() + n * F;
+            T* yn = y.data() + n * Co * P;
+            for (std::int64_t co = 0; co < Co; ++co) std::fill(yn + co * P, yn + (co + 1) * P, b_ ? b_[co] : T(0));
+            const T* a = xn;
+            if (!direct) {
+                im2col(xn, s.col.data());
+                a = s.col.data();
+            }
+            detail::gemm(false, false, P, Co, Q, a, P, w_, Q, yn, P, true);
+        }
+    });
+}
+
+template <typename T>
+void Conv2D<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    const std::int64_t P = Ho_ * Wo_, Q = C_ * s_.kh * s_.kw, Co = s_.channels, F = C_ * H_ * W_;
+    const bool direct = s_.kh == 1 && s_.kw == 1 && s_.sh == 1 && s_.sw == 1 && s_.ph == 0 && s_.pw == 0;
+    scratch_.resize(static_cast<std::size_t>(num_threads()));
+    parallel_for(x.cols(), [&](std::int64_t n0, std::int64_t n1, int w) {
+        auto& s = scratch_[static_cast<std::size_t>(w)];
+        // Worker 0 adds straight into the gradients; the others into their own, summed below in worker order.
+        T* dwa = dw_;
+        T* dba = db_;
+        if (w > 0) {
+            s.dw.assign(static_cast<std::size_t>(Q * Co), T(0));
+            s.db.assign(static_cast<std::size_t>(Co), T(0));
+            s.used = true;
+            dwa = s.dw.data();
+            dba = s.db.data();
+        }
+        if (!direct) s.col.resize(static_cast<std::size_t>(P * Q));
+        if (dx && !direct) s.dcol.resize(static_cast<std::size_t>(P * Q));
+        for (std::int64_t n = n0; n < n1; ++n) {
+            const T* xn = x.data() + n * F;
+            const T* dyn = dy.data() + n * Co * P;
+            const T* a = xn;
+            if (!direct) {
+                im2col(xn, s.col.data());
+                a = s.col.data();
+            }
+            detail::gemm(true, false, Q, Co, P, a, P, dyn, P, dwa, Q, true);  // dW^T (Q x Co) += col^T dY
+            if (dba)
+                for (std::int64_t co = 0; co < Co; ++co)
+                    dba[co] += Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>(dyn + co * P, P).sum();
+            if (dx) {
+                if (direct) {
+                    detail::gemm(false, true, P, Q, Co, dyn, P, w_, Q, dx + n * F, P, false);
+                } else {
+                    detail::gemm(false, true, P, Q, Co, dyn, P, w_, Q, s.dcol.data(), P, false);  // dcol (P x Q) = dY W
+                    col2im(s.dcol.data(), dx + n * F);
+                }
+            }
+        }
+    });
+    for (std::size_t w = 1; w < scratch_.size(); ++w) {
+        auto& s = scratch_[w];
+        if (!s.used) continue;
+        s.used = false;
+        for (std::int64_t i = 0; i < Q * Co; ++i) dw_[i] += s.dw[static_cast<std::size_t>(i)];
+        if (db_)
+            for (std::int64_t i = 0; i < Co; ++i) db_[i] += s.db[static_cast<std::size_t>(i)];
+    }
+}
+
+// ---------------------------------------------------------------- pooling
+
+template <typename T>
+json Pool2D<T>::to_json() const {
+    return {{"type", type()}, {"size", pair_json(kh_, kw_)}, {"stride", pair_json(sh_, sw_)}};
+}
+
+template <typename T>
+Shape Pool2D<T>::setup(const Shape& in) {
+    need_image(in, type() + " layer");
+    C_ = in[0];
+    H_ = in[1];
+    W_ = in[2];
+    if (H_ < kh_ || W_ < kw_)
+        throw Error(type() + " layer: window " + int_list(kh_, kw_) + " is larger than the input " + shape_str(in) +
+                    " (too much pooling for this input size: use a longer segment or fewer pooling layers)");
+    Ho_ = (H_ - kh_) / sh_ + 1;
+    Wo_ = (W_ - kw_) / sw_ + 1;
+    return {C_, Ho_, Wo_};
+}
+
+template <typename T>
+void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
+    if (max_) argmax_.resize(static_cast<std::size_t>(O * N));
+    const T inv = T(1) / static_cast<T>(kh_ * kw_);
+    parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
+        for (std::int64_t n = n0; n < n1; ++n) {
+            const T* xn = x.data() + n * F;
+            T* yn = y.data() + n * O;
+            std::int32_t* an = max_ ? argmax_.data() + n * O : nullptr;
+            for (std::int64_t c = 0; c < C_; ++c)
+                for (std::int64_t ho = 0; ho < Ho_; ++ho)
+                    for (std::int64_t wo = 0; wo < Wo_; ++wo) {
+                        const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
+                        const std::int64_t o = (c * Ho_ + ho) * Wo_ + wo;
+                        if (max_) {
+                            std::int64_t best = base;
+                            T m = xn[base];
+                            for (std::int64_t i = 0; i < kh_; ++i)
+                                for (std::int64_t j = 0; j < kw_; ++j) {
+                                    const std::int64_t k = base + i * W_ + j;
+                                    if (xn[k] > m || std::isnan(xn[k])) {  // ref: PyTorch CPU max_pool2d: first max, NaN wins
+                                        m = xn[k];
+                                        best = k;
+                                    }
+                                }
+                            yn[o] = m;
+                            an[o] = static_cast<std::int32_t>(best);
+                        } else {
+                            T sum = 0;
+                            for (std::int64_t i = 0; i < kh_; ++i)
+                                for (std::int64_t j = 0; j < kw_; ++j) sum += xn[base + i * W_ + j];
+                            yn[o] = sum * inv;
+                        }
+                    }
+        }
+    });
+}
+
+template <typename T>
+void Pool2D<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    if (!dx) return;
+    const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
+    const T inv = T(1) / static_cast<T>(kh_ * kw_);
+    parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
+        for (std::int64_t n = n0; n < n1; ++n) {
+            T* dxn = dx + n * F;
+            const T* dyn = dy.data() + n * O;
+            std::fill(dxn, dxn + F, T(0));
+            if (max_) {
+                const std::int32_t* an = argmax_.data() + n * O;
+                for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o];
+                continue;
+            }
+            for (std::int64_t c = 0; c < C_; ++c)
+                for (std::int64_t ho = 0; ho < Ho_; ++ho)
+                    for (std::int64_t wo = 0; wo < Wo_; ++wo) {
+                        const T g = dyn[(c * Ho_ + ho) * Wo_ + wo] * inv;
+                        const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
+                        for (std::int64_t i = 0; i < kh_; ++i)
+                            for (std::int64_t j = 0; j < kw_; ++j) dxn[base + i * W_ + j] += g;
+                    }
+        }
+    });
+}
+
+// ---------------------------------------------------------------- global average pool
+
+template <typename T>
+Shape GlobalAvgPool<T>::setup(const Shape& in) {
+    if (in.size() < 2) throw Error("global_avg_pool layer: needs an input {C, H, W} (or {C, L}), got " + shape_str(in));
+    C_ = in[0];
+    HW_ = shape_size(in) / C_;
+    return {C_};
+}
+
+template <typename T>
+void GlobalAvgPool<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
+    // Each sample's column read as (HW x C): the column means are the channel means.
+    const T inv = T(1) / static_cast<T>(HW_);
+    for (Eigen::Index n = 0; n < x.cols(); ++n)
+        y.col(n) = CMatView<T>(x.col(n).data(), HW_, C_).colwise().sum().transpose() * inv;
+}
+
+template <typename T>
+void GlobalAvgPool<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    if (!dx) return;
+    const T inv = T(1) / static_cast<T>(HW_);
+    for (Eigen::Index n = 0; n < x.cols(); ++n) {
+        MatView<T> d(dx + n * C_ * HW_, HW_, C_);
+        d.rowwise() = dy.col(n).transpose() * inv;
+    }
+}
+
+// ---------------------------------------------------------------- batch norm
+
+template <typename T>
+Shape BatchNorm<T>::setup(const Shape& in) {
+    if (in.empty() || in[0] < 1) throw Error("batchnorm layer: empty input shape " + shape_str(in));
+    C_ = in[0];
+    HW_ = shape_size(in) / C_;
+    mean_.assign(static_cast<std::size_t>(C_), T(0));
+    inv_std_.assign(static_cast<std::size_t>(C_), T(1));
+    return in;
+}
+
+template <typename T>
+std::vector<ParamSpec> BatchNorm<T>::param_specs() const {
+    return {{"weight", {C_}}, {"bias", {C_}}, {"running_mean", {C_}}, {"running_var", {C_}}};
+}
+
+template <typename T>
+void BatchNorm<T>::bind(T* params, T* grads) {
+    gamma_ = params;
+    beta_ = params + C_;
+    rmean_ = params + 2 * C_;
+    rvar_ = params + 3 * C_;
+    dgamma_ = grads;
+    dbeta_ = grads + C_;
+}
+
+template <typename T>
+void BatchNorm<T>::init_params(Rng&) {
+    // ref: torch.nn.BatchNorm2d.reset_parameters: weight 1, bias 0, running_mean 0, running_var 1.
+    std::fill(gamma_, gamma_ + C_, T(1));
+    std::fill(beta_, beta_ + C_, T(0));
+    std::fill(rmean_, rmean_ + C_, T(0));
+    std::fill(rvar_, rvar_ + C_, T(1));
+}
+
+template <typename T>
+void BatchNorm<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
+    const std::int64_t N = x.cols(), F = C_ * HW_;
+    last_training_ = pass.training;
+    const double M = static_cast<double>(N * HW_);
+    using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using VecW = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    if (pass.training && N * HW_ < 2)
+        throw Error("batchnorm: training needs more than one value per channel (a batch of at least 2 samples)");
+    parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
+        for (std::int64_t c = c0; c < c1; ++c) {
+            if (pass.training) {
+                double s = 0;
+                for (std::int64_t n = 0; n < N; ++n) s += static_cast<double>(Vec(x.data() + n * F + c * HW_, HW_).sum());
+                const double mean = s / M;
+                double ss = 0;
+                for (std::int64_t n = 0; n < N; ++n)
+                    ss += static_cast<double>((Vec(x.data() + n * F + c * HW_, HW_) - static_cast<T>(mean)).square().sum());
+                const double var = ss / M;
+                mean_[c] = static_cast<T>(mean);
+                inv_std_[c] = static_cast<T>(1.0 / std::sqrt(var + eps_));
+                // ref: torch.nn.functional.batch_norm: running = (1 - momentum) running + momentum batch,
+                // with the unbiased variance (M / (M - 1)) for running_var.
+                rmean_[c] = static_cast<T>((1 - momentum_) * static_cast<double>(rmean_[c]) + momentum_ * mean);
+                rvar_[c] = static_cast<T>((1 - momentum_) * static_cast<double>(rvar_[c]) + momentum_ * var * M / (M - 1));
+            } else {
+                mean_[c] = rmean_[c];
+                inv_std_[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(rvar_[c]) + eps_));
+            }
+            const T scale = gamma_[c] * inv_std_[c], shift = beta_[c] - mean_[c] * scale;
+            for (std::int64_t n = 0; n < N; ++n)
+                VecW(y.data() + n * F + c * HW_, HW_) = Vec(x.data() + n * F + c * HW_, HW_) * scale + shift;
+        }
+    });
+}
+
+template <typename T>
+void BatchNorm<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+    const std::int64_t N = x.cols(), F = C_ * HW_;
+    const double M = static_cast<double>(N * HW_);
+    using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+    using VecW = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+    parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
+        for (std::int64_t c = c0; c < c1; ++c) {
+            const T mean = mean_[c], is = inv_std_[c];
+            double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
+            for (std::int64_t n = 0; n < N; ++n) {
+                const Vec xv(x.data() + n * F + c * HW_, HW_), dv(dy.data() + n * F + c * HW_, HW_);
+                sdy += static_cast<double>(dv.sum());
+                sdyx += static_cast<double>((dv * (xv - mean)).sum()) * static_cast<double>(is);
+            }
+            dgamma_[c] += static_cast<T>(sdyx);
+            dbeta_[c] += static_cast<T>(sdy);
+            if (!dx) continue;
+            const T g = gamma_[c] * is;
+            if (!last_training_) {
+                for (std::int64_t n = 0; n < N; ++n) VecW(dx + n * F + c * HW_, HW_) = Vec(dy.data() + n * F + c * HW_, HW_) * g;
+                continue;
+            }
+            // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
+            const T a = static_cast<T>(sdy / M), b = static_cast<T>(sdyx / M) * is;
+            for (std::int64_t n = 0; n < N; ++n)
+                VecW(dx + n * F + c * HW_, HW_) = (Vec(dy.data() + n * F + c * HW_, HW_) - a - (Vec(x.data() + n * F + c * HW_, HW_) - mean) * b) * g;
+        }
+    });
+}
+
+// ---------------------------------------------------------------- factory
+
+std::vector<std::string> cnn_layer_types() { return {"avgpool2d", "batchnorm", "conv2d", "flatten", "global_avg_pool", "maxpool2d"}; }
+
+template <typename T>
+std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& where) {
+    const Reader r{spec, where};
+    const std::string type = spec.at("type").get<std::string>();
+    if (type == "conv2d") {
+        r.only({"channels", "kernel", "stride", "padding", "bias", "init"});
+        typename Conv2D<T>::Spec s;
+        if (!spec.contains("channels")) throw Error(where + ": missing key 'channels'");
+        s.channels = r.pair("channels", 1, 1).first;
+        if (spec["channels"].is_array()) throw Error(where + ".channels: must be an integer");
+        std::tie(s.kh, s.kw) = r.pair("kernel", 3, 1);
+        std::tie(s.sh, s.sw) = r.pair("stride", 1, 1);
+        if (spec.contains("padding") && spec["padding"].is_string()) {
+            if (spec["padding"] != "same") throw Error(where + ".padding: must be an integer, [h, w] or \"same\", got " + spec["padding"].dump());
+            if (s.kh % 2 == 0 || s.kw % 2 == 0 || s.sh != 1 || s.sw != 1)
+                throw Error(where + ".padding: \"same\" needs an odd kernel and stride 1");
+            s.same = true;
+            s.ph = s.kh / 2;
+            s.pw = s.kw / 2;
+        } else {
+            std::tie(s.ph, s.pw) = r.pair("padding", 0, 0);
+        }
+        if (spec.contains("bias")) {
+            if (!spec["bias"].is_boolean()) throw Error(where + ".bias: must be true or false, got " + spec["bias"].dump());
+            s.bias = spec["bias"].get<bool>();
+        }
+        if (spec.contains("init")) {
+            if (!spec["init"].is_string()) throw Error(where + ".init: must be a string");
+            s.init = spec["init"].get<std::string>();
+            static const char* inits[] = {"xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "torch_default"};
+            if (std::none_of(std::begin(inits), std::end(inits), [&](const char* i) { return s.init == i; }))
+                throw Error(where + ".init: unknown '" + s.init + "' (allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default)");
+        }
+        return std::make_unique<Conv2D<T>>(s);
+    }
+    if (type == "maxpool2d" || type == "avgpool2d") {
+        r.only({"size", "stride"});
+        const auto [kh, kw] = r.pair("size", 2, 1);
+        auto [sh, sw] = r.pair("stride", 0, 1);
+        if (!spec.contains("stride")) sh = kh, sw = kw;
+        return std::make_unique<Pool2D<T>>(type == "maxpool2d", kh, kw, sh, sw);
+    }
+    if (type == "global_avg_pool") {
+        r.only({});
+        return std::make_unique<GlobalAvgPool<T>>();
+    }
+    if (type == "batchnorm") {
+        r.only({"momentum", "eps"});
+        return std::make_unique<BatchNorm<T>>(r.number("momentum", 0.1, 0.0, 1.0 + 1e-12), r.number("eps", 1e-5, 0.0, 1.0));
+    }
+    if (type == "flatten") {
+        r.only({});
+        return std::make_unique<Flatten<T>>();
+    }
+    throw Error(where + ": '" + type + "' is not a CNN layer type");
+}
+
+template class Conv2D<float>;
+template class Conv2D<double>;
+template class Pool2D<float>;
+template class Pool2D<double>;
+template class GlobalAvgPool<float>;
+template class GlobalAvgPool<double>;
+template class BatchNorm<float>;
+template class BatchNorm<double>;
+template std::unique_ptr<Layer<float>> make_cnn_layer<float>(const json&, const std::string&);
+template std::unique_ptr<Layer<double>> make_cnn_layer<double>(const json&, const std::string&);
+
+}  // namespace genrekit::nn
