@@ -12,6 +12,7 @@
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/nn/optim.hpp"
 #include "genrekit/nn/rng.hpp"
+#include "genrekit/nn/thread_pool.hpp"
 #include "genrekit/sha256.hpp"
 
 namespace genrekit {
@@ -158,6 +159,15 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
     nn::Rng init_rng(nn::splitmix64(sm)), shuffle_rng(nn::splitmix64(sm)), dropout_rng(nn::splitmix64(sm));
     net.init(init_rng);
     auto opt = nn::make_optimizer(cfg.optimizer, net.num_params());
+    // Threads: split by fixed index ranges inside each layer and the optimizer, so the model is the
+    // same whatever cfg.threads is (AVX2 kernels; see nn/kernels.hpp).
+    nn::ThreadPool pool(cfg.threads);
+    struct Unset {
+        nn::Network<float>& n;
+        ~Unset() { n.set_pool(nullptr); }
+    } unset{net};
+    net.set_pool(&pool);
+    opt->set_pool(&pool);
 
     const nn::Mat<float> x_train = normalised_columns(norm, t, split.train);
     const nn::Mat<float> x_valid = normalised_columns(norm, t, split.valid);

@@ -41,6 +41,11 @@ void Network<T>::init(Rng& rng) {
 }
 
 template <typename T>
+void Network<T>::set_pool(ThreadPool* pool) {
+    for (auto& l : layers_) l->set_pool(pool);
+}
+
+template <typename T>
 void Network<T>::zero_grad() {
     std::fill(grads_.begin(), grads_.end(), T(0));
 }

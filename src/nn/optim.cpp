@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "genrekit/error.hpp"
+#include "genrekit/nn/kernels.hpp"
 
 namespace genrekit::nn {
 namespace {
@@ -55,6 +56,8 @@ public:
         const float eps = static_cast<float>(o_.eps);
         const float wd = static_cast<float>(o_.weight_decay);
         const float decay = static_cast<float>(1.0 - lr_ * o_.weight_decay);
+        const kernels::AdamArgs args{b1, b2, step_size, inv_sqrt_bc2, eps, wd, decay, decoupled_ ? 2 : wd != 0.0f ? 1 : 0};
+        if (kernels::adam_step(p, g, m_.data(), v_.data(), static_cast<kernels::Index>(n), args, pool_)) return;
         // Whole-buffer Eigen array expressions: vectorised (including sqrt), no temporaries.
         const auto len = static_cast<Eigen::Index>(n);
         Eigen::Map<Eigen::ArrayXf> P(p, len), M(m_.data(), len), V(v_.data(), len);

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "genrekit/nn/rng.hpp"
+#include "genrekit/nn/thread_pool.hpp"
 
 namespace genrekit::nn {
 
@@ -84,6 +85,12 @@ public:
     virtual void forward(CMatView<T> x, MatView<T> y, const Pass& pass) = 0;
     // dy: (O x N). Adds into parameter gradients; writes dx (F x N) unless dx is nullptr.
     virtual void backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) = 0;
+    // Threads a layer may split its work over (nullptr: the calling thread only). Set by
+    // Network::set_pool; a layer that ignores it simply runs single-threaded.
+    void set_pool(ThreadPool* pool) { pool_ = pool; }
+
+protected:
+    ThreadPool* pool_ = nullptr;
 };
 
 // Fully connected: y = W x + b, W [O, F], b [O].
@@ -106,6 +113,7 @@ private:
     std::string init_;
     // W is stored row-major [O, F]; the same memory read column-major is W^T (F x O).
     T *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
+    std::vector<float> scratch_;  // packed input of the AVX2 forward kernel (capacity kept)
 };
 
 // Element-wise activations define only f and f' (in src/nn/layers.cpp); batching is

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "genrekit/nn/thread_pool.hpp"
+
 namespace genrekit::nn {
 
 struct OptimizerParams {
@@ -38,11 +40,14 @@ public:
     double lr() const { return lr_; }
     void set_lr(double lr) { lr_ = lr; }
     long steps() const { return t_; }
+    // Threads the update may be split over (element ranges; same result for any pool size).
+    void set_pool(ThreadPool* pool) { pool_ = pool; }
 
 protected:
     explicit Optimizer(double lr) : lr_(lr) {}
     double lr_;
     long t_ = 0;
+    ThreadPool* pool_ = nullptr;
 };
 
 // Throws genrekit::Error naming the field when a parameter is out of range.

@@ -1,0 +1,55 @@
+// Hot float kernels of the MLP (Dense products, sigmoid, Adam), chosen at run time:
+// hand-written AVX2+FMA code on CPUs that have it (a separate translation unit compiled
+// with `#pragma GCC target("avx2,fma")`, no Eigen or std templates inside, so nothing
+// compiled for AVX2 can leak into the baseline build), else nullptr / false and the
+// caller keeps its portable Eigen path.
+//
+//   using namespace genrekit::nn;
+//   ThreadPool pool(2);
+//   std::vector<float> scratch;
+//   if (!kernels::dense_forward(w, b, x, y, O, F, N, &pool, scratch)) { ... Eigen path ... }
+//   kernels::active_isa();            // "avx2" or "generic"
+//   kernels::force_generic(true);     // tests: compare both paths in one process
+// GENREKIT_NN_KERNELS=generic in the environment also forces the portable path.
+//
+// Layouts are those of genrekit::nn (see layers.hpp): x (F x N), y and dy (O x N) column-major,
+// w row-major [O, F] (PyTorch's nn.Linear.weight), b [O].
+//
+// Determinism: each output element is computed by one fixed sequence of operations (for a
+// dot product: the same partial sums in the same order) whatever thread or index range it
+// falls in, so the AVX2 path gives the same bits for any thread count. The portable path
+// splits Eigen products by rows and is deterministic for a given thread count.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "genrekit/nn/thread_pool.hpp"
+
+namespace genrekit::nn::kernels {
+
+using Index = std::ptrdiff_t;
+
+const char* active_isa();
+bool avx2_active();
+void force_generic(bool on);
+
+// y = W x + b. Returns false (nothing done) when the AVX2 path is not active.
+bool dense_forward(const float* w, const float* b, const float* x, float* y, Index O, Index F, Index N, ThreadPool* pool,
+                   std::vector<float>& scratch);
+// dw += dy x^T, db += rowsum(dy), and dx = W^T dy unless dx is nullptr (written, not added).
+bool dense_backward(const float* w, const float* x, const float* dy, float* dw, float* db, float* dx, Index O, Index F, Index N,
+                    ThreadPool* pool);
+// y = 1 / (1 + exp(-x)) element-wise, exp accurate to a few ulp (Cephes expf polynomial).
+bool sigmoid(const float* x, float* y, Index n, ThreadPool* pool);
+
+// One Adam/AdamW update of n parameters (see optim.hpp for the formula).
+struct AdamArgs {
+    float b1, b2, step_size, inv_sqrt_bc2, eps;
+    float wd;       // L2 (adam): g += wd * p
+    float decay;    // decoupled (adamw): p *= decay
+    int mode;       // 0 plain, 1 L2, 2 decoupled
+};
+bool adam_step(float* p, const float* g, float* m, float* v, Index n, const AdamArgs& a, ThreadPool* pool);
+
+}  // namespace genrekit::nn::kernels

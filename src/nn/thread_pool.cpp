@@ -1,0 +1,76 @@
+#include "genrekit/nn/thread_pool.hpp"
+
+#include "genrekit/error.hpp"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GK_PAUSE() _mm_pause()
+#else
+#define GK_PAUSE() ((void)0)
+#endif
+
+namespace genrekit::nn {
+
+namespace {
+constexpr int kSpins = 4000;  // ~tens of microseconds of spinning before sleeping
+}
+
+ThreadPool::ThreadPool(int threads) {
+    if (threads < 1 || threads > 256) throw Error("threads = " + std::to_string(threads) + " must be in [1, 256]");
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.notify_all();
+    for (auto& t : workers_) t.join();
+}
+
+std::pair<std::ptrdiff_t, std::ptrdiff_t> ThreadPool::range(std::ptrdiff_t n, int parts, int part, std::ptrdiff_t align) {
+    const std::ptrdiff_t blocks = (n + align - 1) / align;
+    const std::ptrdiff_t lo = blocks * part / parts * align, hi = blocks * (part + 1) / parts * align;
+    return {lo < n ? lo : n, hi < n ? hi : n};
+}
+
+void ThreadPool::work() {
+    for (int i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < parts_;) call_(ctx_, i);
+}
+
+void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
+    if (workers_.empty() || parts <= 1) {
+        for (int i = 0; i < parts; ++i) call(ctx, i);
+        return;
+    }
+    call_ = call;
+    ctx_ = ctx;
+    parts_ = parts;
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);  // publishes the job
+    generation_.notify_all();
+    work();
+    for (int spin = 0;; ++spin) {
+        const int p = pending_.load(std::memory_order_acquire);
+        if (p == 0) break;
+        if (spin < kSpins) GK_PAUSE();
+        else pending_.wait(p, std::memory_order_acquire);
+    }
+}
+
+void ThreadPool::worker_loop() {
+    unsigned seen = generation_.load(std::memory_order_acquire);
+    for (;;) {
+        unsigned g;
+        for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
+            if (spin < kSpins) GK_PAUSE();
+            else generation_.wait(seen, std::memory_order_acquire);
+        }
+        seen = g;
+        if (stop_.load(std::memory_order_acquire)) return;
+        work();
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    }
+}
+
+}  // namespace genrekit::nn
