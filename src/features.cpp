@@ -1,6 +1,7 @@
 #include "genrekit/features.hpp"
 
-#include <chrono>
+#include <time.h>
+
 #include <cmath>
 
 #include "genrekit/error.hpp"
@@ -52,6 +53,9 @@ struct GtzanFeaturizer::Stages {
     ChromaStft chroma;
     Hpss hpss;
     TempoEstimator tempo;
+    // Per-file matrices, kept so that files of the same length reuse their memory.
+    ComplexSpectrogram X;
+    Spectrogram mag, pow;
 };
 
 GtzanFeaturizer::GtzanFeaturizer(const FeatureParams& params) : params_(params) {
@@ -63,8 +67,17 @@ GtzanFeaturizer::GtzanFeaturizer(GtzanFeaturizer&&) noexcept = default;
 GtzanFeaturizer& GtzanFeaturizer::operator=(GtzanFeaturizer&&) noexcept = default;
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// Stage times are the calling thread's CPU time: on an idle machine the same as wall time, and
+// unlike it, not inflated when other processes share the cores.
+struct Clock {
+    using time_point = double;
+    static double now() {
+        timespec ts{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+    }
+};
+double since(Clock::time_point t) { return Clock::now() - t; }
 
 // Mean and variance of a librosa array, in the array's dtype, as the row stores them.
 template <typename T>
@@ -89,7 +102,7 @@ std::vector<float> c_order(const Spectrogram& S) {
 // Float32 FFT noise can move a roll-off across a bin boundary where the cumulative sum
 // sits within ~1e-6 of the threshold; those few frames are recomputed from exact
 // (float64 FFT) magnitudes, as librosa computes them.
-void GtzanFeaturizer::refine_rolloff(SpectralShape& shape, std::span<const float> y) const {
+void GtzanFeaturizer::refine_rolloff(SpectralShape& shape, std::span<const float> y) {
     constexpr float kAmbiguous = 2e-5f;
     for (std::size_t t = 0; t < shape.rolloff.size(); ++t) {
         if (shape.rolloff_margin[t] >= kAmbiguous) continue;
@@ -111,9 +124,10 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
 
     // One STFT feeds every spectral stage. ref: librosa 0.7.2 _spectrogram: |X| in float32, power |X|**2.
     auto t0 = Clock::now();
-    const ComplexSpectrogram X = st.stft.forward(y);
-    const Spectrogram mag = magnitude(X);
-    const Spectrogram pow = mag.array().square().matrix();
+    st.stft.forward(y, st.X, &st.mag, &st.pow);
+    const ComplexSpectrogram& X = st.X;
+    const Spectrogram& mag = st.mag;
+    const Spectrogram& pow = st.pow;
     t.stft = since(t0);
 
     t0 = Clock::now();

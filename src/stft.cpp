@@ -3,6 +3,10 @@
 #include <kissfft/kiss_fftr.h>
 #include <unsupported/Eigen/FFT>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -17,6 +21,49 @@ void StftParams::validate() const {
     require_param(hop >= 1 && hop <= n_fft, "hop", hop, "1..n_fft");
 }
 
+namespace {
+
+// ref: numpy.pad mode='reflect': the sample of y (length n >= 1) at index i of the extended
+// signal. Reflection about the first and last samples has period 2(n-1).
+std::size_t reflect_index(std::ptrdiff_t i, std::ptrdiff_t n) {
+    if (n == 1) return 0;
+    if (i >= 0 && i < n) return static_cast<std::size_t>(i);
+    const std::ptrdiff_t period = 2 * (n - 1);
+    std::ptrdiff_t m = ((i % period) + period) % period;
+    if (m >= n) m = period - m;
+    return static_cast<std::size_t>(m);
+}
+
+// ref: numpy abs(complex64) -> hypotf, which glibc computes as sqrt in double rounded to
+// float: mag[i] = |x[i]| for n interleaved complex64 values, and pow[i] = mag[i]^2 (float32)
+// when pow is given. The SSE2 loop gives the same bits as the scalar one (IEEE sqrt and
+// products in double); the scalar std::sqrt does not vectorise because of errno.
+void abs_complex(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
+    std::ptrdiff_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= n; i += 4) {
+        const __m128 a = _mm_loadu_ps(x + 2 * i), b = _mm_loadu_ps(x + 2 * i + 4);
+        const __m128 re = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        const __m128 im = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        const __m128d re_lo = _mm_cvtps_pd(re), re_hi = _mm_cvtps_pd(_mm_movehl_ps(re, re));
+        const __m128d im_lo = _mm_cvtps_pd(im), im_hi = _mm_cvtps_pd(_mm_movehl_ps(im, im));
+        const __m128d s_lo = _mm_add_pd(_mm_mul_pd(re_lo, re_lo), _mm_mul_pd(im_lo, im_lo));
+        const __m128d s_hi = _mm_add_pd(_mm_mul_pd(re_hi, re_hi), _mm_mul_pd(im_hi, im_hi));
+        const __m128 m = _mm_movelh_ps(_mm_cvtpd_ps(_mm_sqrt_pd(s_lo)), _mm_cvtpd_ps(_mm_sqrt_pd(s_hi)));
+        _mm_storeu_ps(mag + i, m);
+        if (pow) _mm_storeu_ps(pow + i, _mm_mul_ps(m, m));
+    }
+#endif
+    for (; i < n; ++i) {
+        const double re = x[2 * i], im = x[2 * i + 1];
+        const float m = static_cast<float>(std::sqrt(re * re + im * im));
+        mag[i] = m;
+        if (pow) pow[i] = m * m;
+    }
+}
+
+}  // namespace
+
 std::vector<float> pad_signal(std::span<const float> y, std::size_t left, std::size_t right, PadMode mode) {
     const std::size_t n = y.size();
     std::vector<float> out(left + n + right, 0.f);
@@ -25,12 +72,7 @@ std::vector<float> pad_signal(std::span<const float> y, std::size_t left, std::s
     auto source = [&](std::ptrdiff_t i) -> float {
         const auto len = static_cast<std::ptrdiff_t>(n);
         if (mode == PadMode::Edge) return y[static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(i, 0, len - 1))];
-        if (len == 1) return y[0];
-        // Reflection about the first and last samples has period 2(n-1).
-        const std::ptrdiff_t period = 2 * (len - 1);
-        std::ptrdiff_t m = ((i % period) + period) % period;
-        if (m >= len) m = period - m;
-        return y[static_cast<std::size_t>(m)];
+        return y[reflect_index(i, len)];
     };
     for (std::size_t i = 0; i < left; ++i) out[i] = source(static_cast<std::ptrdiff_t>(i) - static_cast<std::ptrdiff_t>(left));
     for (std::size_t i = 0; i < right; ++i) out[left + n + i] = source(static_cast<std::ptrdiff_t>(n + i));
@@ -50,8 +92,12 @@ std::vector<double> hann_window(int n) {
 struct Stft::Plans {
     kiss_fftr_cfg fwd = nullptr;
     kiss_fftr_cfg inv = nullptr;
-    std::vector<float> frame;
+    std::vector<float> frame, edge;
     std::vector<kiss_fft_cpx> bins;
+    // frame_magnitude_exact: a float64 FFT (its plans are cached inside) and the window in double.
+    Eigen::FFT<double> exact_fft;
+    std::vector<double> exact_window, exact_frame;
+    std::vector<std::complex<double>> exact_bins;
     ~Plans() {
         kiss_fftr_free(fwd);
         kiss_fftr_free(inv);
@@ -80,27 +126,56 @@ std::size_t Stft::n_frames(std::size_t n_samples) const {
 }
 
 ComplexSpectrogram Stft::forward(std::span<const float> y) {
+    ComplexSpectrogram X;
+    forward(y, X);
+    return X;
+}
+
+// kiss_fftr writes n_fft/2 + 1 kiss_fft_cpx {r, i}, the layout of std::complex<float>, so
+// each frame is transformed straight into its column.
+static_assert(sizeof(kiss_fft_cpx) == sizeof(std::complex<float>) && alignof(kiss_fft_cpx) <= alignof(std::complex<float>));
+
+void Stft::forward(std::span<const float> y, ComplexSpectrogram& X, Spectrogram* mag, Spectrogram* pow) {
     const auto n_fft = static_cast<std::size_t>(params_.n_fft);
     const auto hop = static_cast<std::size_t>(params_.hop);
-    std::vector<float> padded;
-    std::span<const float> x = y;
-    if (params_.center) {
-        padded = pad_signal(y, n_fft / 2, n_fft / 2, PadMode::Reflect);
-        x = padded;
-    }
-    const std::size_t T = frame_count(x.size(), n_fft, hop);
+    const std::size_t T = n_frames(y.size());
     if (T == 0)
         throw Error("signal of " + std::to_string(y.size()) + " samples is shorter than n_fft = " + std::to_string(n_fft));
-    ComplexSpectrogram X(n_bins(), static_cast<Eigen::Index>(T));
+    if (pow && !mag) throw Error("stft: the power output needs the magnitude output too");
+    const Eigen::Index nb = n_bins();
+    const auto cols = static_cast<Eigen::Index>(T);
+    if (X.rows() != nb || X.cols() != cols) X.resize(nb, cols);
+    if (mag && (mag->rows() != nb || mag->cols() != cols)) mag->resize(nb, cols);
+    if (pow && (pow->rows() != nb || pow->cols() != cols)) pow->resize(nb, cols);
+
+    // ref: librosa 0.7.2 stft(center=True): frames of np.pad(y, n_fft // 2, mode='reflect').
+    // Frames inside y are read in place; only the few at each end see reflected samples.
+    const auto n = static_cast<std::ptrdiff_t>(y.size());
+    const std::ptrdiff_t offset = params_.center ? static_cast<std::ptrdiff_t>(n_fft / 2) : 0;
+    std::vector<float>& edge = plans_->edge;
+    edge.resize(n_fft);
     float* frame = plans_->frame.data();
+    const float* w = window_.data();
     for (std::size_t t = 0; t < T; ++t) {
-        const float* src = x.data() + t * hop;
-        for (std::size_t k = 0; k < n_fft; ++k) frame[k] = window_[k] * src[k];
-        kiss_fftr(plans_->fwd, frame, plans_->bins.data());
+        const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * hop) - offset;
+        const float* src;
+        if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) {
+            src = y.data() + start;
+        } else {
+            for (std::size_t k = 0; k < n_fft; ++k) {
+                const std::ptrdiff_t i = start + static_cast<std::ptrdiff_t>(k);
+                // numpy pads an empty signal with zeros; a non-centred frame never leaves y.
+                edge[k] = n == 0 ? 0.0f : y[reflect_index(i, n)];
+            }
+            src = edge.data();
+        }
+        for (std::size_t k = 0; k < n_fft; ++k) frame[k] = w[k] * src[k];
         std::complex<float>* col = X.col(static_cast<Eigen::Index>(t)).data();
-        for (int b = 0; b < n_bins(); ++b) col[b] = {plans_->bins[static_cast<std::size_t>(b)].r, plans_->bins[static_cast<std::size_t>(b)].i};
+        kiss_fftr(plans_->fwd, frame, reinterpret_cast<kiss_fft_cpx*>(col));
+        if (mag)
+            abs_complex(reinterpret_cast<const float*>(col), mag->col(static_cast<Eigen::Index>(t)).data(),
+                        pow ? pow->col(static_cast<Eigen::Index>(t)).data() : nullptr, nb);
     }
-    return X;
 }
 
 std::vector<float> Stft::overlap_add(const ComplexSpectrogram& X, std::size_t n_frames) {
@@ -157,48 +232,43 @@ std::vector<float> Stft::inverse_no_length(const ComplexSpectrogram& X) {
 }
 
 Spectrogram magnitude(const ComplexSpectrogram& X) {
-    // ref: numpy abs(complex64) -> hypotf, which glibc computes as sqrt in double rounded to
-    // float: the same bits as below, which vectorises where hypotf does not.
-    Spectrogram S(X.rows(), X.cols());
-    const auto* x = reinterpret_cast<const float*>(X.data());
-    float* out = S.data();
-    const Eigen::Index n = X.size();
-    for (Eigen::Index i = 0; i < n; ++i) {
-        const double re = x[2 * i], im = x[2 * i + 1];
-        out[i] = static_cast<float>(std::sqrt(re * re + im * im));
-    }
+    Spectrogram S;
+    magnitude(X, S);
     return S;
 }
 
-Spectrogram power(const ComplexSpectrogram& X) { return magnitude(X).array().square().matrix(); }
+void magnitude(const ComplexSpectrogram& X, Spectrogram& mag, Spectrogram* pow) {
+    if (mag.rows() != X.rows() || mag.cols() != X.cols()) mag.resize(X.rows(), X.cols());
+    if (pow && (pow->rows() != X.rows() || pow->cols() != X.cols())) pow->resize(X.rows(), X.cols());
+    abs_complex(reinterpret_cast<const float*>(X.data()), mag.data(), pow ? pow->data() : nullptr, X.size());
+}
 
-std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::size_t t) const {
+Spectrogram power(const ComplexSpectrogram& X) {
+    Spectrogram mag, pow;
+    magnitude(X, mag, &pow);
+    return pow;
+}
+
+std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::size_t t) {
     const auto n_fft = static_cast<std::size_t>(params_.n_fft);
     const auto hop = static_cast<std::size_t>(params_.hop);
     const std::size_t half = params_.center ? n_fft / 2 : 0;
     const auto n = static_cast<std::ptrdiff_t>(y.size());
     if (t >= n_frames(y.size())) throw Error("frame_magnitude_exact: frame " + std::to_string(t) + " out of range");
+    Plans& p = *plans_;
+    if (p.exact_window.size() != n_fft) p.exact_window = hann_window(params_.n_fft);
     // The frame's samples, reflect-padded at the edges exactly as forward() pads them.
-    std::vector<double> frame(n_fft);
-    const auto w = hann_window(params_.n_fft);
+    p.exact_frame.resize(n_fft);
     for (std::size_t k = 0; k < n_fft; ++k) {
-        std::ptrdiff_t i = static_cast<std::ptrdiff_t>(t * hop + k) - static_cast<std::ptrdiff_t>(half);
-        if (n == 1) i = 0;
-        else {
-            const std::ptrdiff_t period = 2 * (n - 1);
-            i = ((i % period) + period) % period;
-            if (i >= n) i = period - i;
-        }
-        frame[k] = w[k] * static_cast<double>(y[static_cast<std::size_t>(i)]);
+        const std::ptrdiff_t i = static_cast<std::ptrdiff_t>(t * hop + k) - static_cast<std::ptrdiff_t>(half);
+        p.exact_frame[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(i, n)]);
     }
     // ref: librosa 0.7.2 stft: rfft in float64, stored as complex64, np.abs in float32.
-    Eigen::FFT<double> fft;
-    fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
-    std::vector<std::complex<double>> bins;
-    fft.fwd(bins, frame);
+    p.exact_fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
+    p.exact_fft.fwd(p.exact_bins, p.exact_frame);
     std::vector<float> mag(static_cast<std::size_t>(n_bins()));
     for (std::size_t b = 0; b < mag.size(); ++b) {
-        const double re = static_cast<float>(bins[b].real()), im = static_cast<float>(bins[b].imag());
+        const double re = static_cast<float>(p.exact_bins[b].real()), im = static_cast<float>(p.exact_bins[b].imag());
         mag[b] = static_cast<float>(std::sqrt(re * re + im * im));
     }
     return mag;

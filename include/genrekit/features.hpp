@@ -31,7 +31,8 @@ struct FeatureParams {
 // Column names between `filename` and `label`, in Kaggle's order.
 const std::vector<std::string>& gtzan_feature_columns();
 
-// Wall-clock seconds spent in each stage by the last compute() call.
+// Seconds of the calling thread's CPU time spent in each stage by the last compute() call
+// (equal to wall time on an idle machine, and robust to other load).
 struct StageTimes {
     double stft = 0, mel_mfcc = 0, chroma = 0, spectral = 0, hpss = 0, tempo = 0;
     double total() const { return stft + mel_mfcc + chroma + spectral + hpss + tempo; }
@@ -49,7 +50,7 @@ public:
     std::vector<double> compute(std::span<const float> y, StageTimes* times = nullptr);
 
 private:
-    void refine_rolloff(struct SpectralShape& shape, std::span<const float> y) const;
+    void refine_rolloff(struct SpectralShape& shape, std::span<const float> y);
     struct Stages;
     FeatureParams params_;
     std::unique_ptr<Stages> stages_;

@@ -7,6 +7,9 @@
 //   genrekit::Spectrogram mag = genrekit::magnitude(X);
 //   std::vector<float> y2 = stft.inverse(X, y.size());   // ~ y
 //
+//   genrekit::Spectrogram mag, pow;                      // in a loop over files: no allocation
+//   stft.forward(y, X, &mag, &pow);                      // once the shapes settle
+//
 // An Stft owns its FFT plans and scratch buffers: make one per parameter set
 // and per thread, and reuse it for every file.
 #pragma once
@@ -55,6 +58,11 @@ public:
 
     // ref: librosa 0.7.2 core/spectrum.py stft(pad_mode='reflect').
     ComplexSpectrogram forward(std::span<const float> y);
+    // The same into X, which is resized only when its shape changes. When given, mag and pow
+    // receive magnitude(X) and power(X) (the same bits), computed while each frame is in cache
+    // (pow needs mag).
+    void forward(std::span<const float> y, ComplexSpectrogram& X, Spectrogram* mag = nullptr,
+                 Spectrogram* pow = nullptr);
     // ref: librosa 0.7.2 core/spectrum.py istft(length=...): window-sum-square normalised overlap-add.
     std::vector<float> inverse(const ComplexSpectrogram& X, std::size_t length);
     // ref: librosa 0.7.2 core/spectrum.py istft(length=None): all T frames are overlap-added and,
@@ -65,8 +73,9 @@ public:
 
     // The magnitude column of frame t computed as librosa does it (float64 FFT rounded to
     // complex64, then abs), for the rare decisions that float32 FFT noise could flip (a
-    // roll-off bin on a tie). Slow (a double FFT per call): for single frames only.
-    std::vector<float> frame_magnitude_exact(std::span<const float> y, std::size_t t) const;
+    // roll-off bin on a tie). A double FFT per call (its plan and window are kept): for single
+    // frames only.
+    std::vector<float> frame_magnitude_exact(std::span<const float> y, std::size_t t);
 
 private:
     // Overlap-adds the first n_frames frames, normalised by the window sum-square; returns the
@@ -81,5 +90,7 @@ private:
 // ref: librosa 0.7.2 _spectrogram: np.abs(stft) (float32), and np.abs(stft)**2.
 Spectrogram magnitude(const ComplexSpectrogram& X);
 Spectrogram power(const ComplexSpectrogram& X);
+// The same into existing matrices (resized only when the shape changes); pow may be null.
+void magnitude(const ComplexSpectrogram& X, Spectrogram& mag, Spectrogram* pow = nullptr);
 
 }  // namespace genrekit
