@@ -2,18 +2,19 @@
 # The README's main-job command: featurize -> train -> eval -> predict.
 #   scripts/demo.sh                 on the project's own generated dataset (4 styles)
 #   scripts/demo.sh DATASET_FOLDER  on a folder of labelled sub-folders (e.g. GTZAN genres_original/)
-# Installs what is missing, builds, and writes everything under out/demo/.
+# Installs what is missing, builds, and writes everything under out/demo/ (out/<folder>/ for a dataset).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/build.sh build -DGENREKIT_BUILD_BENCH=OFF >/dev/null
 gk="$root/build/bin/genrekit"
 out="$root/out/demo"
-mkdir -p "$out"
 
 if [ $# -ge 1 ]; then
+  [ -d "$1" ] || { echo "demo: $1 is not a folder of labelled sub-folders" >&2; exit 1; }
   data=$(cd "$1" && pwd)
-  echo "== dataset: $data"
+  out="$root/out/$(basename "$data")"
+  echo "== dataset: $data (outputs in $out)"
 else
   data="$out/audio"
   if [ ! -d "$data" ]; then
@@ -21,6 +22,8 @@ else
     "$gk" synth -o "$data" --clips 24 --seconds 10 --seed 1
   fi
 fi
+
+mkdir -p "$out"
 
 # A leak-free split by file: every 5th file of each label (in sorted order) is held out for
 # testing; the model never sees those files, and eval/predict use only them.
