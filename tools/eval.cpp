@@ -1,9 +1,11 @@
 // `genrekit eval --model MODEL --data CSV [--json OUT] [--csv CM.csv] [--svg CM.svg]`:
 // accuracy, macro F1, per-class figures and the confusion matrix of a model on a feature CSV.
 #include <filesystem>
+#include <cstdio>
 #include <iostream>
 
 #include "genrekit/atomic_file.hpp"
+#include "genrekit/cnn.hpp"
 #include "genrekit/metrics.hpp"
 #include "tools.hpp"
 
@@ -16,11 +18,29 @@ struct Args {
 AutoRegister reg([](CLI::App& app) {
     auto* sub = app.add_subcommand("eval", "Evaluate a trained model on a labelled feature CSV");
     sub->add_option("--model", args.model, "Model file (safetensors, from `genrekit train`)")->required()->check(CLI::ExistingFile);
-    sub->add_option("--data", args.data, "Labelled feature CSV")->required()->check(CLI::ExistingFile);
+    sub->add_option("--data", args.data, "Labelled feature CSV (for spectrogram models: an audio folder of <label>/ sub-folders)")->required()->check(CLI::ExistingFile);
     sub->add_option("--json", args.json_out, "Write the full report with per-row predictions as JSON");
     sub->add_option("--csv", args.csv_out, "Write the labelled confusion matrix as CSV");
     sub->add_option("--svg", args.svg_out, "Draw the confusion matrix as an SVG heatmap");
     set_runner(sub, [] {
+        if (CnnModel::is_cnn_model_file(args.model)) {  // spectrogram model: --data is audio (folders of <label>/)
+            CnnModel m = CnnModel::load(args.model);
+            const CnnEvaluation ev = evaluate_cnn(m, {args.data});
+            std::vector<int> pred, vote;
+            for (const auto& t : ev.tracks) pred.push_back(t.label), vote.push_back(t.vote_label);
+            std::cout << format_report(classification_report(ev.truth, pred, m.labels()),
+                                       "model " + args.model + " on " + args.data + " (tracks: mean segment probability)");
+            std::printf("\nmajority vote accuracy %.4f, segment accuracy %.4f (%zu segments)\n", ev.vote_accuracy, ev.segment_accuracy, ev.segments);
+            if (!args.json_out.empty()) {
+                nlohmann::json j = {{"model", args.model}, {"data", args.data}, {"track_accuracy", ev.track_accuracy},
+                                    {"vote_accuracy", ev.vote_accuracy}, {"segment_accuracy", ev.segment_accuracy},
+                                    {"report", report_json(classification_report(ev.truth, pred, m.labels()))}, {"failures", ev.failures}};
+                for (const auto& t : ev.tracks) j["predictions"].push_back(prediction_json(m, t, true));
+                write_file_atomic(args.json_out, j.dump(1) + "\n");
+            }
+            for (const auto& f : ev.failures) std::cerr << f << "\n";
+            return ev.failures.empty() ? kExitOk : kExitPartial;
+        }
         const Model model = Model::load(args.model);
         const FeatureTable table = read_eval_table(model, args.data);
         const Evaluation ev = evaluate_model(model, table);

@@ -1,8 +1,10 @@
 // `genrekit predict --model MODEL FILE... [--top K] [--json]`: the genre of audio files.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "genrekit/cnn.hpp"
 #include "genrekit/predict.hpp"
 #include "tools.hpp"
 
@@ -26,12 +28,20 @@ std::vector<int> top_k(const std::vector<double>& p, int k) {
 }
 
 int run(const Args& a) {
-    const Model model = Model::load(a.model);
     PredictOptions opt;
     opt.jobs = a.jobs;
     opt.on_message = [](const std::string& line) { std::cerr << line << "\n"; };
-    const PredictReport report = predict_files(model, a.files, opt);
-    const auto& labels = model.labels();
+    PredictReport report;
+    std::vector<std::string> labels;
+    if (CnnModel::is_cnn_model_file(a.model)) {  // spectrogram CNN: segment probabilities averaged per file
+        CnnModel cnn = CnnModel::load(a.model);
+        report = predict_files_cnn(cnn, a.files, opt);
+        labels = cnn.labels();
+    } else {
+        const Model model = Model::load(a.model);
+        report = predict_files(model, a.files, opt);
+        labels = model.labels();
+    }
     for (const FilePrediction& f : report.files) {
         if (a.json) {
             nlohmann::ordered_json j;
@@ -41,7 +51,7 @@ int run(const Args& a) {
             for (int k : top_k(f.probabilities, static_cast<int>(labels.size())))
                 probs[labels[static_cast<std::size_t>(k)]] = f.probabilities[static_cast<std::size_t>(k)];
             j["probabilities"] = probs;
-            j["bpm"] = f.bpm;
+            j["bpm"] = std::isnan(f.bpm) ? nlohmann::ordered_json() : nlohmann::ordered_json(f.bpm);
             if (f.segments.size() > 1) {
                 j["majority_vote"] = labels[static_cast<std::size_t>(f.majority)];
                 nlohmann::ordered_json segs = nlohmann::ordered_json::array();
@@ -61,7 +71,7 @@ int run(const Args& a) {
                 std::cout << buf;
             }
             char bpm[32];
-            std::snprintf(bpm, sizeof bpm, ")  %.1f BPM", f.bpm);
+            std::snprintf(bpm, sizeof bpm, std::isnan(f.bpm) ? ")" : ")  %.1f BPM", f.bpm);
             std::cout << bpm;
             if (f.segments.size() > 1) std::cout << "  [" << f.segments.size() << " segments]";
             std::cout << "\n";

@@ -3,6 +3,7 @@
 // (safetensors) plus its epoch log <MODEL>.log.csv.
 #include <iostream>
 
+#include "genrekit/cnn.hpp"
 #include "genrekit/train.hpp"
 #include "tools.hpp"
 
@@ -17,11 +18,23 @@ struct Args {
 AutoRegister reg([](CLI::App& app) {
     auto* sub = app.add_subcommand("train", "Train a genre classifier on a feature CSV (see configs/*.json)");
     sub->add_option("--config", args.config, "Training config (JSON)")->required()->check(CLI::ExistingFile);
-    sub->add_option("--data", args.data, "Feature CSV (overrides data.csv)");
+    sub->add_option("--data", args.data, "Feature CSV (overrides data.csv); for spectrogram configs an audio folder (overrides data.audio)");
     sub->add_option("--out", args.out, "Model file to write (safetensors)")->capture_default_str();
     sub->add_option("--set", args.sets, "Override a config key, e.g. --set optimizer.lr=0.001 (repeatable)");
     sub->add_flag("--quiet", args.quiet, "Print only the summary");
     set_runner(sub, [] {
+        if (is_spectrogram_config(args.config)) {  // a CNN on spectrograms of audio folders (src/cnn.cpp)
+            CnnConfig c = load_cnn_config(args.config, args.sets);
+            if (!args.data.empty()) c.audio = {args.data};
+            CnnTrainResult r = train_cnn(c, [](const EpochLog& e) { if (!args.quiet) std::cout << format_epoch_line(e) << "\n" << std::flush; },
+                                         [](const std::string& m) { std::cout << m << "\n" << std::flush; });
+            r.model.save(args.out);
+            write_epoch_log_csv(args.out + ".log.csv", r.history);
+            std::cout << "split: train " << r.train_tracks << ", valid " << r.valid_tracks << ", test " << r.test_tracks << " tracks\n";
+            std::cout << "metrics: " << r.metrics.dump() << "\n";
+            std::cout << "wrote " << args.out << " and " << args.out << ".log.csv\n";
+            return kExitOk;
+        }
         auto sets = args.sets;
         TrainConfig cfg = load_train_config(args.config, sets);
         if (!args.data.empty()) cfg.data.csv = args.data;

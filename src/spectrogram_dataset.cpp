@@ -1,0 +1,302 @@
+#include "genrekit/spectrogram_dataset.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/audio.hpp"
+#include "genrekit/error.hpp"
+#include "genrekit/featurize.hpp"
+#include "genrekit/mel.hpp"
+#include "genrekit/sha256.hpp"
+#include "genrekit/stft.hpp"
+
+namespace genrekit {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kCacheFormat = "genrekit.spectrogram-cache.v1";
+constexpr char kMagic[8] = {'G', 'K', 'S', 'P', 'E', 'C', '0', '1'};
+}  // namespace
+
+void SpectrogramParams::validate() const {
+    if (features != "logmel" && features != "mfcc")
+        throw Error("front_end.features = '" + features + "' is not one of: logmel, mfcc");
+    require_param(sample_rate >= 1000 && sample_rate <= 384000, "front_end.sample_rate", sample_rate, "[1000, 384000]");
+    require_param(n_fft >= 16 && n_fft <= 65536, "front_end.n_fft", n_fft, "[16, 65536]");
+    require_param(hop >= 1 && hop <= n_fft * 4, "front_end.hop", hop, "[1, 4 * n_fft]");
+    require_param(n_mels >= 1 && n_mels <= 1024, "front_end.n_mels", n_mels, "[1, 1024]");
+    require_param(fmin >= 0 && fmin < sample_rate / 2.0, "front_end.fmin", fmin, "[0, sample_rate / 2)");
+    require_param(fmax <= sample_rate / 2.0 && (fmax <= 0 || fmax > fmin), "front_end.fmax", fmax, "(fmin, sample_rate / 2] or 0");
+    if (features == "mfcc") require_param(n_mfcc >= 1 && n_mfcc <= n_mels, "front_end.n_mfcc", n_mfcc, "[1, n_mels]");
+    require_param(segment > 0 && segment <= 600, "front_end.segment", segment, "(0, 600] seconds");
+    require_param(segment_hop > 0 && segment_hop <= 600, "front_end.segment_hop", segment_hop, "(0, 600] seconds");
+    require_param(silence_db < 0, "front_end.silence_db", silence_db, "< 0 dBFS");
+    if (segment_samples() < static_cast<std::size_t>(n_fft / 2 + 1))
+        throw Error("front_end.segment = " + std::to_string(segment) + " s is shorter than half an FFT frame");
+}
+
+std::size_t SpectrogramParams::segment_samples() const { return static_cast<std::size_t>(std::lround(segment * sample_rate)); }
+
+// ref: librosa 0.7.2 stft(center=True): 1 + len(y) // hop frames.
+int SpectrogramParams::frames() const { return static_cast<int>(1 + segment_samples() / static_cast<std::size_t>(hop)); }
+
+json SpectrogramParams::to_json() const {
+    return {{"features", features}, {"sample_rate", sample_rate}, {"n_fft", n_fft},   {"hop", hop},
+            {"n_mels", n_mels},     {"fmin", fmin},               {"fmax", fmax},     {"n_mfcc", n_mfcc},
+            {"segment", segment},   {"segment_hop", segment_hop}, {"silence_db", silence_db}};
+}
+
+SpectrogramParams SpectrogramParams::from_json(const json& j, const std::string& where) {
+    SpectrogramParams p;
+    if (j.is_null()) return p;
+    if (!j.is_object()) throw Error(where + ": must be an object");
+    const json def = p.to_json();
+    for (auto it = j.begin(); it != j.end(); ++it) {
+        if (it.key() == "kind") continue;
+        if (!def.contains(it.key())) {
+            std::string known;
+            for (auto d = def.begin(); d != def.end(); ++d) known += (known.empty() ? "" : ", ") + d.key();
+            throw Error(where + ": unknown key '" + it.key() + "' (known: kind, " + known + ")");
+        }
+        const json& d = def[it.key()];
+        const json& v = *it;
+        const bool ok = d.is_string() ? v.is_string() : d.is_number_integer() ? v.is_number_integer() : v.is_number();
+        if (!ok) throw Error(where + "." + it.key() + ": must be " + (d.is_string() ? "a string" : d.is_number_integer() ? "an integer" : "a number") + ", got " + v.dump());
+    }
+    p.features = j.value("features", p.features);
+    p.sample_rate = j.value("sample_rate", p.sample_rate);
+    p.n_fft = j.value("n_fft", p.n_fft);
+    p.hop = j.value("hop", p.hop);
+    p.n_mels = j.value("n_mels", p.n_mels);
+    p.fmin = j.value("fmin", p.fmin);
+    p.fmax = j.value("fmax", p.fmax);
+    p.n_mfcc = j.value("n_mfcc", p.n_mfcc);
+    p.segment = j.value("segment", p.segment);
+    p.segment_hop = j.value("segment_hop", p.segment_hop);
+    p.silence_db = j.value("silence_db", p.silence_db);
+    p.validate();
+    return p;
+}
+
+TrackSpectrograms compute_spectrograms(const std::string& path, const SpectrogramParams& p) {
+    p.validate();
+    LoadParams lp;
+    lp.sample_rate = p.sample_rate;
+    const Audio a = load_audio(path, lp);
+    SegmentSpec spec;
+    spec.mode = SegmentMode::Sliding;
+    spec.seconds = p.segment;
+    spec.hop = p.segment_hop;
+    const auto segs = plan_segments(a.samples.size(), a.sample_rate, spec);
+    TrackSpectrograms t;
+    t.path = path;
+    t.bands = p.bands();
+    t.frames = p.frames();
+    t.duration = static_cast<double>(a.samples.size()) / a.sample_rate;
+    if (segs.empty()) {
+        std::ostringstream s;
+        s << path << ": audio is " << t.duration << " s long, shorter than one " << p.segment << " s segment (front_end.segment)";
+        throw Error(s.str());
+    }
+    Stft stft({.n_fft = p.n_fft, .hop = p.hop});
+    MelParams mp;
+    mp.sample_rate = p.sample_rate;
+    mp.n_fft = p.n_fft;
+    mp.n_mels = p.n_mels;
+    mp.fmin = p.fmin;
+    mp.fmax = p.fmax;
+    const MelFilterbank mel(mp);
+    std::unique_ptr<Dct> dct;
+    if (p.features == "mfcc") dct = std::make_unique<Dct>(p.n_mfcc, p.n_mels);
+    const std::size_t per = static_cast<std::size_t>(t.bands * t.frames);
+    t.values.resize(segs.size() * per);
+    const float silence = static_cast<float>(std::pow(10.0, p.silence_db / 20.0));
+    for (std::size_t s = 0; s < segs.size(); ++s) {
+        const std::span<const float> clip(a.samples.data() + segs[s].start, segs[s].length);
+        float peak = 0;
+        for (float v : clip) peak = std::max(peak, std::abs(v));
+        // ref: librosa 0.7.2 feature.melspectrogram(power=2) -> power_to_db(top_db=80); mfcc: dct(type 2, ortho)[:n_mfcc]
+        Spectrogram D = power_to_db(mel.apply(power(stft.forward(clip))));
+        if (dct) D = dct->apply(D);
+        if (D.rows() != t.bands || D.cols() != t.frames)
+            throw std::logic_error("spectrogram of a segment has shape " + std::to_string(D.rows()) + "x" + std::to_string(D.cols()));
+        // Band-major (row-major bands x frames): the {1, bands, frames} sample layout of the CNN.
+        float* out = t.data(s);
+        for (int b = 0; b < t.bands; ++b)
+            for (int f = 0; f < t.frames; ++f) out[static_cast<std::size_t>(b * t.frames + f)] = D(b, f);
+        t.starts.push_back(static_cast<double>(segs[s].start) / a.sample_rate);
+        t.silent.push_back(peak < silence ? 1 : 0);
+    }
+    return t;
+}
+
+// ---------------------------------------------------------------- cache
+
+SpectrogramCache::SpectrogramCache(std::string dir) : dir_(std::move(dir)) {
+    if (dir_.empty()) {
+        if (const char* e = std::getenv("GENREKIT_CACHE"); e && *e) dir_ = (fs::path(e) / "spectrograms").string();
+        else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir_ = (fs::path(x) / "genrekit" / "spectrograms").string();
+        else if (const char* h = std::getenv("HOME"); h && *h) dir_ = (fs::path(h) / ".cache" / "genrekit" / "spectrograms").string();
+        else dir_ = "none";
+    }
+}
+
+std::string SpectrogramCache::entry_path(const std::string& path, const SpectrogramParams& p) const {
+    const std::string bytes = read_file(path, true);
+    Sha256 h;
+    const std::string head = std::string(kCacheFormat) + "\n" + p.to_json().dump() + "\n" + sha256_hex(bytes);
+    h.update(head.data(), head.size());
+    const std::string key = h.hex();
+    return (fs::path(dir_) / key.substr(0, 2) / (key + ".bin")).string();
+}
+
+namespace {
+
+// Entry layout: magic[8], u32 header length, header JSON {key, bands, frames, segments,
+// starts, silent, duration, data_sha256}, then segments*bands*frames float32 (little-endian).
+std::string serialize_entry(const std::string& key, const TrackSpectrograms& t) {
+    const std::string data(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
+    const json h = {{"key", key},        {"bands", t.bands},       {"frames", t.frames},          {"segments", t.size()},
+                    {"starts", t.starts}, {"silent", t.silent},    {"duration", t.duration},      {"data_sha256", sha256_hex(data)}};
+    const std::string hs = h.dump();
+    std::string out(kMagic, 8);
+    const auto n = static_cast<std::uint32_t>(hs.size());
+    out.append(reinterpret_cast<const char*>(&n), 4);
+    out += hs;
+    out += data;
+    return out;
+}
+
+bool parse_entry(const std::string& bytes, const std::string& key, const std::string& path, TrackSpectrograms& t) {
+    if (bytes.size() < 12 || std::memcmp(bytes.data(), kMagic, 8) != 0) return false;
+    std::uint32_t n = 0;
+    std::memcpy(&n, bytes.data() + 8, 4);
+    if (bytes.size() < 12 + static_cast<std::size_t>(n)) return false;
+    json h;
+    try {
+        h = json::parse(bytes.substr(12, n));
+        if (h.at("key") != key) return false;
+        t.bands = h.at("bands");
+        t.frames = h.at("frames");
+        const std::size_t segs = h.at("segments");
+        t.starts = h.at("starts").get<std::vector<double>>();
+        t.silent = h.at("silent").get<std::vector<std::uint8_t>>();
+        t.duration = h.at("duration");
+        const std::size_t count = segs * static_cast<std::size_t>(t.bands * t.frames);
+        if (t.starts.size() != segs || t.silent.size() != segs || bytes.size() != 12 + n + count * sizeof(float)) return false;
+        const std::string data = bytes.substr(12 + n);
+        if (sha256_hex(data) != h.at("data_sha256").get<std::string>()) return false;
+        t.values.resize(count);
+        std::memcpy(t.values.data(), data.data(), data.size());
+    } catch (const std::exception&) {
+        return false;
+    }
+    t.path = path;
+    return true;
+}
+
+}  // namespace
+
+TrackSpectrograms SpectrogramCache::get(const std::string& path, const SpectrogramParams& p) {
+    if (dir_ == "none") {
+        ++misses_;
+        return compute_spectrograms(path, p);
+    }
+    const std::string entry = entry_path(path, p);
+    const std::string key = fs::path(entry).stem().string();
+    std::error_code ec;
+    if (fs::is_regular_file(entry, ec)) {
+        TrackSpectrograms t;
+        std::string bytes;
+        try {
+            bytes = read_file(entry, true);
+        } catch (const Error&) {
+            bytes.clear();
+        }
+        if (parse_entry(bytes, key, path, t) && t.bands == p.bands() && t.frames == p.frames()) {
+            ++hits_;
+            return t;
+        }
+    }
+    ++misses_;
+    TrackSpectrograms t = compute_spectrograms(path, p);
+    fs::create_directories(fs::path(entry).parent_path(), ec);
+    if (!ec) {
+        try {
+            write_file_atomic(entry, serialize_entry(key, t), true);
+        } catch (const Error&) {
+            // An unwritable cache only costs time: the spectrograms are still returned.
+        }
+    }
+    return t;
+}
+
+// ---------------------------------------------------------------- standardization
+
+BandStandardizer BandStandardizer::fit(const std::vector<const TrackSpectrograms*>& tracks, const std::vector<std::vector<std::size_t>>& segments) {
+    if (tracks.empty()) throw Error("standardization: no training segments");
+    const int B = tracks[0]->bands, T = tracks[0]->frames;
+    BandStandardizer z;
+    z.mean.assign(static_cast<std::size_t>(B), 0.0);
+    z.sd.assign(static_cast<std::size_t>(B), 0.0);
+    std::vector<double> sum(static_cast<std::size_t>(B), 0.0), ss(static_cast<std::size_t>(B), 0.0);
+    double count = 0;
+    // Two passes (mean, then squared deviations) in double.
+    for (std::size_t i = 0; i < tracks.size(); ++i)
+        for (auto s : segments[i]) {
+            const float* d = tracks[i]->data(s);
+            for (int b = 0; b < B; ++b)
+                for (int f = 0; f < T; ++f) sum[static_cast<std::size_t>(b)] += d[b * T + f];
+            count += T;
+        }
+    if (count == 0) throw Error("standardization: no training segments");
+    for (int b = 0; b < B; ++b) z.mean[static_cast<std::size_t>(b)] = sum[static_cast<std::size_t>(b)] / count;
+    for (std::size_t i = 0; i < tracks.size(); ++i)
+        for (auto s : segments[i]) {
+            const float* d = tracks[i]->data(s);
+            for (int b = 0; b < B; ++b)
+                for (int f = 0; f < T; ++f) {
+                    const double v = d[b * T + f] - z.mean[static_cast<std::size_t>(b)];
+                    ss[static_cast<std::size_t>(b)] += v * v;
+                }
+        }
+    for (int b = 0; b < B; ++b) {
+        const double sd = std::sqrt(ss[static_cast<std::size_t>(b)] / count);
+        z.sd[static_cast<std::size_t>(b)] = sd > 1e-8 && std::isfinite(sd) ? sd : 1.0;
+    }
+    return z;
+}
+
+void BandStandardizer::apply(float* seg, int frames) const {
+    for (std::size_t b = 0; b < mean.size(); ++b) {
+        const float m = static_cast<float>(mean[b]), inv = static_cast<float>(1.0 / sd[b]);
+        float* row = seg + b * static_cast<std::size_t>(frames);
+        for (int f = 0; f < frames; ++f) row[f] = (row[f] - m) * inv;
+    }
+}
+
+json BandStandardizer::to_json() const { return {{"kind", "per_band_zscore"}, {"mean", mean}, {"sd", sd}}; }
+
+BandStandardizer BandStandardizer::from_json(const json& j, int bands, const std::string& where) {
+    BandStandardizer z;
+    try {
+        z.mean = j.at("mean").get<std::vector<double>>();
+        z.sd = j.at("sd").get<std::vector<double>>();
+    } catch (const json::exception& e) {
+        throw Error(where + ": standardization metadata is malformed: " + e.what());
+    }
+    if (z.mean.size() != static_cast<std::size_t>(bands) || z.sd.size() != static_cast<std::size_t>(bands))
+        throw Error(where + ": standardization has " + std::to_string(z.mean.size()) + " bands, the front end has " + std::to_string(bands));
+    for (std::size_t b = 0; b < z.sd.size(); ++b)
+        if (!std::isfinite(z.mean[b]) || !(z.sd[b] > 0) || !std::isfinite(z.sd[b])) throw Error(where + ": standardization value " + std::to_string(b) + " is not finite/positive");
+    return z;
+}
+
+}  // namespace genrekit
