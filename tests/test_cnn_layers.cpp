@@ -1,0 +1,198 @@
+// CNN layers beyond the gradient checks (tests/test_nn_gradcheck.cpp): the float kernels
+// (run-time dispatched GEMM) against a direct double-precision convolution, thread-count
+// independence, BatchNorm's inference mode and running statistics (PyTorch's formulas),
+// max-pool ties, the cnn4 parameter count, and clear errors for bad specs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <iostream>
+
+#include "genrekit/error.hpp"
+#include "genrekit/nn/conv.hpp"
+#include "genrekit/nn/network.hpp"
+#include "genrekit/nn/parallel.hpp"
+
+using namespace genrekit::nn;
+using json = nlohmann::json;
+
+namespace {
+
+Mat<double> random_mat(Rng& rng, Eigen::Index r, Eigen::Index c) {
+    Mat<double> m(r, c);
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = 2 * rng.uniform_double() - 1;
+    return m;
+}
+
+// y[n][o][i][j] = b[o] + sum_{c,u,v} w[o][c][u][v] x[n][c][i*s - p + u][j*s - p + v]
+Mat<double> direct_conv(const Mat<double>& x, const std::vector<double>& w, const std::vector<double>& b, int C, int H, int W, int O, int k, int s, int p) {
+    const int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
+    Mat<double> y(O * Ho * Wo, x.cols());
+    for (Eigen::Index n = 0; n < x.cols(); ++n)
+        for (int o = 0; o < O; ++o)
+            for (int i = 0; i < Ho; ++i)
+                for (int j = 0; j < Wo; ++j) {
+                    double acc = b.empty() ? 0.0 : b[static_cast<std::size_t>(o)];
+                    for (int c = 0; c < C; ++c)
+                        for (int u = 0; u < k; ++u)
+                            for (int v = 0; v < k; ++v) {
+                                const int h = i * s - p + u, ww = j * s - p + v;
+                                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                                acc += w[static_cast<std::size_t>(((o * C + c) * k + u) * k + v)] * x((c * H + h) * W + ww, n);
+                            }
+                    y((o * Ho + i) * Wo + j, n) = acc;
+                }
+    return y;
+}
+
+double worst_rel(const Mat<float>& got, const Mat<double>& want, double atol) {
+    double worst = 0;
+    for (Eigen::Index i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::abs(static_cast<double>(got.data()[i]) - want.data()[i]) / (atol + std::abs(want.data()[i])));
+    return worst;
+}
+
+}  // namespace
+
+TEST(CnnLayers, FloatConvMatchesDirectDoubleConvolution) {
+    // Tolerance: |got - want| <= 1e-5 * (1 + |want|): float sums of 144 products of O(1) values carry ~1e-6 absolute error.
+    const int C = 16, H = 21, W = 19, O = 24, k = 3;
+    for (int stride : {1, 2}) {
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            const json spec = {{"type", "conv2d"}, {"channels", O}, {"kernel", k}, {"padding", 1}, {"stride", stride}};
+            Network<float> net(json::array({spec}), {C, H, W});
+            Rng rng(3);
+            net.init(rng);
+            for (std::size_t i = 0; i < net.num_params(); ++i) net.params()[i] = static_cast<float>(2 * rng.uniform_double() - 1);
+            const Mat<double> x = random_mat(rng, C * H * W, 5);
+            const Mat<float> xf = x.cast<float>();
+            const Mat<float> y = net.forward(CMatView<float>(xf.data(), xf.rows(), xf.cols()), {});
+            std::vector<double> w(net.params(), net.params() + O * C * k * k), b(net.params() + O * C * k * k, net.params() + net.num_params());
+            const Mat<double> want = direct_conv(xf.cast<double>(), w, b, C, H, W, O, k, stride, 1);
+            ASSERT_EQ(y.rows(), want.rows());
+            const double worst = worst_rel(y, want, 1.0);
+            std::cout << "[conv] stride " << stride << ", " << threads << " thread(s), kernel " << conv_kernel_name() << ": worst |diff| / (1 + |want|) " << worst << "\n";
+            EXPECT_LT(worst, 1e-5);
+        }
+    }
+    set_num_threads(1);
+}
+
+TEST(CnnLayers, FloatBackwardMatchesDoubleAndThreadCounts) {
+    // dW and dx of the float layer (1 and 2 threads) against the double layer; tolerance 1e-5 * (1 + |want|).
+    const json spec = {{"type", "conv2d"}, {"channels", 8}, {"kernel", 3}, {"padding", 1}};
+    const Shape in{4, 10, 12};
+    const int N = 6;
+    auto ld = make_layer<double>(spec);
+    const Shape out = ld->setup(in);
+    const auto F = shape_size(in), O = shape_size(out);
+    std::size_t np = 0;
+    for (const auto& p : ld->param_specs()) np += static_cast<std::size_t>(p.size());
+    Rng rng(9);
+    std::vector<double> pd(np), gd(np, 0.0);
+    for (auto& v : pd) v = 2 * rng.uniform_double() - 1;
+    ld->bind(pd.data(), gd.data());
+    const Mat<double> x = random_mat(rng, F, N), dy = random_mat(rng, O, N);
+    Mat<double> y(O, N), dx(F, N);
+    ld->forward(CMatView<double>(x.data(), F, N), MatView<double>(y.data(), O, N), {});
+    ld->backward(CMatView<double>(x.data(), F, N), CMatView<double>(y.data(), O, N), CMatView<double>(dy.data(), O, N), dx.data());
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        auto lf = make_layer<float>(spec);
+        lf->setup(in);
+        std::vector<float> pf(pd.begin(), pd.end()), gf(np, 0.0f);
+        lf->bind(pf.data(), gf.data());
+        const Mat<float> xf = x.cast<float>(), dyf = dy.cast<float>();
+        Mat<float> yf(O, N), dxf(F, N);
+        lf->forward(CMatView<float>(xf.data(), F, N), MatView<float>(yf.data(), O, N), {});
+        lf->backward(CMatView<float>(xf.data(), F, N), CMatView<float>(yf.data(), O, N), CMatView<float>(dyf.data(), O, N), dxf.data());
+        const Mat<float> gfm = Eigen::Map<Mat<float>>(gf.data(), static_cast<Eigen::Index>(np), 1);
+        const Mat<double> gdm = Eigen::Map<Mat<double>>(gd.data(), static_cast<Eigen::Index>(np), 1);
+        const double wg = worst_rel(gfm, gdm, 1.0), wx = worst_rel(dxf, dx, 1.0);
+        std::cout << "[conv backward] " << threads << " thread(s): worst |diff| / (1 + |want|) dW " << wg << ", dx " << wx << "\n";
+        EXPECT_LT(wg, 1e-5);
+        EXPECT_LT(wx, 1e-5);
+    }
+    set_num_threads(1);
+}
+
+TEST(CnnLayers, BatchNormRunningStatisticsFollowPyTorch) {
+    // ref: torch.nn.BatchNorm2d(momentum=0.1): running_mean = 0.9 * 0 + 0.1 * mean,
+    // running_var = 0.9 * 1 + 0.1 * var_unbiased. One channel, values 1..8 in 2 samples of 2x2.
+    Network<double> net(json::parse(R"([{"type":"batchnorm"}])"), {1, 2, 2});
+    Rng rng(1);
+    net.init(rng);
+    Mat<double> x(4, 2);
+    x << 1, 5, 2, 6, 3, 7, 4, 8;
+    const auto y = net.forward(CMatView<double>(x.data(), 4, 2), {true, &rng});
+    const double mean = 4.5, var_b = 5.25, var_u = 6.0;
+    EXPECT_NEAR(net.params()[2], 0.1 * mean, 1e-12);
+    EXPECT_NEAR(net.params()[3], 0.9 + 0.1 * var_u, 1e-12);
+    EXPECT_NEAR(y(0, 0), (1 - mean) / std::sqrt(var_b + 1e-5), 1e-12);
+    // Inference uses the running statistics, and its input gradient is gamma / sqrt(running_var + eps).
+    net.params()[0] = 2.0;  // gamma
+    net.params()[1] = 0.5;  // beta
+    const auto yi = net.forward(CMatView<double>(x.data(), 4, 2), {});
+    const double rm = 0.45, rv = 1.5;
+    EXPECT_NEAR(yi(3, 1), 2.0 * (8 - rm) / std::sqrt(rv + 1e-5) + 0.5, 1e-12);
+    auto layer = make_layer<double>(json::parse(R"({"type":"batchnorm"})"));
+    layer->setup({1, 2, 2});
+    std::vector<double> p = {2.0, 0.5, rm, rv}, g(4, 0.0);
+    layer->bind(p.data(), g.data());
+    Mat<double> yy(4, 2), dy = Mat<double>::Ones(4, 2), dx(4, 2);
+    layer->forward(CMatView<double>(x.data(), 4, 2), MatView<double>(yy.data(), 4, 2), {});
+    layer->backward(CMatView<double>(x.data(), 4, 2), CMatView<double>(yy.data(), 4, 2), CMatView<double>(dy.data(), 4, 2), dx.data());
+    EXPECT_NEAR(dx(0, 0), 2.0 / std::sqrt(rv + 1e-5), 1e-12);
+    EXPECT_NEAR(g[1], 8.0, 1e-12);  // dbeta = sum dy
+    EXPECT_EQ(g[2], 0.0);           // statistics get no gradient
+    EXPECT_TRUE(is_buffer_param("layers.1.running_var"));
+    EXPECT_FALSE(is_buffer_param("layers.1.weight"));
+}
+
+TEST(CnnLayers, MaxPoolGivesTheGradientToTheFirstMaximum) {
+    auto l = make_layer<float>(json::parse(R"({"type":"maxpool2d","size":2})"));
+    l->setup({1, 2, 2});
+    Mat<float> x(4, 1), y(1, 1), dy = Mat<float>::Constant(1, 1, 3.0f), dx(4, 1);
+    x << 1, 7, 7, 2;  // a tie between positions 1 and 2
+    l->forward(CMatView<float>(x.data(), 4, 1), MatView<float>(y.data(), 1, 1), {});
+    l->backward(CMatView<float>(x.data(), 4, 1), CMatView<float>(y.data(), 1, 1), CMatView<float>(dy.data(), 1, 1), dx.data());
+    EXPECT_EQ(y(0, 0), 7.0f);
+    EXPECT_EQ(dx(1, 0), 3.0f);
+    EXPECT_EQ(dx(2, 0), 0.0f);
+}
+
+TEST(CnnLayers, Cnn4HasPyTorchsParameterCount) {
+    json layers = json::array();
+    for (int ch : {16, 32, 64, 128}) {
+        layers.push_back({{"type", "conv2d"}, {"channels", ch}, {"kernel", 3}, {"padding", 1}, {"bias", false}});
+        layers.push_back({{"type", "batchnorm"}});
+        layers.push_back({{"type", "relu"}});
+        layers.push_back({{"type", "maxpool2d"}, {"size", 2}});
+    }
+    layers.push_back({{"type", "global_avg_pool"}});
+    layers.push_back({{"type", "dense"}, {"units", 10}});
+    Network<float> net(layers, {1, 128, 130});
+    std::size_t trainable = 0, buffers = 0;
+    for (const auto& e : net.param_table()) (is_buffer_param(e.name) ? buffers : trainable) += e.size;
+    EXPECT_EQ(trainable, 98682u);  // sum(p.numel() for p in model.parameters()) in PyTorch
+    EXPECT_EQ(buffers, 480u);
+    EXPECT_EQ(net.output_shape(), (Shape{10}));
+    EXPECT_EQ(net.layers_json(), Network<float>(net.layers_json(), {1, 128, 130}).layers_json());  // registry round trip
+}
+
+TEST(CnnLayers, BadSpecsAreClearErrors) {
+    auto msg = [](const json& layers, const Shape& in) {
+        try {
+            Network<float> n(layers, in);
+        } catch (const genrekit::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(msg(json::parse(R"([{"type":"conv2d"}])"), {1, 8, 8}).find("missing key 'channels'"), std::string::npos);
+    EXPECT_NE(msg(json::parse(R"([{"type":"conv2d","channels":2,"kernel":4,"padding":"same"}])"), {1, 8, 8}).find("odd kernel"), std::string::npos);
+    EXPECT_NE(msg(json::parse(R"([{"type":"conv2d","channels":2,"kernel":9}])"), {1, 8, 8}).find("does not fit"), std::string::npos);
+    EXPECT_NE(msg(json::parse(R"([{"type":"maxpool2d","size":4}])"), {1, 2, 8}).find("larger than the input"), std::string::npos);
+    EXPECT_NE(msg(json::parse(R"([{"type":"conv2d","channels":2}])"), {64}).find("needs an image-like input"), std::string::npos);
+    EXPECT_NE(msg(json::parse(R"([{"type":"batchnorm","momentum":0.1,"foo":1}])"), {1, 8, 8}).find("unknown key 'foo'"), std::string::npos);
+}
