@@ -148,40 +148,28 @@ template <class V, int W>
     }
 }
 
-// ref: librosa 0.7.2 util/utils.py softmask, for the two masks of decompose.hpss at once, in
-// float32: Z = max(X, X_ref); where Z < tiny the mask is 0.5 (split_zeros) or 0; elsewhere
+// ref: librosa 0.7.2 util/utils.py softmask(x, x_ref * margin, power=2), in float32:
+// Z = max(X, X_ref); where Z < tiny the mask is 0.5 (split_zeros) or 0; elsewhere
 // (X/Z)^2 / ((X/Z)^2 + (X_ref/Z)^2). Written branch-free so that it vectorises; IEEE division
 // gives the same bits at any vector width.
-[[gnu::always_inline]] inline void softmask_pair_p2_body(const float* h, const float* p, float margin_h, float margin_p,
-                                                         float zero_value, float* mh, float* mp, std::ptrdiff_t n) {
+[[gnu::always_inline]] inline void softmask_p2_body(const float* x, const float* ref, float margin, float zero_value,
+                                                    float* mask, std::ptrdiff_t n) {
     const float tiny = std::numeric_limits<float>::min();
     for (std::ptrdiff_t i = 0; i < n; ++i) {
-        const float x = h[i], r = p[i];
-        // mask_harm = softmask(harm, perc * margin_harm)
-        const float r1 = r * margin_h;
-        const float z1 = x > r1 ? x : r1;
-        const bool bad1 = z1 < tiny;
-        const float zz1 = bad1 ? 1.0f : z1;
-        float a1 = x / zz1, b1 = r1 / zz1;
-        a1 = a1 * a1;
-        b1 = b1 * b1;
-        const float m1 = a1 / (a1 + b1);
-        mh[i] = bad1 ? zero_value : m1;
-        // mask_perc = softmask(perc, harm * margin_perc)
-        const float x2 = x * margin_p;
-        const float z2 = r > x2 ? r : x2;
-        const bool bad2 = z2 < tiny;
-        const float zz2 = bad2 ? 1.0f : z2;
-        float a2 = r / zz2, b2 = x2 / zz2;
-        a2 = a2 * a2;
-        b2 = b2 * b2;
-        const float m2 = a2 / (a2 + b2);
-        mp[i] = bad2 ? zero_value : m2;
+        const float a0 = x[i], r = ref[i] * margin;
+        const float z = a0 > r ? a0 : r;
+        const bool bad = z < tiny;
+        const float zz = bad ? 1.0f : z;
+        float a = a0 / zz, b = r / zz;
+        a = a * a;
+        b = b * b;
+        const float m = a / (a + b);
+        mask[i] = bad ? zero_value : m;
     }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Inverse STFT of X * mask for L frames at once ("vertical" SIMD: lane l is frame t0 + l), so
+// Inverse STFT of X * mask for 8 frames at once ("vertical" SIMD: lane l is frame t0 + l), so
 // every FFT butterfly is a plain vector operation with no shuffles. Per frame this is the
 // textbook real inverse FFT of size N through one complex FFT of size M = N/2:
 //   Z[k] = (X[k] + conj X[M-k]) + i (X[k] - conj X[M-k]) e^{+2 pi i k/N},  z = IDFT_M(Z),
@@ -189,6 +177,12 @@ template <class V, int W>
 // (radix-2, decimation in time, Z stored in bit-reversed order), then windowed and
 // overlap-added as librosa's istft does. Float32 throughout, like the KissFFT path it replaces;
 // the two agree to ~1e-7 of the signal's peak (see the tests).
+//
+// Memory traffic, not arithmetic, bounds this kernel (the 8-lane FFT buffers are 64 KB), so:
+// frames enter and leave through 8x8 register transposes, and the radix-2 stages run in pairs
+// over the data (each element loaded and stored once per two stages). Every element still goes
+// through the same float operations in the same order, so the bits do not depend on this
+// arrangement nor on the vector width the kernel is compiled for.
 // ---------------------------------------------------------------------------------------------
 struct IstftTables {
     int n_fft = 0, half = 0, hop = 0;
@@ -198,13 +192,47 @@ struct IstftTables {
     std::vector<float> window;               // periodic Hann, float32
 };
 
-template <class V>
+constexpr int kIstftLanes = 8;
+using v8i = int __attribute__((vector_size(32)));
+
+// In-place transpose of an 8x8 block held in 8 vectors: afterwards r[j][l] is the old r[l][j].
+[[gnu::always_inline]] inline void transpose8(v8f* r) {
+    v8f t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shuffle(r[i], r[i + 1], v8i{0, 8, 1, 9, 4, 12, 5, 13});
+        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], v8i{2, 10, 3, 11, 6, 14, 7, 15});
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; ++h) {
+            u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + h + 2], v8i{0, 1, 8, 9, 4, 5, 12, 13});
+            u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + h + 2], v8i{2, 3, 10, 11, 6, 7, 14, 15});
+        }
+    // u[0..3] hold rows 0..3 of the result's lanes 0-3 | 4-7 halves from inputs 0-3; u[4..7] from inputs 4-7.
+    for (int j = 0; j < 4; ++j) {
+        r[j] = __builtin_shuffle(u[j], u[j + 4], v8i{0, 1, 2, 3, 8, 9, 10, 11});
+        r[j + 4] = __builtin_shuffle(u[j], u[j + 4], v8i{4, 5, 6, 7, 12, 13, 14, 15});
+    }
+}
+
+// t = b * w (complex, w a scalar pair); b' = a - t; a' = a + t.
+[[gnu::always_inline]] inline void butterfly(v8f& ar, v8f& ai, v8f& br, v8f& bi, float wr, float wi) {
+    const v8f tr = br * wr - bi * wi, ti = br * wi + bi * wr;
+    br = ar - tr;
+    bi = ai - ti;
+    ar = ar + tr;
+    ai = ai + ti;
+}
+
 [[gnu::always_inline]] inline void istft_group_body(const float* X, const float* mask, int nb, int nt, int t0,
                                                     const IstftTables& p, float* re, float* im, float* gather,
                                                     float* y) {
-    constexpr int L = lanes_of<V>;
+    constexpr int L = kIstftLanes;
+    using V = v8f;
     const int M = p.half;
-    // 1. Gather the masked bins of L frames and form Z in bit-reversed order.
+    // 1. The masked bins of L frames (X * mask, as apply_mask computes it), transposed to
+    //    bins x lanes: gr/gi hold (M+1)*L floats. Four bins of a frame are 8 interleaved floats,
+    //    times the mask with each value repeated; a transpose of 8 frames then gives re, im of
+    //    bins k..k+3 across the lanes.
     const float* xc[L];
     const float* mc[L];
     for (int l = 0; l < L; ++l) {
@@ -212,15 +240,29 @@ template <class V>
         xc[l] = X + 2 * col * nb;
         mc[l] = mask + col * nb;
     }
-    // X * mask (as apply_mask computes it), transposed to bins x lanes: gr/gi hold (M+1)*L floats.
     float* gr = gather;
     float* gi = gr + (M + 1) * L;
-    for (int l = 0; l < L; ++l)
-        for (int k = 0; k <= M; ++k) {
-            const float m = mc[l][k];
-            gr[k * L + l] = xc[l][2 * k] * m;
-            gi[k * L + l] = xc[l][2 * k + 1] * m;
+    int k0 = 0;
+    for (; k0 + 4 <= M; k0 += 4) {
+        V r[L];
+        for (int l = 0; l < L; ++l) {
+            V m{};
+            std::memcpy(&m, mc[l] + k0, 4 * sizeof(float));
+            r[l] = loadv<V>(xc[l] + 2 * k0) * __builtin_shuffle(m, v8i{0, 0, 1, 1, 2, 2, 3, 3});
         }
+        transpose8(r);
+        for (int q = 0; q < 4; ++q) {
+            storev<V>(gr + (k0 + q) * L, r[2 * q]);
+            storev<V>(gi + (k0 + q) * L, r[2 * q + 1]);
+        }
+    }
+    for (; k0 <= M; ++k0)
+        for (int l = 0; l < L; ++l) {
+            const float m = mc[l][k0];
+            gr[k0 * L + l] = xc[l][2 * k0] * m;
+            gi[k0 * L + l] = xc[l][2 * k0 + 1] * m;
+        }
+    // 2. Z in bit-reversed order.
     for (int k = 0; k < M; ++k) {
         const V ar = loadv<V>(gr + k * L), ai = loadv<V>(gi + k * L);
         const V br = loadv<V>(gr + (M - k) * L), bi = loadv<V>(gi + (M - k) * L);
@@ -232,33 +274,81 @@ template <class V>
         storev<V>(re + j * L, er - oi);
         storev<V>(im + j * L, ei + orr);
     }
-    // 2. Radix-2 butterflies.
-    const float* twr = p.tw_re.data();
+    // 3. Radix-2 butterflies, stages sz and 2 sz together: in a block of 4 sz, stage sz pairs
+    //    (j, j+sz) and (j+2sz, j+3sz) with twiddle j, then stage 2 sz pairs (j, j+2sz) with
+    //    twiddle j and (j+sz, j+3sz) with twiddle j+sz. A lone last stage runs by itself.
+    const float* twr = p.tw_re.data();  // stage sz's twiddles start at sz - 1
     const float* twi = p.tw_im.data();
-    for (int sz = 1; sz < M; sz <<= 1) {
-        for (int g = 0; g < M; g += 2 * sz) {
+    int sz = 1;
+    for (; 4 * sz <= M; sz *= 4) {
+        const float* w1r = twr + (sz - 1);
+        const float* w1i = twi + (sz - 1);
+        const float* w2r = twr + (2 * sz - 1);
+        const float* w2i = twi + (2 * sz - 1);
+        for (int g = 0; g < M; g += 4 * sz)
             for (int j = 0; j < sz; ++j) {
-                const float wr = twr[j], wi = twi[j];
-                float* pa_r = re + (g + j) * L;
-                float* pa_i = im + (g + j) * L;
-                float* pb_r = re + (g + j + sz) * L;
-                float* pb_i = im + (g + j + sz) * L;
-                const V xr = loadv<V>(pb_r), xi = loadv<V>(pb_i);
-                const V tr = xr * wr - xi * wi, ti = xr * wi + xi * wr;
-                const V ur = loadv<V>(pa_r), ui = loadv<V>(pa_i);
-                storev<V>(pb_r, ur - tr);
-                storev<V>(pb_i, ui - ti);
-                storev<V>(pa_r, ur + tr);
-                storev<V>(pa_i, ui + ti);
+                float* pr = re + (g + j) * L;
+                float* pi = im + (g + j) * L;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
+                V x0r = loadv<V>(pr), x0i = loadv<V>(pi);
+                V x1r = loadv<V>(pr + d), x1i = loadv<V>(pi + d);
+                V x2r = loadv<V>(pr + 2 * d), x2i = loadv<V>(pi + 2 * d);
+                V x3r = loadv<V>(pr + 3 * d), x3i = loadv<V>(pi + 3 * d);
+                butterfly(x0r, x0i, x1r, x1i, w1r[j], w1i[j]);
+                butterfly(x2r, x2i, x3r, x3i, w1r[j], w1i[j]);
+                butterfly(x0r, x0i, x2r, x2i, w2r[j], w2i[j]);
+                butterfly(x1r, x1i, x3r, x3i, w2r[j + sz], w2i[j + sz]);
+                storev<V>(pr, x0r);
+                storev<V>(pi, x0i);
+                storev<V>(pr + d, x1r);
+                storev<V>(pi + d, x1i);
+                storev<V>(pr + 2 * d, x2r);
+                storev<V>(pi + 2 * d, x2i);
+                storev<V>(pr + 3 * d, x3r);
+                storev<V>(pi + 3 * d, x3i);
             }
-        }
-        twr += sz;
-        twi += sz;
     }
-    // 3. Scale, window and overlap-add each frame.
+    if (2 * sz <= M) {
+        for (int j = 0; j < sz; ++j) {
+            float* pr = re + j * L;
+            float* pi = im + j * L;
+            const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
+            V ar = loadv<V>(pr), ai = loadv<V>(pi), br = loadv<V>(pr + d), bi = loadv<V>(pi + d);
+            butterfly(ar, ai, br, bi, twr[sz - 1 + j], twi[sz - 1 + j]);
+            storev<V>(pr, ar);
+            storev<V>(pi, ai);
+            storev<V>(pr + d, br);
+            storev<V>(pi + d, bi);
+        }
+    }
+    // 4. Scale, window and overlap-add each frame: y[(t0+l) hop + 2m (+1)] += win * (z * scale).
+    //    Frames must be added in order. Two lanes l1 < l2 meet at a sample from m1 > m2 (the
+    //    later frame starts later), so taking blocks of 8 m from the top down, lanes in order
+    //    within a block, keeps that order as long as one block never holds both (hop >= 32).
     const float scale = 1.0f / static_cast<float>(p.n_fft);
     const float* win = p.window.data();
     const int lanes = std::min(L, nt - t0);
+    if (p.hop >= 32 && M % 8 == 0) {
+        for (int m0 = M - 8; m0 >= 0; m0 -= 8) {
+            V r[L], q[L];
+            for (int i = 0; i < 8; ++i) {
+                r[i] = loadv<V>(re + (m0 + i) * L);
+                q[i] = loadv<V>(im + (m0 + i) * L);
+            }
+            transpose8(r);  // r[l] = re of m0..m0+7 for lane l
+            transpose8(q);
+            const V w0 = loadv<V>(win + 2 * m0), w1 = loadv<V>(win + 2 * m0 + 8);
+            for (int l = 0; l < lanes; ++l) {
+                const V zr = r[l] * scale, zi = q[l] * scale;
+                const V lo = __builtin_shuffle(zr, zi, v8i{0, 8, 1, 9, 2, 10, 3, 11});
+                const V hi = __builtin_shuffle(zr, zi, v8i{4, 12, 5, 13, 6, 14, 7, 15});
+                float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * p.hop + 2 * m0;
+                storev<V>(dst, loadv<V>(dst) + w0 * lo);
+                storev<V>(dst + 8, loadv<V>(dst + 8) + w1 * hi);
+            }
+        }
+        return;
+    }
     for (int l = 0; l < lanes; ++l) {
         float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * p.hop;
         for (int m = 0; m < M; ++m) {
@@ -281,13 +371,14 @@ template <class V>
         if (w == 31) return median_freq_body<V, 31>(S, O, nb, nt, 31, idx, ib, ob);                             \
         median_freq_body<V, 0>(S, O, nb, nt, w, idx, ib, ob);                                                   \
     }                                                                                                            \
-    ATTR void softmask_pair_p2_##SUFFIX(const float* h, const float* p, float margin_h, float margin_p,         \
-                                        float zero_value, float* mh, float* mp, std::ptrdiff_t n) {             \
-        softmask_pair_p2_body(h, p, margin_h, margin_p, zero_value, mh, mp, n);                                 \
+    ATTR void softmask_p2_##SUFFIX(const float* x, const float* ref, float margin, float zero_value, float* mask, \
+                                   std::ptrdiff_t n) {                                                           \
+        softmask_p2_body(x, ref, margin, zero_value, mask, n);                                                  \
     }                                                                                                            \
-    [[maybe_unused]] ATTR void istft_group_##SUFFIX(const float* X, const float* mask, int nb, int nt, int t0,                    \
-                                   const IstftTables& p, float* re, float* im, float* gather, float* y) {        \
-        istft_group_body<V>(X, mask, nb, nt, t0, p, re, im, gather, y);                                         \
+    [[maybe_unused]] ATTR void istft_group_##SUFFIX(const float* X, const float* mask, int nb, int nt, int t0,   \
+                                                    const IstftTables& p, float* re, float* im, float* gather,  \
+                                                    float* y) {                                                  \
+        istft_group_body(X, mask, nb, nt, t0, p, re, im, gather, y);                                            \
     }
 
 GENREKIT_HPSS_KERNELS(base, , v8f)
@@ -296,11 +387,9 @@ struct Kernels {
     int lanes = 8;
     void (*median_time)(const float*, float*, int, int, int, const int*) = median_time_base;
     void (*median_freq)(const float*, float*, int, int, int, const int*, float*, float*) = median_freq_base;
-    void (*softmask_pair_p2)(const float*, const float*, float, float, float, float*, float*,
-                             std::ptrdiff_t) = softmask_pair_p2_base;
+    void (*softmask_p2)(const float*, const float*, float, float, float*, std::ptrdiff_t) = softmask_p2_base;
     void (*istft_group)(const float*, const float*, int, int, int, const IstftTables&, float*, float*, float*,
-                        float*) = istft_group_base;
-    int istft_lanes = 8;
+                        float*) = istft_group_base;  // kIstftLanes frames per call
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
@@ -309,18 +398,18 @@ GENREKIT_HPSS_KERNELS(avx512, [[gnu::target("avx512f")]], v16f)
 
 Kernels select_kernels() {
     Kernels k;
-    // The inverse STFT uses 8 lanes even with AVX-512: its 16-lane working set (128 KB) spills
+    // The inverse STFT uses 8 lanes even with AVX-512: a 16-lane working set (128 KB) spills
     // out of L1 and measured slower.
     if (__builtin_cpu_supports("avx512f")) {
-        k = {16, median_time_avx512, median_freq_avx512, softmask_pair_p2_avx512, istft_group_avx2, 8};
+        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512, istft_group_avx2};
     } else if (__builtin_cpu_supports("avx2")) {
-        k = {8, median_time_avx2, median_freq_avx2, softmask_pair_p2_avx2, istft_group_avx2, 8};
+        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2, istft_group_avx2};
     }
     return k;
 }
 #elif defined(__AVX512F__)
 GENREKIT_HPSS_KERNELS(wide, , v16f)
-Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_pair_p2_wide, istft_group_wide, 16}; }
+Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_p2_wide, istft_group_wide}; }
 #else
 Kernels select_kernels() { return {}; }
 #endif
@@ -439,7 +528,7 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const Is
     gather.resize(static_cast<std::size_t>((p.half + 1) * kMaxLanes * 2));
     const Kernels& k = kernels();
     const float* xf = reinterpret_cast<const float*>(X.data());
-    for (int t0 = 0; t0 < nt; t0 += k.istft_lanes)
+    for (int t0 = 0; t0 < nt; t0 += kIstftLanes)
         k.istft_group(xf, mask.data(), nb, nt, t0, p, re.data(), im.data(), gather.data(), y.data());
     // ref: librosa 0.7.2 window_sumsquare: the squared window summed over frames (float32, frames
     // in order). Away from the ends it depends only on i mod hop, so it is computed once per residue.
@@ -524,6 +613,10 @@ Hpss::Hpss(Hpss&&) noexcept = default;
 Hpss& Hpss::operator=(Hpss&&) noexcept = default;
 
 void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram& mask_percussive) {
+    masks(mag, mask_harmonic, &mask_percussive);
+}
+
+void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram* mask_percussive) {
     Scratch& s = *scratch_;
     // ref: librosa 0.7.2 decompose.hpss: harm = median_filter(S, size=(1, win_harm), mode='reflect'),
     // perc = median_filter(S, size=(win_perc, 1), mode='reflect').
@@ -532,22 +625,19 @@ void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram
     // ref: librosa 0.7.2 decompose.hpss: split_zeros = (margin_harm == 1 and margin_perc == 1);
     // mask_harm = softmask(harm, perc * margin_harm), mask_perc = softmask(perc, harm * margin_perc).
     const bool split_zeros = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
-    mask_harmonic.resize(mag.rows(), mag.cols());
-    mask_percussive.resize(mag.rows(), mag.cols());
-    const float* h = s.harm.data();
-    const float* p = s.perc.data();
-    float* mh = mask_harmonic.data();
-    float* mp = mask_percussive.data();
     const float power = params_.power, margin_h = params_.margin_harmonic, margin_p = params_.margin_percussive;
     const Eigen::Index n = mag.size();
-    if (power == 2.0f) {  // numpy evaluates **2 as a square
-        kernels().softmask_pair_p2(h, p, margin_h, margin_p, split_zeros ? 0.5f : 0.0f, mh, mp, n);
-        return;
-    }
-    for (Eigen::Index i = 0; i < n; ++i) {
-        mh[i] = softmask_one(h[i], p[i] * margin_h, power, split_zeros);
-        mp[i] = softmask_one(p[i], h[i] * margin_p, power, split_zeros);
-    }
+    auto one = [&](const Spectrogram& x, const Spectrogram& ref, float margin, Spectrogram& mask) {
+        if (mask.rows() != mag.rows() || mask.cols() != mag.cols()) mask.resize(mag.rows(), mag.cols());
+        if (power == 2.0f) {  // numpy evaluates **2 as a square
+            kernels().softmask_p2(x.data(), ref.data(), margin, split_zeros ? 0.5f : 0.0f, mask.data(), n);
+            return;
+        }
+        for (Eigen::Index i = 0; i < n; ++i)
+            mask.data()[i] = softmask_one(x.data()[i], ref.data()[i] * margin, power, split_zeros);
+    };
+    one(s.harm, s.perc, margin_h, mask_harmonic);
+    if (mask_percussive) one(s.perc, s.harm, margin_p, *mask_percussive);
 }
 
 HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram& mag) {
@@ -574,7 +664,9 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
     if (static_cast<std::size_t>(X.cols()) != s.stft.n_frames(y.size()))
         throw Error("hpss waveforms: the STFT has " + std::to_string(X.cols()) + " frames but a signal of " +
                     std::to_string(y.size()) + " samples gives " + std::to_string(s.stft.n_frames(y.size())));
-    masks(mag, s.mask_h, s.mask_p);
+    const bool complementary = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
+    const bool residual = params_.percussive_from_residual && complementary;
+    masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
     const std::size_t covered = hop * static_cast<std::size_t>(X.cols() - 1);  // istft(length=None) output
 
     // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
@@ -588,8 +680,7 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
         std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
     };
     invert(s.mask_h, s.waves.harmonic);
-    const bool complementary = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
-    if (params_.percussive_from_residual && complementary) {
+    if (residual) {
         // istft(X * mask_p) = istft(X) - istft(X * mask_h), and istft(X) = y where it is defined.
         s.waves.percussive.assign(y.size(), 0.0f);
         const std::size_t n = std::min(covered, y.size());

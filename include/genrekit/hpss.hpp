@@ -81,6 +81,8 @@ public:
     const HpssWaveforms& waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y);
 
 private:
+    // masks() with the percussive mask optional (null: not computed).
+    void masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram* mask_percussive);
     struct Scratch;
     HpssParams params_;
     StftParams stft_params_;
