@@ -1,6 +1,10 @@
 #include "genrekit/spectral_features.hpp"
 
 #include <cmath>
+#include <cstdint>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <limits>
 #include <string>
 
@@ -51,11 +55,44 @@ T pairwise_sum(const T* a, std::size_t n) {
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
 }
 
-// The frames of a padded signal, as librosa's util.frame: 1 + (n - frame_length) / hop of them.
-std::vector<float> padded_signal(std::span<const float> y, const FrameParams& p, PadMode mode) {
-    const auto half = static_cast<std::size_t>(p.frame_length / 2);
-    if (p.center) return pad_signal(y, half, half, mode);
-    return {y.begin(), y.end()};
+// pairwise_sum of f(0), ..., f(n-1) without storing them: the same additions in the same order.
+// f is called once per index, in increasing order.
+template <typename T, typename F>
+T pairwise_sum_map(std::size_t first, std::size_t n, F& f) {
+    if (n < 8) {
+        T res = 0;
+        for (std::size_t i = 0; i < n; ++i) res += f(first + i);
+        return res;
+    }
+    if (n <= 128) {
+        T r[8];
+        for (std::size_t j = 0; j < 8; ++j) r[j] = f(first + j);
+        std::size_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += f(first + i + j);
+        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += f(first + i);
+        return res;
+    }
+    std::size_t n2 = n / 2;
+    n2 -= n2 % 8;
+    const T left = pairwise_sum_map<T>(first, n2, f);
+    return left + pairwise_sum_map<T>(first + n2, n - n2, f);
+}
+
+// q[k] = float(s[k] / length) with the division in double (IEEE: the same bits in SSE2 pairs).
+void normalize_f32(const float* s, double length, float* q, std::size_t n) {
+    std::size_t k = 0;
+#if defined(__SSE2__)
+    const __m128d len = _mm_set1_pd(length);
+    for (; k + 4 <= n; k += 4) {
+        const __m128 v = _mm_loadu_ps(s + k);
+        const __m128 lo = _mm_cvtpd_ps(_mm_div_pd(_mm_cvtps_pd(v), len));
+        const __m128 hi = _mm_cvtpd_ps(_mm_div_pd(_mm_cvtps_pd(_mm_movehl_ps(v, v)), len));
+        _mm_storeu_ps(q + k, _mm_movelh_ps(lo, hi));
+    }
+#endif
+    for (; k < n; ++k) q[k] = static_cast<float>(static_cast<double>(s[k]) / length);
 }
 
 enum Want { kCentroid = 1, kBandwidth = 2, kRolloff = 4 };
@@ -75,60 +112,108 @@ SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, i
         out.rolloff_margin.assign(static_cast<std::size_t>(nt), 1.0f);
     }
     const auto n = static_cast<std::size_t>(nb);
-    std::vector<double> buf(n);
-    std::vector<float> snorm(n), unnormed(n);
+    std::vector<float> snorm(n);
     const float tiny = std::numeric_limits<float>::min();
-    for (Eigen::Index t = 0; t < nt; ++t) {
-        const float* s = mag.col(t).data();
-        const auto ti = static_cast<std::size_t>(t);
-        if (want & (kCentroid | kBandwidth)) {
+    const double* fq = freq.data();
+    if (want & (kCentroid | kBandwidth)) {
+        for (Eigen::Index t = 0; t < nt; ++t) {
+            const float* s = mag.col(t).data();
+            const auto ti = static_cast<std::size_t>(t);
             // ref: librosa 0.7.2 util.normalize(S, norm=1, axis=0): the L1 norm in float64; below
             // tiny(float32) the frame is left as is; the quotient is stored in S's dtype (float32).
-            for (std::size_t k = 0; k < n; ++k) buf[k] = std::abs(static_cast<double>(s[k]));
-            double length = pairwise_sum(buf.data(), n);
+            auto absval = [s](std::size_t k) { return std::abs(static_cast<double>(s[k])); };
+            double length = pairwise_sum_map<double>(0, n, absval);
             if (length < tiny) length = 1.0;
-            for (std::size_t k = 0; k < n; ++k) snorm[k] = static_cast<float>(static_cast<double>(s[k]) / length);
+            float* sn = snorm.data();
+            normalize_f32(s, length, sn, n);
             // ref: librosa 0.7.2 spectral_centroid: np.sum(freq * normalize(S, norm=1), axis=0).
-            for (std::size_t k = 0; k < n; ++k) buf[k] = freq[k] * static_cast<double>(snorm[k]);
-            const double centroid = pairwise_sum(buf.data(), n);
+            auto weighted = [sn, fq](std::size_t k) { return fq[k] * static_cast<double>(sn[k]); };
+            const double centroid = pairwise_sum_map<double>(0, n, weighted);
             out.centroid[ti] = centroid;
-            if (want & kBandwidth) {
-                // ref: librosa 0.7.2 spectral_bandwidth: np.sum(S * |freq - centroid|**p, axis=0)**(1/p),
-                // S normalised when norm=True (the float32 quotient above).
-                const float* w = params.norm ? snorm.data() : s;
-                if (params.p == 2.0) {
-                    for (std::size_t k = 0; k < n; ++k) {
-                        const double d = std::abs(freq[k] - centroid);
-                        buf[k] = static_cast<double>(w[k]) * (d * d);
-                    }
-                    out.bandwidth[ti] = std::sqrt(pairwise_sum(buf.data(), n));
-                } else {
-                    for (std::size_t k = 0; k < n; ++k)
-                        buf[k] = static_cast<double>(w[k]) * std::pow(std::abs(freq[k] - centroid), params.p);
-                    out.bandwidth[ti] = std::pow(pairwise_sum(buf.data(), n), 1.0 / params.p);
-                }
+            if (!(want & kBandwidth)) continue;
+            // ref: librosa 0.7.2 spectral_bandwidth: np.sum(S * |freq - centroid|**p, axis=0)**(1/p),
+            // S normalised when norm=True (the float32 quotient above).
+            const float* w = params.norm ? sn : s;
+            if (params.p == 2.0) {
+                auto dev = [w, fq, centroid](std::size_t k) {
+                    const double d = std::abs(fq[k] - centroid);
+                    return static_cast<double>(w[k]) * (d * d);
+                };
+                out.bandwidth[ti] = std::sqrt(pairwise_sum_map<double>(0, n, dev));
+            } else {
+                const double p = params.p;
+                auto dev = [w, fq, centroid, p](std::size_t k) {
+                    return static_cast<double>(w[k]) * std::pow(std::abs(fq[k] - centroid), p);
+                };
+                out.bandwidth[ti] = std::pow(pairwise_sum_map<double>(0, n, dev), 1.0 / p);
             }
         }
-        if (want & kRolloff) {
-            // ref: librosa 0.7.2 spectral_rolloff: total = np.cumsum(S, axis=0) in float32 (sequential);
-            // threshold = roll_percent * total[-1] in float32; the lowest bin with total >= threshold.
-            float total = 0.0f;
-            for (std::size_t k = 0; k < n; ++k) total += s[k];
-            const float threshold = static_cast<float>(params.roll_percent) * total;
-            float cum = 0.0f, below = 0.0f;
-            std::size_t k = 0;
-            for (; k < n; ++k) {
-                below = cum;
-                cum += s[k];
-                if (cum >= threshold) break;
+    }
+    if (want & kRolloff) {
+        // ref: librosa 0.7.2 spectral_rolloff: total = np.cumsum(S, axis=0) in float32 (sequential);
+        // threshold = roll_percent * total[-1] in float32; the lowest bin with total >= threshold.
+        // A float32 running sum is one long dependency chain, so 8 frames run side by side.
+        constexpr int G = 8;
+        const float pct = static_cast<float>(params.roll_percent);
+        for (Eigen::Index t0 = 0; t0 < nt; t0 += G) {
+            const int lanes = static_cast<int>(std::min<Eigen::Index>(G, nt - t0));
+            const float* col[G];
+            float total[G], threshold[G], cum[G], below[G];
+            std::size_t at[G];
+            for (int l = 0; l < G; ++l) {
+                col[l] = mag.col(t0 + std::min(l, lanes - 1)).data();
+                total[l] = 0.0f;
             }
-            if (total > 0)
-                out.rolloff_margin[ti] = std::min(cum - threshold, k > 0 ? threshold - below : cum) / total;
-            // With finite input the last bin always qualifies (cum == total >= threshold).
-            out.rolloff[ti] = k < n ? freq[k] : freq[n - 1];
+            for (std::size_t k = 0; k < n; ++k)
+                for (int l = 0; l < G; ++l) total[l] += col[l][k];
+            for (int l = 0; l < G; ++l) {
+                threshold[l] = pct * total[l];
+                cum[l] = below[l] = 0.0f;
+                at[l] = n;
+            }
+            int open = G;
+            for (std::size_t k = 0; k < n && open > 0; ++k)
+                for (int l = 0; l < G; ++l) {
+                    if (at[l] < n) continue;
+                    below[l] = cum[l];
+                    cum[l] += col[l][k];
+                    if (cum[l] >= threshold[l]) {
+                        at[l] = k;
+                        --open;
+                    }
+                }
+            for (int l = 0; l < lanes; ++l) {
+                const auto ti = static_cast<std::size_t>(t0 + l);
+                const std::size_t k = at[l];
+                if (total[l] > 0)
+                    out.rolloff_margin[ti] = std::min(cum[l] - threshold[l], k > 0 ? threshold[l] - below[l] : cum[l]) / total[l];
+                // With finite input the last bin always qualifies (cum == total >= threshold).
+                out.rolloff[ti] = k < n ? freq[k] : freq[n - 1];
+            }
         }
     }
     return out;
+}
+
+// The index of y (length n >= 1) that sample i of the signal padded by `half` on both sides
+// holds. ref: numpy.pad modes 'reflect' and 'edge'.
+std::size_t padded_source(std::ptrdiff_t i, std::ptrdiff_t half, std::ptrdiff_t n, PadMode mode) {
+    i -= half;
+    if (i >= 0 && i < n) return static_cast<std::size_t>(i);
+    if (mode == PadMode::Edge || n == 1) return i < 0 ? 0 : static_cast<std::size_t>(n - 1);
+    const std::ptrdiff_t period = 2 * (n - 1);
+    std::ptrdiff_t m = ((i % period) + period) % period;
+    if (m >= n) m = period - m;
+    return static_cast<std::size_t>(m);
+}
+
+// Per-thread scratch for the signal-length buffers below: its size follows the longest
+// signal seen, so memory does not grow with the number of files.
+template <typename T>
+std::vector<T>& scratch(std::size_t n) {
+    thread_local std::vector<T> buf;
+    buf.resize(n);
+    return buf;
 }
 
 }  // namespace
@@ -136,16 +221,28 @@ SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, i
 std::vector<float> rms(std::span<const float> y, const FrameParams& params) {
     params.validate();
     // ref: librosa 0.7.2 rms: np.pad(y, frame_length // 2, mode='reflect') when centred.
-    const std::vector<float> x = padded_signal(y, params, PadMode::Reflect);
     const auto L = static_cast<std::size_t>(params.frame_length);
-    const std::size_t T = frame_count(x.size(), L, static_cast<std::size_t>(params.hop));
+    const auto half = params.center ? static_cast<std::ptrdiff_t>(params.frame_length / 2) : 0;
+    const auto n = static_cast<std::ptrdiff_t>(y.size());
+    const std::size_t N = y.size() + 2 * static_cast<std::size_t>(half);
+    const std::size_t T = frame_count(N, L, static_cast<std::size_t>(params.hop));
     std::vector<float> out(T);
-    std::vector<float> sq(L);
+    if (T == 0) return out;
+    // Each sample lies in frame_length / hop frames: square the padded signal once.
+    std::vector<float>& sq = scratch<float>(N);
+    for (std::size_t i = 0; i < N; ++i) {
+        if (i == static_cast<std::size_t>(half) && n > 0) {  // the unpadded middle, read in place
+            float* dst = sq.data() + half;
+            for (std::size_t k = 0; k < y.size(); ++k) dst[k] = y[k] * y[k];
+            i += y.size() - 1;
+            continue;
+        }
+        const float v = n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Reflect)];
+        sq[i] = v * v;
+    }
     for (std::size_t t = 0; t < T; ++t) {
-        const float* f = x.data() + t * static_cast<std::size_t>(params.hop);
-        for (std::size_t k = 0; k < L; ++k) sq[k] = f[k] * f[k];
         // ref: librosa 0.7.2 rms: np.sqrt(np.mean(np.abs(x)**2, axis=0)), float32 throughout.
-        const float power = (0.0f + pairwise_sum(sq.data(), L)) / static_cast<float>(L);
+        const float power = (0.0f + pairwise_sum(sq.data() + t * static_cast<std::size_t>(params.hop), L)) / static_cast<float>(L);
         out[t] = std::sqrt(power);
     }
     return out;
@@ -154,20 +251,36 @@ std::vector<float> rms(std::span<const float> y, const FrameParams& params) {
 std::vector<double> zero_crossing_rate(std::span<const float> y, const ZcrParams& params) {
     params.validate();
     // ref: librosa 0.7.2 zero_crossing_rate: np.pad(y, frame_length // 2, mode='edge') when centred.
-    const std::vector<float> x = padded_signal(y, params.frame, PadMode::Edge);
     const auto L = static_cast<std::size_t>(params.frame.frame_length);
     const auto hop = static_cast<std::size_t>(params.frame.hop);
-    const std::size_t T = frame_count(x.size(), L, hop);
+    const auto half = params.frame.center ? static_cast<std::ptrdiff_t>(params.frame.frame_length / 2) : 0;
+    const auto n = static_cast<std::ptrdiff_t>(y.size());
+    const std::size_t N = y.size() + 2 * static_cast<std::size_t>(half);
+    const std::size_t T = frame_count(N, L, hop);
+    std::vector<double> out(T);
+    if (T == 0) return out;
     // ref: librosa 0.7.2 zero_crossings: y[|y| <= threshold] = 0 (a positive zero), then
     // np.signbit (zero_pos=True); a crossing where consecutive sign bits differ.
-    std::vector<unsigned char> neg(x.size());
-    for (std::size_t i = 0; i < x.size(); ++i) neg[i] = !(std::abs(x[i]) <= params.threshold) && std::signbit(x[i]);
-    std::vector<double> out(T);
+    std::vector<unsigned char>& neg = scratch<unsigned char>(N);
+    const float thr = params.threshold;
+    auto is_neg = [thr](float v) -> unsigned char { return !(std::abs(v) <= thr) && std::signbit(v); };
+    for (std::size_t i = 0; i < N; ++i) {
+        if (i == static_cast<std::size_t>(half) && n > 0) {  // the unpadded middle, read in place
+            unsigned char* dst = neg.data() + half;
+            for (std::size_t k = 0; k < y.size(); ++k) dst[k] = is_neg(y[k]);
+            i += y.size() - 1;
+            continue;
+        }
+        neg[i] = is_neg(n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Edge)]);
+    }
+    // crossings[i]: crossings between consecutive samples up to i; a frame starting at s counts
+    // those at s+1 .. s+L-1 (the first sample of a frame is never a crossing).
+    std::vector<std::uint32_t>& crossings = scratch<std::uint32_t>(N);
+    crossings[0] = 0;
+    for (std::size_t i = 1; i < N; ++i) crossings[i] = crossings[i - 1] + (neg[i] != neg[i - 1] ? 1u : 0u);
     for (std::size_t t = 0; t < T; ++t) {
-        const unsigned char* f = neg.data() + t * hop;
-        std::size_t crossings = 0;
-        for (std::size_t k = 1; k < L; ++k) crossings += f[k] != f[k - 1];
-        out[t] = static_cast<double>(crossings) / static_cast<double>(L);
+        const std::size_t s = t * hop;
+        out[t] = static_cast<double>(crossings[s + L - 1] - crossings[s]) / static_cast<double>(L);
     }
     return out;
 }
