@@ -239,8 +239,23 @@ void backward_weights(const float* x, const float* dy, float* dw, float* db, Ind
     for (; o + 3 <= o1; o += 3) wgrad_rows<3>(x, dy, dw, O, F, N, o);
     if (o1 - o == 2) wgrad_rows<2>(x, dy, dw, O, F, N, o);
     else if (o1 - o == 1) wgrad_rows<1>(x, dy, dw, O, F, N, o);
+    // The feature tail (F % 8 columns) and the bias, vectorised over 8 rows at a time (dy is contiguous
+    // along rows); the last rows of the range scalar with the same operations (an FMA chain over n).
     const Index f8 = F / 8 * 8;
-    for (Index r = o0; r < o1; ++r) {
+    Index r = o0;
+    for (; r + 8 <= o1; r += 8) {
+        for (Index g = f8; g < F; ++g) {
+            __m256 s = _mm256_setzero_ps();
+            for (Index n = 0; n < N; ++n) s = _mm256_fmadd_ps(_mm256_loadu_ps(dy + n * O + r), _mm256_broadcast_ss(x + n * F + g), s);
+            float t[8];
+            _mm256_storeu_ps(t, s);
+            for (int j = 0; j < 8; ++j) dw[(r + j) * F + g] += t[j];
+        }
+        __m256 s = _mm256_setzero_ps();
+        for (Index n = 0; n < N; ++n) s = _mm256_add_ps(s, _mm256_loadu_ps(dy + n * O + r));
+        _mm256_storeu_ps(db + r, _mm256_add_ps(_mm256_loadu_ps(db + r), s));
+    }
+    for (; r < o1; ++r) {
         for (Index g = f8; g < F; ++g) {
             float s = 0.0f;
             for (Index n = 0; n < N; ++n) s = __builtin_fmaf(dy[n * O + r], x[n * F + g], s);

@@ -59,7 +59,7 @@ void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
 }
 
 void ThreadPool::worker_loop() {
-    unsigned seen = generation_.load(std::memory_order_acquire);
+    unsigned seen = 0;  // the generation at construction: a job published before this thread ran is still seen
     for (;;) {
         unsigned g;
         for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
