@@ -55,7 +55,7 @@ struct GtzanFeaturizer::Stages {
     TempoEstimator tempo;
     // Per-file matrices, kept so that files of the same length reuse their memory.
     ComplexSpectrogram X;
-    Spectrogram mag, pow;
+    Spectrogram mag, pow, mel_power, mel_db, mfcc;
 };
 
 GtzanFeaturizer::GtzanFeaturizer(const FeatureParams& params) : params_(params) {
@@ -79,12 +79,47 @@ struct Clock {
 };
 double since(Clock::time_point t) { return Clock::now() - t; }
 
+// np.var's sum((x - mean)^2) as numpy's pairwise sum of the squared deviations (the same
+// additions as np_mean_var in stats.hpp), without storing the deviations: the HPSS waveforms
+// have a whole track's samples.
+template <typename T>
+T pairwise_sum_sq_dev(const T* a, std::size_t n, T mean) {
+    auto f = [a, mean](std::size_t i) {
+        const T d = a[i] - mean;
+        return d * d;
+    };
+    if (n < 8) {
+        T res = 0;
+        for (std::size_t i = 0; i < n; ++i) res += f(i);
+        return res;
+    }
+    if (n <= 128) {
+        T r[8];
+        for (std::size_t j = 0; j < 8; ++j) r[j] = f(j);
+        std::size_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += f(i + j);
+        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += f(i);
+        return res;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum_sq_dev(a, half, mean) + pairwise_sum_sq_dev(a + half, n - half, mean);
+}
+
 // Mean and variance of a librosa array, in the array's dtype, as the row stores them.
+// ref: numpy/core/_methods.py _mean and _var (ddof 0), as np_mean_var.
 template <typename T>
 void push_stats(std::vector<double>& row, std::span<const T> values) {
-    const auto mv = np_mean_var(values);
-    row.push_back(static_cast<double>(mv.mean));
-    row.push_back(static_cast<double>(mv.var));
+    T mean = 0, var = 0;
+    if (!values.empty()) {
+        const T n = static_cast<T>(values.size());
+        mean = pairwise_sum(values.data(), values.size()) / n;
+        var = pairwise_sum_sq_dev(values.data(), values.size(), mean) / n;
+    }
+    row.push_back(static_cast<double>(mean));
+    row.push_back(static_cast<double>(var));
 }
 template <typename T>
 void push_stats(std::vector<double>& row, const std::vector<T>& values) {
@@ -153,8 +188,11 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
     // ref: librosa 0.7.2 feature.mfcc: power_to_db(melspectrogram(power 2)) through a DCT-II;
     // beat_track's onset envelope uses the same mel dB spectrogram.
     t0 = Clock::now();
-    const Spectrogram mel_db = power_to_db(st.mel.apply(pow));
-    const Spectrogram mfcc = st.dct.apply(mel_db);
+    st.mel.apply(pow, st.mel_power);
+    power_to_db(st.mel_power, st.mel_db);
+    st.dct.apply(st.mel_db, st.mfcc);
+    const Spectrogram& mel_db = st.mel_db;
+    const Spectrogram& mfcc = st.mfcc;
     t.mel_mfcc = since(t0);
 
     t0 = Clock::now();

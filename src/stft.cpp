@@ -92,7 +92,7 @@ std::vector<double> hann_window(int n) {
 struct Stft::Plans {
     kiss_fftr_cfg fwd = nullptr;
     kiss_fftr_cfg inv = nullptr;
-    std::vector<float> frame, edge;
+    std::vector<float> frame, edge, mag;
     std::vector<kiss_fft_cpx> bins;
     // frame_magnitude_exact: a float64 FFT (its plans are cached inside) and the window in double.
     Eigen::FFT<double> exact_fft;
@@ -113,6 +113,7 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
     if (!plans_->fwd || !plans_->inv) throw Error("cannot allocate an FFT plan for n_fft = " + std::to_string(params_.n_fft));
     plans_->frame.resize(static_cast<std::size_t>(params_.n_fft));
     plans_->bins.resize(static_cast<std::size_t>(n_bins()));
+    plans_->mag.resize(static_cast<std::size_t>(n_bins()));
 }
 
 Stft::~Stft() = default;
@@ -136,15 +137,21 @@ ComplexSpectrogram Stft::forward(std::span<const float> y) {
 static_assert(sizeof(kiss_fft_cpx) == sizeof(std::complex<float>) && alignof(kiss_fft_cpx) <= alignof(std::complex<float>));
 
 void Stft::forward(std::span<const float> y, ComplexSpectrogram& X, Spectrogram* mag, Spectrogram* pow) {
+    if (pow && !mag) throw Error("stft: the power output needs the magnitude output too");
+    transform(y, &X, mag, pow);
+}
+
+void Stft::power_spectrogram(std::span<const float> y, Spectrogram& pow) { transform(y, nullptr, nullptr, &pow); }
+
+void Stft::transform(std::span<const float> y, ComplexSpectrogram* X, Spectrogram* mag, Spectrogram* pow) {
     const auto n_fft = static_cast<std::size_t>(params_.n_fft);
     const auto hop = static_cast<std::size_t>(params_.hop);
     const std::size_t T = n_frames(y.size());
     if (T == 0)
         throw Error("signal of " + std::to_string(y.size()) + " samples is shorter than n_fft = " + std::to_string(n_fft));
-    if (pow && !mag) throw Error("stft: the power output needs the magnitude output too");
     const Eigen::Index nb = n_bins();
     const auto cols = static_cast<Eigen::Index>(T);
-    if (X.rows() != nb || X.cols() != cols) X.resize(nb, cols);
+    if (X && (X->rows() != nb || X->cols() != cols)) X->resize(nb, cols);
     if (mag && (mag->rows() != nb || mag->cols() != cols)) mag->resize(nb, cols);
     if (pow && (pow->rows() != nb || pow->cols() != cols)) pow->resize(nb, cols);
 
@@ -170,11 +177,13 @@ void Stft::forward(std::span<const float> y, ComplexSpectrogram& X, Spectrogram*
             src = edge.data();
         }
         for (std::size_t k = 0; k < n_fft; ++k) frame[k] = w[k] * src[k];
-        std::complex<float>* col = X.col(static_cast<Eigen::Index>(t)).data();
-        kiss_fftr(plans_->fwd, frame, reinterpret_cast<kiss_fft_cpx*>(col));
-        if (mag)
-            abs_complex(reinterpret_cast<const float*>(col), mag->col(static_cast<Eigen::Index>(t)).data(),
-                        pow ? pow->col(static_cast<Eigen::Index>(t)).data() : nullptr, nb);
+        const auto ti = static_cast<Eigen::Index>(t);
+        // Without X (or mag), the frame's column lives in scratch until the next frame.
+        auto* col = X ? reinterpret_cast<kiss_fft_cpx*>(X->col(ti).data()) : plans_->bins.data();
+        kiss_fftr(plans_->fwd, frame, col);
+        if (mag || pow)
+            abs_complex(reinterpret_cast<const float*>(col), mag ? mag->col(ti).data() : plans_->mag.data(),
+                        pow ? pow->col(ti).data() : nullptr, nb);
     }
 }
 

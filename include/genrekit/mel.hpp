@@ -42,6 +42,8 @@ public:
     Eigen::MatrixXf dense() const;
     // Applies the filterbank to a power spectrogram; only each filter's non-zero bins are visited.
     Spectrogram apply(const Spectrogram& power) const;
+    // The same into M, resized only when its shape changes.
+    void apply(const Spectrogram& power, Spectrogram& M) const;
 
 private:
     struct Band {
@@ -62,6 +64,7 @@ struct DbParams {
 // ref: librosa 0.7.2 power_to_db: 10*log10(max(amin, S)) - 10*log10(max(amin, ref)),
 // then floored at (max - top_db) over the whole array.
 Spectrogram power_to_db(const Spectrogram& S, const DbParams& params = {});
+void power_to_db(const Spectrogram& S, Spectrogram& D, const DbParams& params = {});  // into D
 
 // DCT-II with orthonormal scaling, keeping the first n_out coefficients.
 // ref: librosa 0.7.2 feature.mfcc -> scipy.fftpack.dct(type=2, norm='ortho').
@@ -69,6 +72,7 @@ class Dct {
 public:
     Dct(int n_out, int n_in);
     Spectrogram apply(const Spectrogram& X) const;
+    void apply(const Spectrogram& X, Spectrogram& out) const;  // into out
 
 private:
     Eigen::MatrixXd basis_;  // n_out x n_in

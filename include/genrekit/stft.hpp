@@ -63,6 +63,8 @@ public:
     // (pow needs mag).
     void forward(std::span<const float> y, ComplexSpectrogram& X, Spectrogram* mag = nullptr,
                  Spectrogram* pow = nullptr);
+    // Only power(forward(y)), into pow (resized when its shape changes), without keeping X.
+    void power_spectrogram(std::span<const float> y, Spectrogram& pow);
     // ref: librosa 0.7.2 core/spectrum.py istft(length=...): window-sum-square normalised overlap-add.
     std::vector<float> inverse(const ComplexSpectrogram& X, std::size_t length);
     // ref: librosa 0.7.2 core/spectrum.py istft(length=None): all T frames are overlap-added and,
@@ -78,6 +80,8 @@ public:
     std::vector<float> frame_magnitude_exact(std::span<const float> y, std::size_t t);
 
 private:
+    // forward() with every output optional.
+    void transform(std::span<const float> y, ComplexSpectrogram* X, Spectrogram* mag, Spectrogram* pow);
     // Overlap-adds the first n_frames frames, normalised by the window sum-square; returns the
     // n_fft + hop*(n_frames-1) samples of the (padded) signal.
     std::vector<float> overlap_add(const ComplexSpectrogram& X, std::size_t n_frames);
