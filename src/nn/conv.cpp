@@ -316,14 +316,14 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
                         std::int32_t* ao = an + (c * Ho_ + ho) * Wo_;
                         for (std::int64_t wo = 0; wo < Wo_; ++wo) {
                             // First maximum in scan order (a0, a1, b0, b1), as PyTorch's CPU kernel.
+                            // Branch-free (selects, not jumps): the winner is data-dependent and unpredictable.
                             const T a0 = a[2 * wo], a1 = a[2 * wo + 1], b0 = b[2 * wo], b1 = b[2 * wo + 1];
-                            std::int64_t k = r0 + 2 * wo;
-                            T m = a0;
-                            if (a1 > m) m = a1, k = r0 + 2 * wo + 1;
-                            if (b0 > m) m = b0, k = r0 + W_ + 2 * wo;
-                            if (b1 > m) m = b1, k = r0 + W_ + 2 * wo + 1;
-                            yo[wo] = m;
-                            ao[wo] = static_cast<std::int32_t>(k);
+                            const bool ga = a1 > a0, gb = b1 > b0;
+                            const T ma = ga ? a1 : a0, mb = gb ? b1 : b0;
+                            const std::int32_t ka = ga ? 1 : 0, kb = static_cast<std::int32_t>(W_) + (gb ? 1 : 0);
+                            const bool gm = mb > ma;  // ties keep the first row: scan order a0, a1, b0, b1
+                            yo[wo] = gm ? mb : ma;
+                            ao[wo] = static_cast<std::int32_t>(r0 + 2 * wo) + (gm ? kb : ka);
                         }
                     }
                 continue;

@@ -14,6 +14,7 @@
 #include <iosfwd>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <new>
 #include <sstream>
 #include <string>
