@@ -338,8 +338,10 @@ std::vector<TrackSpectrograms> load_tracks(const std::vector<InputFile>& inputs,
             const auto u = static_cast<std::size_t>(i);
             try {
                 tracks[u] = cache.get(inputs[u].path, p);
-                if (std::all_of(tracks[u].silent.begin(), tracks[u].silent.end(), [](std::uint8_t s) { return s != 0; }))
+                if (std::all_of(tracks[u].silent.begin(), tracks[u].silent.end(), [](std::uint8_t s) { return s != 0; })) {
                     errs[u] = inputs[u].path + ": silent: every segment peaks below " + std::to_string(static_cast<int>(p.silence_db)) + " dBFS";
+                    tracks[u] = TrackSpectrograms();  // reported once, here; callers skip empty tracks
+                }
             } catch (const Error& ex) {
                 errs[u] = ex.what();
             }

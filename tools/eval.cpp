@@ -18,7 +18,7 @@ struct Args {
 AutoRegister reg([](CLI::App& app) {
     auto* sub = app.add_subcommand("eval", "Evaluate a trained model on a labelled feature CSV");
     sub->add_option("--model", args.model, "Model file (safetensors, from `genrekit train`)")->required()->check(CLI::ExistingFile);
-    sub->add_option("--data", args.data, "Labelled feature CSV (for spectrogram models: an audio folder of <label>/ sub-folders)")->required()->check(CLI::ExistingFile);
+    sub->add_option("--data", args.data, "Labelled feature CSV (for spectrogram models: an audio folder of <label>/ sub-folders)")->required()->check(CLI::ExistingPath);
     sub->add_option("--json", args.json_out, "Write the full report with per-row predictions as JSON");
     sub->add_option("--csv", args.csv_out, "Write the labelled confusion matrix as CSV");
     sub->add_option("--svg", args.svg_out, "Draw the confusion matrix as an SVG heatmap");
