@@ -147,7 +147,8 @@ void assert_tracks_disjoint(const Split& s, const std::vector<std::string>& trac
         }
 }
 
-Normalizer Normalizer::fit(const std::string& kind, const RowMatrixXd& x, const std::vector<std::size_t>& rows) {
+Normalizer Normalizer::fit(const std::string& kind, const RowMatrixXd& x, const std::vector<std::size_t>& rows,
+                           const std::vector<std::string>& names) {
     Normalizer n;
     n.kind = kind;
     const auto F = static_cast<std::size_t>(x.cols());
@@ -155,11 +156,23 @@ Normalizer Normalizer::fit(const std::string& kind, const RowMatrixXd& x, const 
     n.scale.assign(F, 1.0);
     if (kind == "none") return n;
     if (rows.empty()) throw Error("normalization: no training rows to compute statistics from");
+    if (kind == "log_zscore") {
+        if (names.size() != F) throw Error("normalization: log_zscore needs the feature column names");
+        n.log_offset.assign(F, 0.0);
+        for (std::size_t j = 0; j < F; ++j) {
+            if (names[j].size() < 4 || names[j].compare(names[j].size() - 4, 4, "_var") != 0) continue;
+            double sum = 0;
+            for (auto r : rows) sum += std::max(0.0, x(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(j)));
+            const double mean = sum / static_cast<double>(rows.size());
+            n.log_offset[j] = mean > 0 && std::isfinite(mean) ? 1e-3 * mean : 1e-12;
+        }
+    }
     for (std::size_t j = 0; j < F; ++j) {
         const auto c = static_cast<Eigen::Index>(j);
-        double mn = x(static_cast<Eigen::Index>(rows[0]), c), mx = mn, sum = 0;
+        auto value = [&](std::size_t r) { return n.pre(x(static_cast<Eigen::Index>(r), c), j); };
+        double mn = value(rows[0]), mx = mn, sum = 0;
         for (auto r : rows) {
-            const double v = x(static_cast<Eigen::Index>(r), c);
+            const double v = value(r);
             mn = std::min(mn, v);
             mx = std::max(mx, v);
             sum += v;
@@ -169,17 +182,17 @@ Normalizer Normalizer::fit(const std::string& kind, const RowMatrixXd& x, const 
         } else if (kind == "minmax") {
             n.shift[j] = mn;
             n.scale[j] = mx - mn;
-        } else if (kind == "zscore") {
+        } else if (kind == "zscore" || kind == "log_zscore") {
             const double mean = sum / static_cast<double>(rows.size());
             double ss = 0;
             for (auto r : rows) {
-                const double d = x(static_cast<Eigen::Index>(r), c) - mean;
+                const double d = value(r) - mean;
                 ss += d * d;
             }
             n.shift[j] = mean;
             n.scale[j] = std::sqrt(ss / static_cast<double>(rows.size()));
         } else {
-            throw Error("normalization: unknown kind '" + kind + "' (allowed: none, max, minmax, zscore)");
+            throw Error("normalization: unknown kind '" + kind + "' (allowed: none, max, minmax, zscore, log_zscore)");
         }
         if (!(std::abs(n.scale[j]) > 0) || !std::isfinite(n.scale[j])) n.scale[j] = 1.0;
     }
@@ -187,10 +200,14 @@ Normalizer Normalizer::fit(const std::string& kind, const RowMatrixXd& x, const 
 }
 
 void Normalizer::apply(const double* in, float* out) const {
-    for (std::size_t j = 0; j < shift.size(); ++j) out[j] = static_cast<float>((in[j] - shift[j]) / scale[j]);
+    for (std::size_t j = 0; j < shift.size(); ++j) out[j] = static_cast<float>((pre(in[j], j) - shift[j]) / scale[j]);
 }
 
-nlohmann::json Normalizer::to_json() const { return {{"kind", kind}, {"shift", shift}, {"scale", scale}}; }
+nlohmann::json Normalizer::to_json() const {
+    nlohmann::json j = {{"kind", kind}, {"shift", shift}, {"scale", scale}};
+    if (!log_offset.empty()) j["log_offset"] = log_offset;
+    return j;
+}
 
 Normalizer Normalizer::from_json(const nlohmann::json& j, std::size_t features, const std::string& src) {
     Normalizer n;
@@ -198,12 +215,17 @@ Normalizer Normalizer::from_json(const nlohmann::json& j, std::size_t features, 
         n.kind = j.at("kind").get<std::string>();
         n.shift = j.at("shift").get<std::vector<double>>();
         n.scale = j.at("scale").get<std::vector<double>>();
+        if (j.contains("log_offset")) n.log_offset = j.at("log_offset").get<std::vector<double>>();
     } catch (const nlohmann::json::exception& e) {
         throw Error(src + ": normalization metadata is malformed: " + e.what());
     }
     if (n.shift.size() != features || n.scale.size() != features)
         throw Error(src + ": normalization has " + std::to_string(n.shift.size()) + "/" + std::to_string(n.scale.size()) +
                     " statistics for " + std::to_string(features) + " features");
+    if (!n.log_offset.empty() && n.log_offset.size() != features)
+        throw Error(src + ": normalization has " + std::to_string(n.log_offset.size()) + " log offsets for " + std::to_string(features) + " features");
+    for (double o : n.log_offset)
+        if (!(o >= 0) || !std::isfinite(o)) throw Error(src + ": normalization log offset " + std::to_string(o) + " is negative or not finite");
     for (std::size_t i = 0; i < features; ++i)
         if (!std::isfinite(n.shift[i]) || !std::isfinite(n.scale[i]) || n.scale[i] == 0)
             throw Error(src + ": normalization statistic " + std::to_string(i) + " is zero or not finite");

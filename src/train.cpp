@@ -145,7 +145,7 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
         throw Error("config: early_stopping, reduce_lr_on_plateau and checkpoint.keep_best monitor the validation set, but the split has none "
                     "(set split.valid > 0 or split.valid_lists)");
 
-    Normalizer norm = Normalizer::fit(cfg.normalization, t.features, split.train);
+    Normalizer norm = Normalizer::fit(cfg.normalization, t.features, split.train, t.feature_columns);
     // A final dense layer without "units" gets one unit per class.
     json layers = cfg.layers;
     if (layers.is_array() && !layers.empty() && layers.back().is_object() && layers.back().value("type", "") == "dense" &&
@@ -202,9 +202,10 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
             net.zero_grad();
             auto logits = net.forward(nn::CMatView<float>(xb.data(), F, n), {true, &dropout_rng});
             nn::MatView<float> p(probs.data(), K, n);
-            const float loss = nn::softmax_cross_entropy_forward<float>(logits, yb.data(), p);
+            const auto ls = static_cast<float>(cfg.label_smoothing);
+            const float loss = nn::softmax_cross_entropy_forward<float>(logits, yb.data(), p, ls);
             if (!std::isfinite(loss)) throw Error("training diverged at epoch " + std::to_string(epoch) + " (loss is not finite; lower optimizer.lr)");
-            nn::softmax_cross_entropy_backward<float>(nn::CMatView<float>(probs.data(), K, n), yb.data(), nn::MatView<float>(dlogits.data(), K, n));
+            nn::softmax_cross_entropy_backward<float>(nn::CMatView<float>(probs.data(), K, n), yb.data(), nn::MatView<float>(dlogits.data(), K, n), ls);
             net.backward(nn::CMatView<float>(dlogits.data(), K, n));
             opt->step(net.params(), net.grads(), net.num_params());
             loss_sum += static_cast<double>(loss) * static_cast<double>(n);
@@ -275,6 +276,38 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
         {"train_rows_sha256", rows_digest(t, split.train)}, {"valid_rows_sha256", rows_digest(t, split.valid)},
         {"test_rows_sha256", rows_digest(t, split.test)}};
     return res;
+}
+
+TrainConfig cv_fold_config(const TrainConfig& cfg, int k, int fold) {
+    if (k < 2) throw Error("--cv: K must be >= 2, got " + std::to_string(k));
+    TrainConfig c = cfg;
+    c.split.kind = "kfold";
+    c.split.k = k;
+    c.split.fold = fold;
+    c.split.stratified = true;
+    c.split.test = 0;
+    const bool needs_valid = cfg.early_stopping.enabled || cfg.reduce_lr_on_plateau.enabled || cfg.checkpoint.keep_best;
+    c.split.valid = needs_valid ? (cfg.split.kind != "lists" && cfg.split.valid > 0 ? cfg.split.valid : 0.1) : 0.0;
+    return c;
+}
+
+CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& t, int k,
+                               const std::function<void(int, const TrainResult&)>& on_fold) {
+    CrossValidation cv;
+    cv.k = k;
+    for (int fold = 0; fold < k; ++fold) {
+        const TrainResult r = train_model(cv_fold_config(cfg, k, fold), t);
+        const json& test = r.metrics.at("test");
+        cv.accuracy.push_back(test.contains("track_accuracy") ? test["track_accuracy"].get<double>() : test["accuracy"].get<double>());
+        cv.test_rows.push_back(r.split.test.size());
+        if (on_fold) on_fold(fold, r);
+    }
+    double sum = 0, ss = 0;
+    for (double a : cv.accuracy) sum += a;
+    cv.mean = sum / k;
+    for (double a : cv.accuracy) ss += (a - cv.mean) * (a - cv.mean);
+    cv.sd = std::sqrt(ss / k);
+    return cv;
 }
 
 std::string format_epoch_line(const EpochLog& e) {

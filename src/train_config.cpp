@@ -27,6 +27,7 @@ ojson to_json(const TrainConfig& c) {
     j["epochs"] = c.epochs;
     j["seed"] = c.seed;
     j["threads"] = c.threads;
+    j["label_smoothing"] = c.label_smoothing;
     const auto& p = c.reduce_lr_on_plateau;
     j["reduce_lr_on_plateau"] = {{"enabled", p.enabled}, {"monitor", p.monitor}, {"factor", p.factor}, {"patience", p.patience}, {"min_lr", p.min_lr}};
     const auto& e = c.early_stopping;
@@ -163,7 +164,7 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     check_one_of(src, "front_end.kind", c.front_end.kind, {"gtzan_features"});
     check_one_of(src, "front_end.mode", c.front_end.mode, {"auto", "30s", "3s"});
     c.normalization = merged["normalization"];
-    check_one_of(src, "normalization", c.normalization, {"none", "max", "minmax", "zscore"});
+    check_one_of(src, "normalization", c.normalization, {"none", "max", "minmax", "zscore", "log_zscore"});
     const json& s = merged["split"];
     c.split.kind = s["kind"];
     check_one_of(src, "split.kind", c.split.kind, {"random", "lists", "kfold"});
@@ -191,6 +192,8 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     c.epochs = merged["epochs"];
     c.seed = merged["seed"];
     c.threads = merged["threads"];
+    c.label_smoothing = merged["label_smoothing"].get<double>();
+    if (!(c.label_smoothing >= 0 && c.label_smoothing < 1)) throw Error(src + ": key 'label_smoothing' must be in [0, 1)");
     if (c.batch_size < 1) throw Error(src + ": key 'batch_size' must be >= 1");
     if (c.epochs < 1) throw Error(src + ": key 'epochs' must be >= 1");
     if (c.threads < 1 || c.threads > 64) throw Error(src + ": key 'threads' must be in [1, 64]");

@@ -166,6 +166,33 @@ TEST(GradCheck, SoftmaxCrossEntropy) {
     worst.report("softmax_cross_entropy");
 }
 
+TEST(GradCheck, SoftmaxCrossEntropyLabelSmoothing) {
+    // ref: torch.nn.CrossEntropyLoss(label_smoothing=0.1); checked against central differences like the plain loss.
+    Rng rng(8);
+    const Eigen::Index K = 4, N = 3;
+    const double e = 0.1;
+    Mat<double> z = random_mat(rng, K, N) * 3.0, p(K, N), dz(K, N);
+    std::vector<std::int32_t> labels = {2, 0, 3};
+    auto loss = [&] { return softmax_cross_entropy_forward<double>(CMatView<double>(z.data(), K, N), labels.data(), MatView<double>(p.data(), K, N), e); };
+    const double l0 = loss();
+    softmax_cross_entropy_backward<double>(CMatView<double>(p.data(), K, N), labels.data(), MatView<double>(dz.data(), K, N), e);
+    double by_hand = 0;  // (1/N) sum_n sum_k -target_k log p_k
+    for (Eigen::Index n = 0; n < N; ++n)
+        for (Eigen::Index k = 0; k < K; ++k) by_hand -= ((k == labels[n] ? 1 - e : 0) + e / K) * std::log(p(k, n)) / N;
+    EXPECT_NEAR(l0, by_hand, 1e-12);
+    WorstDiff worst;
+    for (Eigen::Index i = 0; i < z.size(); ++i) {
+        const double v = z.data()[i];
+        z.data()[i] = v + kH;
+        const double jp = loss();
+        z.data()[i] = v - kH;
+        const double jm = loss();
+        z.data()[i] = v;
+        worst.add(dz.data()[i], (jp - jm) / (2 * kH), "dlogits[" + std::to_string(i) + "]");
+    }
+    worst.report("softmax_cross_entropy(label_smoothing=0.1)");
+}
+
 TEST(GradCheck, SoftmaxCrossEntropyIsStableForHugeLogits) {
     Mat<float> z(3, 1), p(3, 1);
     z << 1000.f, -1000.f, 999.f;

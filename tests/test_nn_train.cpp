@@ -5,6 +5,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include <set>
+
+#include "genrekit/error.hpp"
 #include "genrekit/train.hpp"
 #include "nn_test_data.hpp"
 
@@ -104,4 +107,78 @@ TEST(NnTrain, SegmentsOfATrackStayTogether) {
         EXPECT_EQ(r.split.train.size() % 4, 0u);
         EXPECT_TRUE(r.metrics["train"].contains("track_accuracy"));
     }
+}
+
+TEST(Normalization, LogZscoreUsesTrainingRowsAndTravelsWithTheModel) {
+    // Columns: a variance column (log first) and a mean column (plain z-score).
+    RowMatrixXd x(4, 2);
+    x << 1.0, 5.0,  //
+        100.0, 7.0,  //
+        10000.0, 9.0,  //
+        0.0, 1000.0;  // row 3 is not a training row: it must not move the statistics
+    const std::vector<std::size_t> train = {0, 1, 2};
+    const Normalizer n = Normalizer::fit("log_zscore", x, train, {"rms_var", "rms_mean"});
+    ASSERT_EQ(n.log_offset.size(), 2u);
+    const double off = 1e-3 * (1.0 + 100.0 + 10000.0) / 3.0;
+    EXPECT_DOUBLE_EQ(n.log_offset[0], off);
+    EXPECT_EQ(n.log_offset[1], 0.0);
+    const double l[3] = {std::log(1.0 + off), std::log(100.0 + off), std::log(10000.0 + off)};
+    const double mean = (l[0] + l[1] + l[2]) / 3;
+    const double sd = std::sqrt(((l[0] - mean) * (l[0] - mean) + (l[1] - mean) * (l[1] - mean) + (l[2] - mean) * (l[2] - mean)) / 3);
+    EXPECT_NEAR(n.shift[0], mean, 1e-12);
+    EXPECT_NEAR(n.scale[0], sd, 1e-12);
+    EXPECT_NEAR(n.shift[1], 7.0, 1e-12);
+    EXPECT_NEAR(n.scale[1], std::sqrt(8.0 / 3.0), 1e-12);
+    float out[2];
+    n.apply(x.row(3).data(), out);  // zero variance: finite (log of the offset)
+    EXPECT_NEAR(out[0], (std::log(off) - mean) / sd, 1e-5);
+    EXPECT_TRUE(std::isfinite(out[0]));
+    // Round trip through the model metadata, and refusal of a damaged offset list.
+    const Normalizer back = Normalizer::from_json(nlohmann::json::parse(n.to_json().dump()), 2, "m");
+    EXPECT_EQ(back.log_offset, n.log_offset);
+    auto bad = n.to_json();
+    bad["log_offset"] = {1.0};
+    EXPECT_THROW(Normalizer::from_json(bad, 2, "m"), Error);
+    EXPECT_THROW(Normalizer::fit("log_zscore", x, train), Error);  // needs the column names
+    // A model trained with it predicts from RAW features (the same probabilities after save/load).
+    auto c = small_config();
+    c.normalization = "log_zscore";
+    const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
+    const auto r = train_model(c, table);
+    const std::string path = ::testing::TempDir() + "/log_zscore.safetensors";
+    r.model.save(path);
+    const Model m = Model::load(path);
+    EXPECT_EQ(m.normalizer().kind, "log_zscore");
+    EXPECT_EQ((m.predict_proba(table.features) - r.model.predict_proba(table.features)).cwiseAbs().maxCoeff(), 0.0);
+}
+
+TEST(CrossValidation, FoldsAreDisjointByTrackAndCoverEveryRowOnce) {
+    const auto table = parse_feature_csv(gktest::blobs_csv(3, 10, 11, 4), "segments.csv");  // 3-second segments
+    std::vector<int> classes;
+    for (const auto& l : table.labels) classes.push_back(l == "class0" ? 0 : l == "class1" ? 1 : 2);
+    const auto tracks = track_ids(table.files, true);
+    auto c = small_config();
+    c.early_stopping.enabled = true;  // asks for a validation part inside the training folds
+    const int k = 5;
+    std::vector<int> seen(table.rows(), 0);
+    for (int fold = 0; fold < k; ++fold) {
+        const TrainConfig fc = cv_fold_config(c, k, fold);
+        const Split s = make_split(table, classes, fc.split, true);
+        EXPECT_NO_THROW(assert_tracks_disjoint(s, tracks));
+        EXPECT_FALSE(s.valid.empty());
+        EXPECT_EQ(s.train.size() + s.valid.size() + s.test.size(), table.rows());
+        for (auto r : s.test) ++seen[r];
+        // Stratified: every class is in every test fold (10 tracks per class, 5 folds).
+        std::set<int> test_classes;
+        for (auto r : s.test) test_classes.insert(classes[r]);
+        EXPECT_EQ(test_classes.size(), 3u);
+    }
+    for (int v : seen) EXPECT_EQ(v, 1);  // the test folds partition the rows
+    c.epochs = 2;
+    const CrossValidation cv = cross_validate(c, table, 3);
+    ASSERT_EQ(cv.accuracy.size(), 3u);
+    double sum = 0;
+    for (double a : cv.accuracy) sum += a;
+    EXPECT_NEAR(cv.mean, sum / 3, 1e-12);
+    EXPECT_GE(cv.sd, 0.0);
 }

@@ -1,6 +1,7 @@
 // `genrekit train --config CFG [--data CSV] [--out MODEL] [--set k=v ...]`:
 // trains a feature-CSV classifier, prints one line per epoch and writes the model
 // (safetensors) plus its epoch log <MODEL>.log.csv.
+#include <cstdio>
 #include <iostream>
 
 #include "genrekit/cnn.hpp"
@@ -13,6 +14,7 @@ struct Args {
     std::string config, data, out = "model.safetensors";
     std::vector<std::string> sets;
     bool quiet = false;
+    int cv = 0;
 } args;
 
 AutoRegister reg([](CLI::App& app) {
@@ -22,6 +24,8 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("--out", args.out, "Model file to write (safetensors)")->capture_default_str();
     sub->add_option("--set", args.sets, "Override a config key, e.g. --set optimizer.lr=0.001 (repeatable)");
     sub->add_flag("--quiet", args.quiet, "Print only the summary");
+    sub->add_option("--cv", args.cv, "Stratified K-fold cross-validation on the whole CSV instead of the config's split; writes no model")
+        ->check(CLI::Range(2, 1000));
     set_runner(sub, [] {
         if (is_spectrogram_config(args.config)) {  // a CNN on spectrograms of audio folders (src/cnn.cpp)
             CnnConfig c = load_cnn_config(args.config, args.sets);
@@ -41,6 +45,14 @@ AutoRegister reg([](CLI::App& app) {
         const FeatureTable table = load_training_table(cfg);
         std::cout << "data: " << table.path << " (" << table.rows() << " rows, " << table.feature_columns.size() << " features, sha256 "
                   << table.sha256.substr(0, 16) << ")\n";
+        if (args.cv > 0) {
+            const CrossValidation cv = cross_validate(cfg, table, args.cv, [](int fold, const TrainResult& r) {
+                std::cout << "fold " << fold + 1 << ": train " << r.split.train.size() << ", valid " << r.split.valid.size() << ", test "
+                          << r.split.test.size() << " rows, test " << r.metrics["test"].dump() << "\n" << std::flush;
+            });
+            std::printf("%d-fold CV accuracy: %.4f +- %.4f (mean +- sd over folds)\n", cv.k, cv.mean, cv.sd);
+            return kExitOk;
+        }
         TrainResult r = train_model(cfg, table, [](const EpochLog& e) {
             if (!args.quiet) std::cout << format_epoch_line(e) << "\n" << std::flush;
         });

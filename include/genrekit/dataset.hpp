@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -46,12 +47,23 @@ void assert_tracks_disjoint(const Split& s, const std::vector<std::string>& trac
 //   none: 0, 1   max: 0, column max (the student project's X / X.max())
 //   minmax: min, max - min   zscore: mean, population standard deviation (ddof 0, like
 //   sklearn's StandardScaler). A zero (or non-finite) scale becomes 1.
+//   log_zscore: columns whose name ends in "_var" (variances: positive, heavy right tails)
+//   first become log(max(x, 0) + offset) with offset = 1e-3 * their training mean (so a zero
+//   variance stays finite), then every column is z-scored. The log columns and offsets are
+//   stored with the statistics, so a model applies the same transform at predict time.
 struct Normalizer {
     std::string kind = "none";
     std::vector<double> shift, scale;
+    std::vector<double> log_offset;  // per column: > 0 means "log(max(x,0) + offset) first"; empty = none
 
-    static Normalizer fit(const std::string& kind, const RowMatrixXd& x, const std::vector<std::size_t>& rows);
+    // `names` (the feature columns) is needed by log_zscore only.
+    static Normalizer fit(const std::string& kind, const RowMatrixXd& x, const std::vector<std::size_t>& rows,
+                          const std::vector<std::string>& names = {});
     void apply(const double* in, float* out) const;  // one row of shift.size() values
+    // The per-column transform before shift/scale (the log of log_zscore columns, else x).
+    double pre(double x, std::size_t j) const {
+        return j < log_offset.size() && log_offset[j] > 0 ? std::log((x > 0 ? x : 0.0) + log_offset[j]) : x;
+    }
     nlohmann::json to_json() const;
     static Normalizer from_json(const nlohmann::json& j, std::size_t features, const std::string& src);
 };

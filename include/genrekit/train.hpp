@@ -48,6 +48,21 @@ FeatureTable load_training_table(const TrainConfig& cfg);
 TrainResult train_model(const TrainConfig& cfg, const FeatureTable& table,
                         const std::function<void(const EpochLog&)>& on_epoch = {});
 
+// Stratified K-fold cross-validation on the whole table (the config's split is replaced):
+// fold i trains on the other folds and is evaluated on fold i. Tracks are dealt to folds
+// whole (split.kind "kfold" with split.seed), so folds are disjoint by track. When the
+// config monitors a validation set (early stopping, keep_best, plateau), split.valid of the
+// training folds is carved off for it (0.1 when the config has none).
+struct CrossValidation {
+    int k = 0;
+    std::vector<double> accuracy;        // per fold, on its held-out rows (track level for segments)
+    std::vector<std::size_t> test_rows;  // per fold
+    double mean = 0, sd = 0;             // sd: population standard deviation (numpy's std(), ddof 0)
+};
+TrainConfig cv_fold_config(const TrainConfig& cfg, int k, int fold);
+CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& table, int k,
+                               const std::function<void(int fold, const TrainResult&)>& on_fold = {});
+
 // Loss and accuracy of `model` on rows of the table (and track-level accuracy for segments).
 nlohmann::json evaluate_rows(const Model& model, const FeatureTable& table, const std::vector<std::size_t>& rows, bool segmented);
 

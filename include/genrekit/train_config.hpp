@@ -10,7 +10,7 @@
 //              "exclude_columns": ["length"]},
 //     "front_end": {"kind": "gtzan_features", "sample_rate": 22050,
 //                   "mode": "auto"},                  // auto: rows "<stem>.<i>.wav" -> "3s", otherwise "30s"
-//     "normalization": "zscore",                      // none | max | minmax | zscore (training rows only)
+//     "normalization": "zscore",                      // none | max | minmax | zscore | log_zscore (training rows only)
 //     "split": {"kind": "random",                     // random | lists | kfold
 //               "valid": 0.25, "test": 0.0, "stratified": true, "seed": 0,   // random (by track)
 //               "train_lists": [], "valid_lists": [], "test_lists": [],       // lists: matched by file stem
@@ -19,7 +19,7 @@
 //                                                     // a final dense without "units" gets one unit per class
 //     "optimizer": {"type": "adam", "lr": 0.001, "weight_decay": 0, "momentum": 0,
 //                   "beta1": 0.9, "beta2": 0.999, "alpha": 0.99, "eps": 1e-8},
-//     "batch_size": 32, "epochs": 100, "seed": 0, "threads": 1,
+//     "batch_size": 32, "epochs": 100, "seed": 0, "threads": 1, "label_smoothing": 0,
 //     "reduce_lr_on_plateau": {"enabled": false, "monitor": "val_loss", "factor": 0.1, "patience": 10, "min_lr": 0},
 //     "early_stopping": {"enabled": false, "monitor": "val_loss", "patience": 20, "min_delta": 0},
 //     "checkpoint": {"keep_best": false, "monitor": "val_loss"} }
@@ -94,6 +94,7 @@ struct TrainConfig {
     int epochs = 100;
     std::uint64_t seed = 0;
     int threads = 1;
+    double label_smoothing = 0.0;  // training loss only; ref: torch.nn.CrossEntropyLoss(label_smoothing=...)
     PlateauConfig reduce_lr_on_plateau;
     EarlyStoppingConfig early_stopping;
     CheckpointConfig checkpoint;

@@ -1,0 +1,178 @@
+// The run-time dispatched kernels (nn/kernels.hpp) and the thread pool: the AVX2 path agrees with a
+// double-precision reference, every path gives the same bits for any thread count, and training
+// with threads = 1, 2, 3 gives the same model bit for bit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "genrekit/nn/kernels.hpp"
+#include "genrekit/nn/layers.hpp"
+#include "genrekit/nn/rng.hpp"
+#include "genrekit/nn/thread_pool.hpp"
+#include "genrekit/train.hpp"
+#include "nn_test_data.hpp"
+
+using namespace genrekit;
+using namespace genrekit::nn;
+
+namespace {
+
+struct ForceGeneric {
+    explicit ForceGeneric(bool on) { kernels::force_generic(on); }
+    ~ForceGeneric() { kernels::force_generic(false); }
+};
+
+std::vector<float> randv(Rng& rng, std::size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = 2 * rng.uniform() - 1;
+    return v;
+}
+
+// One Dense layer forward+backward on shapes that exercise every tail (O, F, N not multiples of 8).
+struct DenseRun {
+    std::vector<float> y, dw, db, dx;
+};
+
+DenseRun run_dense(std::int64_t O, std::int64_t F, std::int64_t N, ThreadPool* pool, std::uint64_t seed = 3) {
+    Rng rng(seed);
+    auto layer = make_layer<float>({{"type", "dense"}, {"units", O}});
+    layer->setup({F});
+    std::vector<float> p = randv(rng, static_cast<std::size_t>(O * F + O)), g(p.size(), 0.25f);
+    layer->bind(p.data(), g.data());
+    layer->set_pool(pool);
+    const std::vector<float> x = randv(rng, static_cast<std::size_t>(F * N)), dy = randv(rng, static_cast<std::size_t>(O * N));
+    DenseRun r;
+    r.y.resize(static_cast<std::size_t>(O * N));
+    r.dx.resize(static_cast<std::size_t>(F * N));
+    layer->forward(CMatView<float>(x.data(), F, N), MatView<float>(r.y.data(), O, N), {});
+    layer->backward(CMatView<float>(x.data(), F, N), CMatView<float>(r.y.data(), O, N), CMatView<float>(dy.data(), O, N), r.dx.data());
+    r.dw.assign(g.begin(), g.begin() + O * F);
+    r.db.assign(g.begin() + O * F, g.end());
+    // Reference in double, from the same inputs.
+    double worst = 0;
+    for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t o = 0; o < O; ++o) {
+            double s = p[static_cast<std::size_t>(O * F + o)];
+            for (std::int64_t f = 0; f < F; ++f) s += double(p[static_cast<std::size_t>(o * F + f)]) * x[static_cast<std::size_t>(n * F + f)];
+            worst = std::max(worst, std::abs(s - r.y[static_cast<std::size_t>(n * O + o)]));
+        }
+    for (std::int64_t o = 0; o < O; ++o)
+        for (std::int64_t f = 0; f < F; ++f) {
+            double s = 0.25;
+            for (std::int64_t n = 0; n < N; ++n) s += double(dy[static_cast<std::size_t>(n * O + o)]) * x[static_cast<std::size_t>(n * F + f)];
+            worst = std::max(worst, std::abs(s - r.dw[static_cast<std::size_t>(o * F + f)]));
+        }
+    for (std::int64_t n = 0; n < N; ++n)
+        for (std::int64_t f = 0; f < F; ++f) {
+            double s = 0;
+            for (std::int64_t o = 0; o < O; ++o) s += double(p[static_cast<std::size_t>(o * F + f)]) * dy[static_cast<std::size_t>(n * O + o)];
+            worst = std::max(worst, std::abs(s - r.dx[static_cast<std::size_t>(n * F + f)]));
+        }
+    std::printf("[%s] dense O=%lld F=%lld N=%lld threads=%d: worst |diff| vs double reference %.3g\n", kernels::active_isa(),
+                static_cast<long long>(O), static_cast<long long>(F), static_cast<long long>(N), pool ? pool->size() : 1, worst);
+    EXPECT_LT(worst, 1e-4 * std::sqrt(double(std::max(F, O))));  // float sums of up to max(F, O) terms of size <= 1
+    return r;
+}
+
+void expect_same_bits(const DenseRun& a, const DenseRun& b) {
+    EXPECT_EQ(0, std::memcmp(a.y.data(), b.y.data(), a.y.size() * 4));
+    EXPECT_EQ(0, std::memcmp(a.dw.data(), b.dw.data(), a.dw.size() * 4));
+    EXPECT_EQ(0, std::memcmp(a.db.data(), b.db.data(), a.db.size() * 4));
+    EXPECT_EQ(0, std::memcmp(a.dx.data(), b.dx.data(), a.dx.size() * 4));
+}
+
+TrainConfig seedish_config(int threads) {
+    TrainConfig c;
+    c.layers = nlohmann::json::parse(R"([{"type":"dense","units":75},{"type":"sigmoid"},{"type":"dropout","rate":0.1},{"type":"dense"}])");
+    c.optimizer.type = "adamw";
+    c.optimizer.weight_decay = 0.01;
+    c.batch_size = 7;
+    c.epochs = 3;
+    c.seed = 5;
+    c.threads = threads;
+    return c;
+}
+
+}  // namespace
+
+TEST(ThreadPool, RangesCoverEverythingOnce) {
+    for (std::ptrdiff_t n : {0, 1, 7, 8, 57, 5000})
+        for (int parts : {1, 2, 3, 7})
+            for (std::ptrdiff_t align : {1, 8, 16}) {
+                std::ptrdiff_t next = 0;
+                for (int p = 0; p < parts; ++p) {
+                    const auto [lo, hi] = ThreadPool::range(n, parts, p, align);
+                    EXPECT_EQ(lo, next);
+                    EXPECT_LE(lo, hi);
+                    if (hi < n) {
+                        EXPECT_EQ(hi % align, 0);
+                    }
+                    next = hi;
+                }
+                EXPECT_EQ(next, n);
+            }
+    ThreadPool pool(3);
+    std::vector<int> hits(1000, 0);
+    for (int rep = 0; rep < 200; ++rep)  // many short jobs: the start-up and hand-over paths
+        pool.run(pool.size(), [&](int part) {
+            const auto [lo, hi] = ThreadPool::range(1000, pool.size(), part);
+            for (auto i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
+        });
+    for (int h : hits) EXPECT_EQ(h, 200);
+}
+
+TEST(Kernels, DenseAgreesWithDoubleReferenceOnEveryPath) {
+    for (bool generic : {false, true}) {
+        ForceGeneric fg(generic);
+        for (auto [O, F, N] : {std::array<std::int64_t, 3>{75, 57, 13}, {10, 203, 9}, {5, 3, 2}, {130, 9, 33}}) run_dense(O, F, N, nullptr);
+    }
+}
+
+TEST(Kernels, DenseSameBitsForAnyThreadCount) {
+    // The AVX2 path (when the CPU has it) gives identical bits for 1, 2 and 3 threads.
+    for (auto [O, F, N] : {std::array<std::int64_t, 3>{75, 57, 13}, {10, 203, 9}, {130, 9, 33}}) {
+        const DenseRun one = run_dense(O, F, N, nullptr);
+        for (int t : {2, 3}) {
+            ThreadPool pool(t);
+            expect_same_bits(one, run_dense(O, F, N, &pool));
+        }
+    }
+    // The portable path is deterministic for a given thread count.
+    ForceGeneric fg(true);
+    ThreadPool pool(2);
+    expect_same_bits(run_dense(75, 57, 13, &pool), run_dense(75, 57, 13, &pool));
+}
+
+TEST(Kernels, SigmoidIsAccurate) {
+    auto layer = make_layer<float>({{"type", "sigmoid"}});
+    layer->setup({1});
+    std::vector<float> x, y;
+    for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
+    y.resize(x.size());
+    const auto n = static_cast<Eigen::Index>(x.size());
+    layer->forward(CMatView<float>(x.data(), 1, n), MatView<float>(y.data(), 1, n), {});
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        const double want = 1.0 / (1.0 + std::exp(-double(x[i])));
+        worst = std::max(worst, std::abs(y[i] - want) / std::max(want, 1e-30));
+    }
+    std::printf("[%s] sigmoid worst relative error %.3g\n", kernels::active_isa(), worst);
+    EXPECT_LT(worst, 1e-6);  // a few float ulps
+}
+
+TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
+    const auto table = parse_feature_csv(gktest::blobs_csv(3, 30), "blobs.csv");
+    const auto a = train_model(seedish_config(1), table);
+    for (int t : {2, 3}) {
+        const auto b = train_model(seedish_config(t), table);
+        ASSERT_EQ(a.model.network().num_params(), b.model.network().num_params());
+        EXPECT_EQ(0, std::memcmp(a.model.network().params(), b.model.network().params(), a.model.network().num_params() * sizeof(float)))
+            << "threads = " << t << " (" << kernels::active_isa() << ")";
+    }
+    // Portable path: deterministic for a given count.
+    ForceGeneric fg(true);
+    const auto c = train_model(seedish_config(2), table), d = train_model(seedish_config(2), table);
+    EXPECT_EQ(0, std::memcmp(c.model.network().params(), d.model.network().params(), c.model.network().num_params() * sizeof(float)));
+}
