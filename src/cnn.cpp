@@ -51,6 +51,9 @@ CnnConfig parse_cnn_config(const json& in, const std::string& src, const std::ve
         return v;
     };
     const json data = take("data"), fe = take("front_end"), aug = take("augment"), ens = take("ensemble");
+    take("_comment");  // free text describing the config
+    if (j.contains("label_smoothing") && !(j["label_smoothing"].is_number() && j["label_smoothing"].get<double>() == 0))
+        throw Error(src + ": label_smoothing is not supported for spectrogram models yet (remove the key or set it to 0)");
     if (j.contains("normalization")) throw Error(src + ": key 'normalization' does not apply to spectrogram models (they use per-band standardization)");
     if (!fe.is_object() || fe.value("kind", "") != "spectrogram") throw Error(src + ": front_end.kind must be \"spectrogram\"");
     c.front_end = SpectrogramParams::from_json(fe, src + " front_end");

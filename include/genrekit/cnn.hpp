@@ -19,6 +19,7 @@
 //   "augment": {"time_shift": 0, "time_masks": 0, "time_mask_frames": 0, "freq_masks": 0,
 //               "freq_mask_bands": 0, "mixup_alpha": 0}            // all off by default
 //   "ensemble": {"members": 1}   // K models from seeds seed, seed+1, ...; probabilities averaged
+//   "_comment": "..."            // free text, ignored
 // Splits are made per TRACK (stratified random, list files, k-fold) and every segment follows
 // its track; this is asserted after the split. Silent segments are not trained on or voted.
 #pragma once
