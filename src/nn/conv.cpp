@@ -460,13 +460,18 @@ void BatchNorm<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
     parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
         for (std::int64_t c = c0; c < c1; ++c) {
             if (pass.training) {
-                double s = 0;
-                for (std::int64_t n = 0; n < N; ++n) s += static_cast<double>(Vec(x.data() + n * F + c * HW_, HW_).sum());
-                const double mean = s / M;
-                double ss = 0;
-                for (std::int64_t n = 0; n < N; ++n)
-                    ss += static_cast<double>((Vec(x.data() + n * F + c * HW_, HW_) - static_cast<T>(mean)).square().sum());
-                const double var = ss / M;
+                // One trip through memory: sums of (x - k) and (x - k)^2 per (sample, channel) block (the second
+                // reduction reads the block from cache), shifted by a value of the channel, k, so that
+                // var = E[(x-k)^2] - E[x-k]^2 does not cancel catastrophically.
+                const T k = x.data()[c * HW_];
+                double s = 0, ss = 0;
+                for (std::int64_t n = 0; n < N; ++n) {
+                    const auto v = Vec(x.data() + n * F + c * HW_, HW_) - k;
+                    s += static_cast<double>(v.sum());
+                    ss += static_cast<double>(v.square().sum());
+                }
+                const double shifted_mean = s / M, mean = static_cast<double>(k) + shifted_mean;
+                const double var = std::max(0.0, ss / M - shifted_mean * shifted_mean);
                 mean_[c] = static_cast<T>(mean);
                 inv_std_[c] = static_cast<T>(1.0 / std::sqrt(var + eps_));
                 // ref: torch.nn.functional.batch_norm: running = (1 - momentum) running + momentum batch,
