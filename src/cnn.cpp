@@ -554,6 +554,10 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
     const std::int64_t F = static_cast<std::int64_t>(bands) * frames, K = static_cast<std::int64_t>(a.labels.size());
     for (int member = 0; member < cfg.members; ++member) {
         auto& net = res.model.network(member);
+        // The dense/activation layers split large arrays over a ThreadPool (include/genrekit/nn/thread_pool.hpp);
+        // the CNN layers over nn::parallel_for. Detached again below: the pool dies with this scope.
+        nn::ThreadPool pool(cfg.base.threads);
+        net.set_pool(&pool);
         std::uint64_t sm = cfg.base.seed + static_cast<std::uint64_t>(member);
         nn::Rng init_rng(nn::splitmix64(sm)), shuffle_rng(nn::splitmix64(sm)), pass_rng(nn::splitmix64(sm)), aug_rng(nn::splitmix64(sm));
         net.init(init_rng);
@@ -679,6 +683,7 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
                 }
             }
         }
+        net.set_pool(nullptr);
         if (cfg.base.checkpoint.keep_best && !best_params.empty()) std::copy(best_params.begin(), best_params.end(), net.params());
         else best_epoch = static_cast<int>(history.size());
         if (member == 0) {

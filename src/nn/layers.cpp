@@ -161,7 +161,17 @@ std::string Activation<T>::type() const {
 template <typename T>
 void Activation<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
     switch (kind_) {
-        case ActKind::ReLU: y.array() = x.array().max(T(0)); break;
+        case ActKind::ReLU:
+            if (this->pool_ && this->pool_->size() > 1 && x.size() >= (Eigen::Index(1) << 18)) {  // CNN-sized: memory-bound, split columns
+                const int parts = this->pool_->size();
+                this->pool_->run(parts, [&](int part) {
+                    const auto [b, e] = ThreadPool::range(x.cols(), parts, part);
+                    y.middleCols(b, e - b).array() = x.middleCols(b, e - b).array().max(T(0));
+                });
+                break;
+            }
+            y.array() = x.array().max(T(0));
+            break;
         // Eigen's logistic is stable for large |x| (no overflow of exp(-x)).
         case ActKind::Sigmoid:
             if constexpr (std::is_same_v<T, float>)
@@ -178,7 +188,17 @@ void Activation<T>::backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx
     MatView<T> d(dx, x.rows(), x.cols());
     switch (kind_) {
         // f' = [x > 0]; a product with the cast mask vectorises (Eigen 3.4's select does not: 5x slower)
-        case ActKind::ReLU: d.array() = dy.array() * (x.array() > T(0)).template cast<T>(); break;
+        case ActKind::ReLU:
+            if (this->pool_ && this->pool_->size() > 1 && x.size() >= (Eigen::Index(1) << 18)) {
+                const int parts = this->pool_->size();
+                this->pool_->run(parts, [&](int part) {
+                    const auto [b, e] = ThreadPool::range(x.cols(), parts, part);
+                    d.middleCols(b, e - b).array() = dy.middleCols(b, e - b).array() * (x.middleCols(b, e - b).array() > T(0)).template cast<T>();
+                });
+                break;
+            }
+            d.array() = dy.array() * (x.array() > T(0)).template cast<T>();
+            break;
         case ActKind::Sigmoid: d.array() = dy.array() * y.array() * (T(1) - y.array()); break;  // f' = y (1 - y)
         case ActKind::Tanh: d.array() = dy.array() * (T(1) - y.array().square()); break;       // f' = 1 - y^2
     }
