@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/build.sh build -DGENREKIT_BUILD_BENCH=OFF >/dev/null
+scripts/build.sh build >/dev/null
 gk="$root/build/bin/genrekit"
 out="$root/out/demo"
 

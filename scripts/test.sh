@@ -12,6 +12,6 @@ if [ "${1:-}" = "--sanitize" ]; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-sanitize --output-on-failure -j"$(nproc)" -E 'AllDev|Dataset'
 else
-  scripts/build.sh build
+  scripts/build.sh build -DGENREKIT_BUILD_BENCH=ON
   ctest --test-dir build --output-on-failure -j"$(nproc)"
 fi
