@@ -713,6 +713,28 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
     return res;
 }
 
+CnnCrossValidation cross_validate_cnn(const CnnConfig& cfg, int k, const std::function<void(int, const CnnTrainResult&)>& on_fold) {
+    if (k < 2) throw Error("--cv: k must be >= 2");
+    CnnCrossValidation cv;
+    cv.k = k;
+    for (int f = 0; f < k; ++f) {
+        CnnConfig c = cfg;
+        c.base = cv_fold_config(cfg.base, k, f);  // the feature models' CV folds (valid only when a monitor needs it)
+        c.resolved["split"] = {{"kind", "kfold"}, {"k", k}, {"fold", f}, {"valid", c.base.split.valid}, {"seed", c.base.split.seed}};
+        const CnnTrainResult r = train_cnn(c);
+        cv.accuracy.push_back(r.metrics["test"]["track_accuracy"].get<double>());
+        cv.vote_accuracy.push_back(r.metrics["test"]["vote_accuracy"].get<double>());
+        if (on_fold) on_fold(f, r);
+    }
+    double sum = 0, ss = 0;
+    for (double a : cv.accuracy) sum += a;
+    cv.mean = sum / k;
+    for (double a : cv.accuracy) ss += (a - cv.mean) * (a - cv.mean);
+    cv.sd = std::sqrt(ss / k);
+    cv.sd_sample = std::sqrt(ss / (k - 1));
+    return cv;
+}
+
 // ---------------------------------------------------------------- evaluation
 
 CnnEvaluation evaluate_cnn(CnnModel& model, const std::vector<std::string>& paths, const std::string& manifest) {

@@ -118,3 +118,11 @@ TEST_F(CnnCli, BadInputIsOneClearLineEach) {
     EXPECT_NE(r.err.find("only one class ('rock')"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir_ / "x.safetensors"));
 }
+
+TEST_F(CnnCli, CrossValidationByTrack) {
+    const CliResult r = run("train --quiet --cv 2 --config " + (dir_ / "cnn.json").string() + " --set epochs=2");
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("fold 1: train 10, valid 0, test 10 tracks"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("fold 2: train 10, valid 0, test 10 tracks"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2-fold CV track accuracy: "), std::string::npos) << r.out;
+}

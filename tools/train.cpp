@@ -30,6 +30,14 @@ AutoRegister reg([](CLI::App& app) {
         if (is_spectrogram_config(args.config)) {  // a CNN on spectrograms of audio folders (src/cnn.cpp)
             CnnConfig c = load_cnn_config(args.config, args.sets);
             if (!args.data.empty()) c.audio = {args.data};
+            if (args.cv > 0) {
+                const CnnCrossValidation cv = cross_validate_cnn(c, args.cv, [](int fold, const CnnTrainResult& r) {
+                    std::cout << "fold " << fold + 1 << ": train " << r.train_tracks << ", valid " << r.valid_tracks << ", test " << r.test_tracks
+                              << " tracks, test " << r.metrics["test"].dump() << "\n" << std::flush;
+                });
+                std::printf("%d-fold CV track accuracy: %.4f +- %.4f (mean +- sd over folds; sample sd %.4f)\n", cv.k, cv.mean, cv.sd, cv.sd_sample);
+                return kExitOk;
+            }
             CnnTrainResult r = train_cnn(c, [](const EpochLog& e) { if (!args.quiet) std::cout << format_epoch_line(e) << "\n" << std::flush; },
                                          [](const std::string& m) { std::cout << m << "\n" << std::flush; });
             r.model.save(args.out);

@@ -125,6 +125,19 @@ struct CnnTrainResult {
 CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const EpochLog&)>& on_epoch = {},
                          const std::function<void(const std::string&)>& on_message = {});
 
+// Stratified k-fold cross-validation by track (`genrekit train --cv K` for spectrogram configs):
+// fold f trains with cv_fold_config(cfg.base, k, f) (split {kind: kfold, k, fold: f}; a validation
+// part is carved from the training folds only when a monitor needs one) and scores track-level
+// accuracy on its held-out tracks: the same folds as cross_validate() on a CSV of the same tracks.
+struct CnnCrossValidation {
+    int k = 0;
+    std::vector<double> accuracy;   // per fold: track accuracy (mean segment probability)
+    std::vector<double> vote_accuracy;
+    double mean = 0, sd = 0;        // sd: population (ddof 0), as cross_validate()
+    double sd_sample = 0;           // ddof 1
+};
+CnnCrossValidation cross_validate_cnn(const CnnConfig& cfg, int k, const std::function<void(int fold, const CnnTrainResult&)>& on_fold = {});
+
 // Track-level evaluation of a CNN model on labelled audio (folders of <label>/ sub-folders).
 struct CnnEvaluation {
     std::vector<CnnTrackPrediction> tracks;
