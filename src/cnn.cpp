@@ -8,9 +8,11 @@
 #include <mutex>
 #include <set>
 
+#include "genrekit/audio.hpp"
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/dataset.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/features.hpp"
 #include "genrekit/featurize.hpp"
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/loss.hpp"
@@ -804,7 +806,12 @@ PredictReport predict_files_cnn(CnnModel& model, const std::vector<std::string>&
         f.probabilities = p.proba;
         f.label = p.label;
         f.majority = p.vote_label;
-        f.bpm = NAN;
+        // The tempo column's computation, on the file at the feature front end's 22050 Hz.
+        try {
+            f.bpm = estimate_tempo(load_audio(inputs[i].path).samples);
+        } catch (const Error&) {
+            f.bpm = NAN;  // the spectrogram loaded, so this cannot fail in practice; keep the prediction
+        }
         for (const auto& s : p.segments)
             if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability});
         r.files.push_back(std::move(f));

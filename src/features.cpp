@@ -207,4 +207,14 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
     return row;
 }
 
+double estimate_tempo(std::span<const float> y, const FeatureParams& params) {
+    params.validate();
+    if (y.empty()) throw Error("cannot estimate the tempo of an empty signal");
+    Stft stft({.n_fft = params.n_fft, .hop = params.hop});
+    const MelFilterbank mel({.sample_rate = params.sample_rate, .n_fft = params.n_fft, .n_mels = params.n_mels});
+    const Spectrogram mel_db = power_to_db(mel.apply(power(stft.forward(y))));
+    const TempoEstimator tempo({.sample_rate = params.sample_rate, .hop = params.hop});
+    return tempo.beat_track_tempo(onset_strength(mel_db, {.n_fft = params.n_fft, .hop = params.hop}));
+}
+
 }  // namespace genrekit

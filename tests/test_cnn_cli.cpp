@@ -90,6 +90,8 @@ TEST_F(CnnCli, TrainPredictEvalOnAudio) {
         EXPECT_DOUBLE_EQ(s["end"].get<double>() - s["start"].get<double>(), 1.0);
     }
     EXPECT_TRUE(j.contains("majority_vote"));
+    ASSERT_TRUE(j["bpm"].is_number()) << "spectrogram models report the tempo too";
+    EXPECT_GT(j["bpm"].get<double>(), 0.0);
 
     r = run("eval --model " + model + " --data " + (dir_ / "audio").string() + " --json " + (dir_ / "ev.json").string());
     ASSERT_EQ(r.code, 0) << r.err;

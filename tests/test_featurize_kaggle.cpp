@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 
+#include "genrekit/audio.hpp"
 #include "genrekit/featurize.hpp"
 #include "support.hpp"
 
@@ -161,6 +162,16 @@ TEST(FeaturizeKaggle, EdgeCasesMatchLibrosa) {
     std::cout << "[edge cases vs edge_cases_30s.csv, rtol 1e-3 + atol 1e-6]\n" << report;
     EXPECT_EQ(matched, 2u);
     EXPECT_EQ(bad, 0) << report;
+}
+
+TEST(FeaturizeKaggle, EstimateTempoEqualsTheTempoColumn) {
+    GK_REQUIRE_SHARED(shared);
+    const auto y = genrekit::load_audio(shared + "/data/gtzan-dev/genres_original/blues/blues.00000.wav").samples;
+    EXPECT_EQ(genrekit::estimate_tempo(y), 123.046875);  // features_30_sec.csv, blues.00000.wav
+    genrekit::GtzanFeaturizer fz;
+    const auto row = fz.compute(y);
+    const auto& cols = genrekit::gtzan_feature_columns();
+    EXPECT_EQ(row[static_cast<std::size_t>(std::find(cols.begin(), cols.end(), "tempo") - cols.begin())], genrekit::estimate_tempo(y));
 }
 
 }  // namespace

@@ -38,6 +38,11 @@ struct StageTimes {
     double total() const { return stft + mel_mfcc + chroma + spectral + hpss + tempo; }
 };
 
+// The tempo of a clip (BPM) exactly as the row's `tempo` column computes it (librosa
+// beat_track on the median onset envelope); 0 for silence. Makes its own plans: for
+// one-off use such as predict with a spectrogram model.
+double estimate_tempo(std::span<const float> y, const FeatureParams& params = {});
+
 class GtzanFeaturizer {
 public:
     explicit GtzanFeaturizer(const FeatureParams& params = {});
