@@ -10,6 +10,7 @@
 
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
+#include "genrekit/stats.hpp"
 
 namespace genrekit {
 
@@ -31,29 +32,6 @@ void SpectralParams::validate() const {
 }
 
 namespace {
-
-// ref: numpy pairwise_sum (umath loops_utils.h), which np.sum / np.mean use along a contiguous axis.
-template <typename T>
-T pairwise_sum(const T* a, std::size_t n) {
-    if (n < 8) {
-        T res = 0;
-        for (std::size_t i = 0; i < n; ++i) res += a[i];
-        return res;
-    }
-    if (n <= 128) {
-        T r[8];
-        for (std::size_t j = 0; j < 8; ++j) r[j] = a[j];
-        std::size_t i = 8;
-        for (; i < n - (n % 8); i += 8)
-            for (std::size_t j = 0; j < 8; ++j) r[j] += a[i + j];
-        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; ++i) res += a[i];
-        return res;
-    }
-    std::size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2);
-}
 
 // pairwise_sum of f(0), ..., f(n-1) without storing them: the same additions in the same order.
 // f is called once per index, in increasing order.

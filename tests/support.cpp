@@ -1,6 +1,10 @@
 #include "support.hpp"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +125,26 @@ std::map<std::string, std::map<std::string, double>> read_feature_map(const std:
     for (std::size_t r = 0; r < csv.filenames.size(); ++r)
         for (std::size_t c = 0; c < csv.values[r].size(); ++c) rows[csv.filenames[r]][csv.header[c + 1]] = csv.values[r][c];
     return rows;
+}
+
+CliResult run_genrekit(const std::string& args) {
+    namespace fs = std::filesystem;
+    static int calls = 0;
+    const fs::path err_file = fs::temp_directory_path() / ("gk_err_" + std::to_string(::getpid()) + "_" + std::to_string(calls++));
+    const std::string cmd = std::string(GENREKIT_BINARY) + " " + args + " 2>" + err_file.string();
+    CliResult r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::ifstream e(err_file);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    r.err = ss.str();
+    fs::remove(err_file);
+    return r;
 }
 
 std::vector<float> to_floats(const genrekit::NpyArray& a) { return {a.data.begin(), a.data.end()}; }

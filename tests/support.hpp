@@ -70,4 +70,11 @@ CsvRows read_feature_csv(const std::string& path);
 // The same as filename -> (column -> value).
 std::map<std::string, std::map<std::string, double>> read_feature_map(const std::string& path);
 
+// Runs the genrekit executable with `args` (shell words), capturing stdout, stderr and the exit code.
+struct CliResult {
+    int code = -1;
+    std::string out, err;
+};
+CliResult run_genrekit(const std::string& args);
+
 }  // namespace gktest

@@ -15,28 +15,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct CliResult {
-    int code = -1;
-    std::string out, err;
-};
-
-CliResult run(const std::string& args) {
-    const fs::path err_file = fs::temp_directory_path() / ("gk_err_" + std::to_string(::getpid()));
-    const std::string cmd = std::string(GENREKIT_BINARY) + " " + args + " 2>" + err_file.string();
-    CliResult r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int status = ::pclose(p);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    std::ifstream e(err_file);
-    std::stringstream ss;
-    ss << e.rdbuf();
-    r.err = ss.str();
-    fs::remove(err_file);
-    return r;
-}
+using gktest::CliResult;
+CliResult run(const std::string& args) { return gktest::run_genrekit(args); }
 
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
