@@ -72,25 +72,6 @@ struct Reader {
 };
 
 
-template <typename T>
-void init_weights(const std::string& init, double fan_in, double fan_out, Rng& rng, T* w, std::int64_t nw, T* b, std::int64_t nb) {
-    auto uni = [&](T* p, std::int64_t n, double bound) {
-        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((2.0 * rng.uniform_double() - 1.0) * bound);
-    };
-    auto nor = [&](T* p, std::int64_t n, double sd) {
-        for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.normal() * sd);
-    };
-    if (b) std::fill(b, b + nb, T(0));
-    if (init == "xavier_uniform") uni(w, nw, std::sqrt(6.0 / (fan_in + fan_out)));  // ref: torch.nn.init.xavier_uniform_
-    else if (init == "xavier_normal") nor(w, nw, std::sqrt(2.0 / (fan_in + fan_out)));  // ref: torch.nn.init.xavier_normal_
-    else if (init == "he_uniform") uni(w, nw, std::sqrt(6.0 / fan_in));  // ref: torch.nn.init.kaiming_uniform_(nonlinearity='relu')
-    else if (init == "he_normal") nor(w, nw, std::sqrt(2.0 / fan_in));   // ref: torch.nn.init.kaiming_normal_(nonlinearity='relu')
-    else {  // torch_default; ref: torch.nn.Conv2d.reset_parameters: kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in))
-        uni(w, nw, 1.0 / std::sqrt(fan_in));
-        if (b) uni(b, nb, 1.0 / std::sqrt(fan_in));
-    }
-}
-
 std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad) { return (in + 2 * pad - k) / s + 1; }
 
 void need_image(const Shape& in, const std::string& what) {

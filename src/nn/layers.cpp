@@ -65,36 +65,42 @@ void Dense<T>::bind(T* params, T* grads) {
 }
 
 template <typename T>
-void Dense<T>::init_params(Rng& rng) {
-    const double fan_in = static_cast<double>(in_), fan_out = static_cast<double>(out_);
-    const std::int64_t nw = in_ * out_;
+void init_weights(const std::string& init, double fan_in, double fan_out, Rng& rng, T* w, std::int64_t nw, T* b,
+                  std::int64_t nb) {
     auto fill_uniform = [&](T* p, std::int64_t n, double bound) {
         for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>((2.0 * rng.uniform_double() - 1.0) * bound);
     };
     auto fill_normal = [&](T* p, std::int64_t n, double sd) {
         for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.normal() * sd);
     };
-    std::fill(b_, b_ + out_, T(0));
-    if (init_ == "xavier_uniform") {
+    if (b) std::fill(b, b + nb, T(0));
+    if (init == "xavier_uniform") {
         // ref: torch.nn.init.xavier_uniform_ (gain 1): U(-a, a), a = sqrt(6 / (fan_in + fan_out))
-        fill_uniform(w_, nw, std::sqrt(6.0 / (fan_in + fan_out)));
-    } else if (init_ == "xavier_normal") {
+        fill_uniform(w, nw, std::sqrt(6.0 / (fan_in + fan_out)));
+    } else if (init == "xavier_normal") {
         // ref: torch.nn.init.xavier_normal_: N(0, 2 / (fan_in + fan_out))
-        fill_normal(w_, nw, std::sqrt(2.0 / (fan_in + fan_out)));
-    } else if (init_ == "he_uniform") {
+        fill_normal(w, nw, std::sqrt(2.0 / (fan_in + fan_out)));
+    } else if (init == "he_uniform") {
         // ref: torch.nn.init.kaiming_uniform_(mode='fan_in', nonlinearity='relu'): bound = sqrt(6 / fan_in)
-        fill_uniform(w_, nw, std::sqrt(6.0 / fan_in));
-    } else if (init_ == "he_normal") {
+        fill_uniform(w, nw, std::sqrt(6.0 / fan_in));
+    } else if (init == "he_normal") {
         // ref: torch.nn.init.kaiming_normal_(mode='fan_in', nonlinearity='relu'): std = sqrt(2 / fan_in)
-        fill_normal(w_, nw, std::sqrt(2.0 / fan_in));
-    } else if (init_ == "torch_default") {
-        // ref: torch.nn.Linear.reset_parameters: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-        fill_uniform(w_, nw, 1.0 / std::sqrt(fan_in));
-        fill_uniform(b_, out_, 1.0 / std::sqrt(fan_in));
+        fill_normal(w, nw, std::sqrt(2.0 / fan_in));
+    } else if (init == "torch_default") {
+        // ref: torch.nn.Linear / Conv2d reset_parameters: W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        fill_uniform(w, nw, 1.0 / std::sqrt(fan_in));
+        if (b) fill_uniform(b, nb, 1.0 / std::sqrt(fan_in));
     } else {
-        throw Error("dense layer: unknown init '" + init_ +
-                    "'; allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default");
+        throw Error("unknown init '" + init + "'; allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default");
     }
+}
+
+template void init_weights<float>(const std::string&, double, double, Rng&, float*, std::int64_t, float*, std::int64_t);
+template void init_weights<double>(const std::string&, double, double, Rng&, double*, std::int64_t, double*, std::int64_t);
+
+template <typename T>
+void Dense<T>::init_params(Rng& rng) {
+    init_weights<T>(init_, static_cast<double>(in_), static_cast<double>(out_), rng, w_, in_ * out_, b_, out_);
 }
 
 template <typename T>

@@ -93,6 +93,14 @@ protected:
     ThreadPool* pool_ = nullptr;
 };
 
+// Fills a weight tensor (nw values; fan_in/fan_out as PyTorch computes them) by `init`:
+// xavier_uniform, xavier_normal, he_uniform, he_normal, or torch_default (which also
+// draws the bias); otherwise the bias (nb values, may be null) is zeroed. Shared by every
+// layer with weights, so one convention serves them all.
+template <typename T>
+void init_weights(const std::string& init, double fan_in, double fan_out, Rng& rng, T* w, std::int64_t nw, T* b,
+                  std::int64_t nb);
+
 // Fully connected: y = W x + b, W [O, F], b [O].
 // init: "xavier_uniform" (default), "xavier_normal", "he_uniform", "he_normal", "torch_default".
 template <typename T>
