@@ -1,8 +1,10 @@
 // The run-time dispatched kernels (nn/kernels.hpp) and the thread pool: the AVX2 path agrees with a
-// double-precision reference, every path gives the same bits for any thread count, and training
-// with threads = 1, 2, 3 gives the same model bit for bit.
+// double-precision reference, every path gives the same bits for any thread count, the AVX-512
+// path gives the AVX2 path's bits, and training with threads = 1, 2, 3 gives the same model bit
+// for bit.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +25,13 @@ struct ForceGeneric {
     explicit ForceGeneric(bool on) { kernels::force_generic(on); }
     ~ForceGeneric() { kernels::force_generic(false); }
 };
+
+struct ForceAvx2 {
+    ForceAvx2() { kernels::force_avx2(true); }
+    ~ForceAvx2() { kernels::force_avx2(false); }
+};
+
+bool avx512_active() { return std::strcmp(kernels::active_isa(), "avx512") == 0; }
 
 std::vector<float> randv(Rng& rng, std::size_t n) {
     std::vector<float> v(n);
@@ -180,4 +189,50 @@ TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
     ForceGeneric fg(true);
     const auto c = train_model(seedish_config(2), table), d = train_model(seedish_config(2), table);
     EXPECT_EQ(0, std::memcmp(c.model.network().params(), d.model.network().params(), c.model.network().num_params() * sizeof(float)));
+}
+
+// The AVX-512 kernels repeat the AVX2 kernels' arithmetic element by element, so a model trained
+// on either ISA is the same model.
+TEST(Kernels, Avx512GivesTheAvx2Bits) {
+    if (!avx512_active()) GTEST_SKIP() << "this CPU has no AVX-512 (active kernels: " << kernels::active_isa() << ")";
+    // Shapes hitting every tile and tail: F below, at and above one 64-feature chunk, O not a
+    // multiple of 6 or 8, N not a multiple of 16, the seed config's two layers.
+    const std::array<std::int64_t, 3> shapes[] = {{75, 57, 13}, {10, 203, 9}, {130, 9, 33}, {71, 64, 17}, {67, 130, 32}, {5000, 57, 32}, {10, 5000, 14}};
+    for (auto [O, F, N] : shapes) {
+        const DenseRun wide = run_dense(O, F, N, nullptr);
+        ForceAvx2 narrow;
+        expect_same_bits(wide, run_dense(O, F, N, nullptr));
+    }
+    Rng rng(11);
+    for (std::int64_t n : {1, 15, 16, 17, 1000, 160003}) {
+        std::vector<float> x = randv(rng, static_cast<std::size_t>(n));
+        for (auto& v : x) v *= 120.0f;  // through both clamps of exp
+        std::vector<float> a(x.size()), b(x.size());
+        ASSERT_TRUE(kernels::sigmoid(x.data(), a.data(), n, nullptr));
+        {
+            ForceAvx2 narrow;
+            ASSERT_TRUE(kernels::sigmoid(x.data(), b.data(), n, nullptr));
+        }
+        EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << "sigmoid, n = " << n;
+        for (int mode : {0, 1, 2}) {
+            const kernels::AdamArgs args{0.9f, 0.999f, 1e-3f, 1.0f / std::sqrt(0.002f), 1e-8f, 0.01f, 0.99999f, mode};
+            std::vector<float> p = randv(rng, x.size()), g = randv(rng, x.size()), m = randv(rng, x.size()), v = randv(rng, x.size());
+            for (auto& e : v) e = std::abs(e);
+            auto p2 = p, m2 = m, v2 = v;
+            ASSERT_TRUE(kernels::adam_step(p.data(), g.data(), m.data(), v.data(), n, args, nullptr));
+            {
+                ForceAvx2 narrow;
+                ASSERT_TRUE(kernels::adam_step(p2.data(), g.data(), m2.data(), v2.data(), n, args, nullptr));
+            }
+            EXPECT_EQ(0, std::memcmp(p.data(), p2.data(), p.size() * 4)) << "adam p, mode " << mode << ", n = " << n;
+            EXPECT_EQ(0, std::memcmp(m.data(), m2.data(), m.size() * 4)) << "adam m, mode " << mode << ", n = " << n;
+            EXPECT_EQ(0, std::memcmp(v.data(), v2.data(), v.size() * 4)) << "adam v, mode " << mode << ", n = " << n;
+        }
+    }
+    const auto table = parse_feature_csv(gktest::blobs_csv(3, 30), "blobs.csv");
+    const auto wide = train_model(seedish_config(2), table);
+    ForceAvx2 narrow;
+    const auto ref = train_model(seedish_config(2), table);
+    EXPECT_EQ(0, std::memcmp(wide.model.network().params(), ref.model.network().params(), ref.model.network().num_params() * sizeof(float)))
+        << "a model trained with the AVX-512 kernels differs from the AVX2 one";
 }

@@ -1,0 +1,20 @@
+// Private: the AVX-512 kernels over index ranges (defined in kernels_avx512.cpp, called by
+// kernels.cpp only after __builtin_cpu_supports says the CPU has AVX-512 F/DQ/VL/BW).
+// Same contracts as the AVX2 kernels of the same name (kernels_avx2.hpp) and the same bits;
+// forward_otile wants xt padded to a multiple of 16 samples.
+#pragma once
+
+#include <cstddef>
+
+namespace genrekit::nn::kernels::avx512 {
+
+using Index = std::ptrdiff_t;
+
+void forward_otile(const float* w, const float* b, const float* xt, Index np, float* y, Index O, Index F, Index N, Index o0, Index o1);
+void backward_weights(const float* x, const float* dy, float* dw, float* db, Index O, Index F, Index N, Index o0, Index o1);
+void backward_input(const float* w, const float* dy, float* dx, Index O, Index F, Index n0, Index n1);
+void sigmoid(const float* x, float* y, Index i0, Index i1);
+void adam(float* p, const float* g, float* m, float* v, Index i0, Index i1, float b1, float b2, float step_size, float inv_sqrt_bc2,
+          float eps, float wd, float decay, int mode);
+
+}  // namespace genrekit::nn::kernels::avx512
