@@ -42,12 +42,23 @@ void Network<T>::init(Rng& rng) {
 
 template <typename T>
 void Network<T>::set_pool(ThreadPool* pool) {
+    pool_ = pool;
     for (auto& l : layers_) l->set_pool(pool);
 }
 
 template <typename T>
 void Network<T>::zero_grad() {
-    std::fill(grads_.begin(), grads_.end(), T(0));
+    // Large models (the seed MLP: 290k parameters) clear their gradients every step: split the fill.
+    const auto n = static_cast<std::ptrdiff_t>(grads_.size());
+    if (!pool_ || pool_->size() == 1 || n < (std::ptrdiff_t(1) << 16)) {
+        std::fill(grads_.begin(), grads_.end(), T(0));
+        return;
+    }
+    const int parts = pool_->size();
+    pool_->run(parts, [&](int part) {
+        const auto [lo, hi] = ThreadPool::range(n, parts, part, 16);
+        std::fill(grads_.data() + lo, grads_.data() + hi, T(0));
+    });
 }
 
 template <typename T>

@@ -17,7 +17,7 @@ constexpr int kSpins = 4000;  // ~tens of microseconds of spinning before sleepi
 
 ThreadPool::ThreadPool(int threads) {
     if (threads < 1 || threads > 256) throw Error("threads = " + std::to_string(threads) + " must be in [1, 256]");
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -33,7 +33,10 @@ std::pair<std::ptrdiff_t, std::ptrdiff_t> ThreadPool::range(std::ptrdiff_t n, in
     return {lo < n ? lo : n, hi < n ? hi : n};
 }
 
-void ThreadPool::work() {
+void ThreadPool::work(int self) {
+    // One part per thread: a fixed assignment, so part p's data (the same rows of the weights,
+    // gradients and Adam moments, region after region) stays in one core's cache.
+    if (parts_ == size()) return call_(ctx_, self);
     for (int i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < parts_;) call_(ctx_, i);
 }
 
@@ -49,7 +52,7 @@ void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
     pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);  // publishes the job
     generation_.notify_all();
-    work();
+    work(0);
     for (int spin = 0;; ++spin) {
         const int p = pending_.load(std::memory_order_acquire);
         if (p == 0) break;
@@ -58,7 +61,7 @@ void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
     }
 }
 
-void ThreadPool::worker_loop() {
+void ThreadPool::worker_loop(int self) {
     unsigned seen = 0;  // the generation at construction: a job published before this thread ran is still seen
     for (;;) {
         unsigned g;
@@ -68,7 +71,7 @@ void ThreadPool::worker_loop() {
         }
         seen = g;
         if (stop_.load(std::memory_order_acquire)) return;
-        work();
+        work(self);
         if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
 }

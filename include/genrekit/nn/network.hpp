@@ -72,6 +72,7 @@ private:
     std::vector<std::unique_ptr<Layer<T>>> layers_;
     std::vector<Shape> shapes_;  // output shape of each layer
     std::vector<T> params_, grads_;
+    ThreadPool* pool_ = nullptr;  // also splits zero_grad's fill
     std::vector<ParamEntry> table_;
     // acts_[i] = output of layer i; dacts_[i] = gradient w.r.t. acts_[i-1] (input of layer i).
     std::vector<std::vector<T>> acts_, dacts_;

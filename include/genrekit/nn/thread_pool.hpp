@@ -27,7 +27,8 @@ public:
 
     int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-    // Calls fn(part) once for every part in [0, parts), on the caller and the workers.
+    // Calls fn(part) once for every part in [0, parts), on the caller and the workers. With
+    // parts == size(), part 0 runs on the caller and part i on worker i, every time.
     // Not re-entrant: fn must not call run() on the same pool.
     template <typename Fn>
     void run(int parts, Fn&& fn) {
@@ -40,8 +41,8 @@ public:
 
 private:
     void run_impl(int parts, void (*call)(void*, int), void* ctx);
-    void worker_loop();
-    void work();
+    void worker_loop(int self);
+    void work(int self);
 
     std::vector<std::thread> workers_;
     void (*call_)(void*, int) = nullptr;
