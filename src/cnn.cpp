@@ -95,13 +95,18 @@ CnnConfig parse_cnn_config(const json& in, const std::string& src, const std::ve
         }
     }
     if (!ens.is_null()) {
-        for (auto it = ens.begin(); it != ens.end(); ++it)
-            if (it.key() != "members") throw Error(src + ": unknown key 'ensemble." + it.key() + "' (known: members)");
-        if (ens.contains("members")) {
-            if (!ens["members"].is_number_integer() || ens["members"].get<int>() < 1 || ens["members"].get<int>() > 32)
-                throw Error(src + ": ensemble.members must be an integer in [1, 32]");
-            c.members = ens["members"];
+        if (!ens.is_object()) throw Error(src + ": ensemble must be an object such as {\"members\": 1, \"checkpoints\": 1}");
+        for (auto it = ens.begin(); it != ens.end(); ++it) {
+            if (it.key() != "members" && it.key() != "checkpoints")
+                throw Error(src + ": unknown key 'ensemble." + it.key() + "' (known: members, checkpoints)");
+            if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 32)
+                throw Error(src + ": ensemble." + it.key() + " must be an integer in [1, 32]");
         }
+        c.members = ens.value("members", 1);
+        c.checkpoints = ens.value("checkpoints", 1);
+        if (c.members * c.checkpoints > 32)
+            throw Error(src + ": ensemble.members x ensemble.checkpoints is " + std::to_string(c.members * c.checkpoints) +
+                        " networks; at most 32");
     }
     // Per-layer "l2" keys are ours; the rest of each layer spec goes to the registry.
     if (j.contains("model") && j["model"].is_object() && j["model"].contains("layers") && j["model"]["layers"].is_array()) {
@@ -116,6 +121,9 @@ CnnConfig parse_cnn_config(const json& in, const std::string& src, const std::ve
         }
     }
     c.base = parse_train_config(j, src, {}, base_dir);
+    if (c.checkpoints > c.base.epochs)
+        throw Error(src + ": ensemble.checkpoints (" + std::to_string(c.checkpoints) + ") exceeds epochs (" + std::to_string(c.base.epochs) +
+                    "): a run cannot keep more snapshots than it has epochs");
     c.layers = c.base.layers;
     if (c.l2.size() != c.layers.size()) c.l2.assign(c.layers.size(), 0.0);
     return c;
@@ -550,12 +558,16 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
     json layers = cfg.layers;
     if (layers.is_array() && !layers.empty() && layers.back().value("type", "") == "dense" && !layers.back().contains("units"))
         layers.back()["units"] = a.labels.size();
-    CnnModel model(layers, a.labels, cfg.front_end, z, cfg.members);
+    CnnModel probe(layers, a.labels, cfg.front_end, z, 1);  // checks the architecture before any training
 
-    CnnTrainResult res{std::move(model), {}, json::object(), split.train.size(), split.valid.size(), split.test.size()};
+    CnnTrainResult res{std::move(probe), {}, json::object(), split.train.size(), split.valid.size(), split.test.size()};
     const std::int64_t F = static_cast<std::int64_t>(bands) * frames, K = static_cast<std::int64_t>(a.labels.size());
+    // The parameters every seed keeps (ensemble.checkpoints per seed), seed by seed; the model is
+    // built from them after training.
+    std::vector<std::vector<float>> kept;
+    json kept_epochs = json::array();
     for (int member = 0; member < cfg.members; ++member) {
-        auto& net = res.model.network(member);
+        nn::Network<float> net(layers, nn::Shape{1, bands, frames});
         // The dense/activation layers split large arrays over a ThreadPool (include/genrekit/nn/thread_pool.hpp);
         // the CNN layers over nn::parallel_for. Detached again below: the pool dies with this scope.
         nn::ThreadPool pool(cfg.base.threads);
@@ -585,6 +597,17 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
         std::vector<float> best_params;
         double best_ckpt = NAN, best_es = NAN, best_plateau = NAN;
         int es_wait = 0, plateau_wait = 0, best_epoch = 0;
+        // Snapshot ensemble (checkpoints > 1): with a validation set the C best epochs by
+        // checkpoint.monitor, kept sorted best first (a later epoch must beat, not tie, to rank
+        // higher); without one the last C epochs, newest first.
+        struct Snapshot {
+            int epoch;
+            double score;
+            std::vector<float> params;
+        };
+        std::vector<Snapshot> snaps;
+        const auto C = static_cast<std::size_t>(cfg.checkpoints);
+        const std::string& snap_monitor = cfg.base.checkpoint.monitor;
         for (int epoch = 1; epoch <= cfg.base.epochs; ++epoch) {
             const auto t0 = std::chrono::steady_clock::now();
             shuffle_rng.shuffle(order);
@@ -660,6 +683,17 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
             history.push_back(e);
             if (on_epoch) on_epoch(e);
             const auto& bc = cfg.base;
+            if (C > 1) {
+                const double score = has_valid ? monitored(snap_monitor, e) : static_cast<double>(epoch);
+                // Strictly better: a newer epoch, or improves() on the monitor (a NaN score never is; any number beats NaN).
+                auto better = [&](double x, double y) { return has_valid ? improves(snap_monitor, x, y, 0) : x > y; };
+                std::size_t pos = 0;  // after every kept snapshot at least as good
+                while (pos < snaps.size() && !better(score, snaps[pos].score)) ++pos;
+                if (pos < C) {
+                    snaps.insert(snaps.begin() + static_cast<std::ptrdiff_t>(pos), Snapshot{epoch, score, std::vector<float>(net.params(), net.params() + net.num_params())});
+                    if (snaps.size() > C) snaps.pop_back();
+                }
+            }
             if (bc.checkpoint.keep_best && improves(bc.checkpoint.monitor, monitored(bc.checkpoint.monitor, e), best_ckpt, 0)) {
                 best_ckpt = monitored(bc.checkpoint.monitor, e);
                 best_params.assign(net.params(), net.params() + net.num_params());
@@ -686,15 +720,42 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
             }
         }
         net.set_pool(nullptr);
-        if (cfg.base.checkpoint.keep_best && !best_params.empty()) std::copy(best_params.begin(), best_params.end(), net.params());
-        else best_epoch = static_cast<int>(history.size());
+        json epochs = json::array();
+        if (C > 1) {
+            for (auto& sn : snaps) {
+                epochs.push_back(sn.epoch);
+                kept.push_back(std::move(sn.params));
+            }
+            best_epoch = snaps.front().epoch;
+        } else {
+            if (cfg.base.checkpoint.keep_best && !best_params.empty()) std::copy(best_params.begin(), best_params.end(), net.params());
+            else best_epoch = static_cast<int>(history.size());
+            kept.emplace_back(net.params(), net.params() + net.num_params());
+            epochs.push_back(best_epoch);
+        }
+        kept_epochs.push_back(epochs);
         if (member == 0) {
             res.history = history;
             res.metrics["best_epoch"] = best_epoch;
             res.metrics["epochs_run"] = history.size();
         }
+        if (on_message && C > 1)
+            on_message("seed " + std::to_string(cfg.base.seed + static_cast<std::uint64_t>(member)) + ": kept the parameters of epochs " + epochs.dump() +
+                       (has_valid ? " (best " + snap_monitor + " first)" : " (the last epochs, newest first)"));
         if (on_message && cfg.members > 1) on_message("ensemble member " + std::to_string(member + 1) + "/" + std::to_string(cfg.members) + " done");
     }
+    {
+        CnnModel model(layers, a.labels, cfg.front_end, z, static_cast<int>(kept.size()));
+        for (std::size_t k = 0; k < kept.size(); ++k) {
+            auto& net = model.network(static_cast<int>(k));
+            if (kept[k].size() != net.num_params()) throw Error("internal: snapshot size does not match the network");
+            std::copy(kept[k].begin(), kept[k].end(), net.params());
+        }
+        res.model = std::move(model);
+    }
+    if (cfg.members > 1 || cfg.checkpoints > 1)  // kept_epochs: per seed, the epoch of each member in file order
+        res.metrics["ensemble"] = {{"members", cfg.members}, {"checkpoints", cfg.checkpoints}, {"networks", kept.size()}, {"kept_epochs", kept_epochs},
+                                   {"kept_by", cfg.checkpoints == 1 ? std::string("single") : has_valid ? cfg.base.checkpoint.monitor : std::string("last")}};
     res.metrics["train"] = track_metrics(res.model, a, split.train);
     if (!split.valid.empty()) res.metrics["valid"] = track_metrics(res.model, a, split.valid);
     if (!split.test.empty()) res.metrics["test"] = track_metrics(res.model, a, split.test);

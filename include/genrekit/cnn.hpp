@@ -18,7 +18,18 @@
 //                                //  Keras kernel_regularizer style); a final dense without units gets K
 //   "augment": {"time_shift": 0, "time_masks": 0, "time_mask_frames": 0, "freq_masks": 0,
 //               "freq_mask_bands": 0, "mixup_alpha": 0}            // all off by default
-//   "ensemble": {"members": 1}   // K models from seeds seed, seed+1, ...; probabilities averaged
+//   "ensemble": {"members": 1, "checkpoints": 1}
+//       members K: K training runs from seeds seed, seed+1, ... (a seed ensemble).
+//       checkpoints C: a snapshot ensemble from each run. With a validation set, the parameters of
+//         the C best epochs by checkpoint.monitor (ties: the earlier epoch) are kept, whatever
+//         checkpoint.keep_best says; without one, those of the last C epochs. C = 1 (default) is
+//         the single model: the keep_best epoch, else the last one.
+//       The two multiply: the file holds K x C networks as members ("members.<i>." tensors),
+//       seed by seed, each seed's snapshots best first (validation: member 0 of a seed is the
+//       epoch keep_best would keep) or newest first (none). eval/predict average all members'
+//       probabilities with equal weight. K x C <= 32; C <= epochs. When early stopping ends a run
+//       before C epochs, that run keeps every epoch it ran (fewer members; metrics.ensemble lists
+//       the kept epochs per seed).
 //   "_comment": "..."            // free text, ignored
 // Splits are made per TRACK (stratified random, list files, k-fold) and every segment follows
 // its track; this is asserted after the split. Silent segments are not trained on or voted.
@@ -54,7 +65,8 @@ struct CnnConfig {
     nlohmann::json layers;            // without "l2" keys
     std::vector<double> l2;           // per layer
     AugmentConfig augment;
-    int members = 1;
+    int members = 1;                  // ensemble.members: seeds
+    int checkpoints = 1;              // ensemble.checkpoints: snapshots kept per seed
     nlohmann::json resolved;          // the whole config as used (stored in the model)
 };
 
