@@ -1,9 +1,10 @@
 // Spectrogram models through the command line, as a user runs them: `train` on a config with
 // front_end.kind "spectrogram", `predict --json` with per-segment labels, `eval` on an audio
-// folder, and bad input (a clip shorter than one segment, silence, a single-class folder)
+// folder (with the track-level confusion matrix as CSV and SVG), and bad input (a clip shorter than one segment, silence, a single-class folder)
 // each named in one clear line with the documented exit code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +81,49 @@ TEST_F(CnnCli, TrainPredictEvalOnAudio) {
     std::ifstream ev((dir_ / "ev.json").string());
     const json e = json::parse(ev);
     EXPECT_EQ(e["predictions"].size(), 20u);
+}
+
+TEST_F(CnnCli, EvalWritesTheTrackConfusionMatrixAsCsvAndSvg) {
+    const std::string model = (dir_ / "m3.safetensors").string();
+    ASSERT_EQ(run("train --quiet --config " + (dir_ / "cnn.json").string() + " --set epochs=1 --out " + model).code, 0);
+    const fs::path out = dir_ / "cm";  // a fresh folder: after eval it must hold the two files and nothing else
+    fs::create_directories(out);
+    const CliResult r = run("eval --model " + model + " --data " + (dir_ / "audio").string() + " --csv " + (out / "cm.csv").string() + " --svg " +
+                            (out / "cm.svg").string());
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(out)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"cm.csv", "cm.svg"})) << "a temporary file was left behind, or a file is missing";
+
+    // CSV: a header of the labels, one row per true label, and one count per TRACK (20), not per segment (100).
+    std::ifstream in((out / "cm.csv").string());
+    std::string line;
+    ASSERT_TRUE(std::getline(in, line));
+    EXPECT_EQ(line, "truth\\predicted,ambient,electronic,folk,rock");
+    long total = 0;
+    std::vector<std::string> rows;
+    while (std::getline(in, line)) {
+        std::stringstream ss(line);
+        std::string cell;
+        std::getline(ss, cell, ',');
+        rows.push_back(cell);
+        int cols = 0;
+        long row_sum = 0;
+        while (std::getline(ss, cell, ',')) row_sum += std::stol(cell), ++cols;
+        EXPECT_EQ(cols, 4) << line;
+        EXPECT_EQ(row_sum, 5) << "5 tracks per label: " << line;
+        total += row_sum;
+    }
+    EXPECT_EQ(rows, (std::vector<std::string>{"ambient", "electronic", "folk", "rock"}));
+    EXPECT_EQ(total, 20);
+
+    std::stringstream svg;
+    svg << std::ifstream((out / "cm.svg").string()).rdbuf();
+    EXPECT_EQ(svg.str().rfind("<svg", 0), 0u) << svg.str().substr(0, 80);
+    EXPECT_NE(svg.str().find("</svg>"), std::string::npos);
+    for (const char* l : {"ambient", "electronic", "folk", "rock"}) EXPECT_NE(svg.str().find(std::string(">") + l + "<"), std::string::npos) << l;
+    EXPECT_NE(svg.str().find("m3.safetensors on audio (tracks)"), std::string::npos);
 }
 
 TEST_F(CnnCli, BadInputIsOneClearLineEach) {
