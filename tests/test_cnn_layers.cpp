@@ -196,3 +196,32 @@ TEST(CnnLayers, BadSpecsAreClearErrors) {
     EXPECT_NE(msg(json::parse(R"([{"type":"conv2d","channels":2}])"), {64}).find("needs an image-like input"), std::string::npos);
     EXPECT_NE(msg(json::parse(R"([{"type":"batchnorm","momentum":0.1,"foo":1}])"), {1, 8, 8}).find("unknown key 'foo'"), std::string::npos);
 }
+
+// One spec reader (src/nn/layer_spec.hpp) serves the dense and the CNN layers; each key keeps its
+// own range: dropout.rate in [0, 1), batchnorm.eps in (0, 1), batchnorm.momentum in (0, 1].
+TEST(CnnLayers, SpecRangesAndInitNamesAreCheckedTheSameWayForEveryLayer) {
+    auto msg = [](const std::string& layer, const Shape& in) {
+        try {
+            Network<float> n(json::array({json::parse(layer)}), in);
+        } catch (const genrekit::Error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_EQ(msg(R"({"type":"dropout","rate":0})", {4}), "no error");
+    EXPECT_NE(msg(R"({"type":"dropout","rate":1})", {4}).find(".rate = 1 must be in [0.000000, 1.000000)"), std::string::npos)
+        << msg(R"({"type":"dropout","rate":1})", {4});
+    EXPECT_NE(msg(R"({"type":"dropout","rate":-0.1})", {4}).find(".rate = -0.1 must be in [0.000000, 1.000000)"), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"batchnorm","eps":0})", {1, 4, 4}).find(".eps = 0 must be in (0.000000, 1.000000)"), std::string::npos)
+        << msg(R"({"type":"batchnorm","eps":0})", {1, 4, 4});
+    EXPECT_NE(msg(R"({"type":"batchnorm","momentum":0})", {1, 4, 4}).find(".momentum = 0 must be in (0.000000, "), std::string::npos);
+    EXPECT_EQ(msg(R"({"type":"batchnorm","momentum":1})", {1, 4, 4}), "no error");
+    EXPECT_NE(msg(R"({"type":"batchnorm","eps":"small"})", {1, 4, 4}).find(".eps: must be a number, got \"small\""), std::string::npos);
+    const std::string allowed = ".init: unknown 'glorot' (allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default)";
+    EXPECT_NE(msg(R"({"type":"dense","units":2,"init":"glorot"})", {4}).find(allowed), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"conv2d","channels":2,"init":"glorot"})", {1, 4, 4}).find(allowed), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"conv2d","channels":2,"init":3})", {1, 4, 4}).find(".init: must be a string"), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"dense","units":0})", {4}).find(".units = 0 must be >= 1"), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"conv2d","channels":2,"kernel":[3]})", {1, 4, 4}).find(".kernel: must be an integer or [h, w], got [3]"), std::string::npos);
+    EXPECT_NE(msg(R"({"type":"relu","units":3})", {4}).find("unknown key 'units' for layer type 'relu' (allowed: none)"), std::string::npos);
+}

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "gemm.hpp"
+#include "layer_spec.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/nn/parallel.hpp"
 
@@ -27,50 +28,6 @@ namespace {
 std::string int_list(std::int64_t a, std::int64_t b) { return a == b ? std::to_string(a) : "[" + std::to_string(a) + "," + std::to_string(b) + "]"; }
 
 json pair_json(std::int64_t a, std::int64_t b) { return a == b ? json(a) : json::array({a, b}); }
-
-// Spec helpers: keys checked against an allowed list, sizes as an integer or [h, w].
-struct Reader {
-    const json& spec;
-    const std::string& where;
-    void only(std::initializer_list<const char*> allowed) const {
-        for (auto it = spec.begin(); it != spec.end(); ++it) {
-            if (it.key() == "type") continue;
-            bool ok = false;
-            for (auto a : allowed) ok = ok || it.key() == a;
-            if (!ok) {
-                std::string list;
-                for (auto a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-                throw Error(where + ": unknown key '" + it.key() + "' for layer type '" + spec["type"].get<std::string>() +
-                            "' (allowed: " + (list.empty() ? "none" : list) + ")");
-            }
-        }
-    }
-    std::pair<std::int64_t, std::int64_t> pair(const char* key, std::int64_t def, std::int64_t lo) const {
-        if (!spec.contains(key)) return {def, def};
-        const json& v = spec[key];
-        auto one = [&](const json& e) {
-            if (!e.is_number_integer()) throw Error(where + "." + key + ": must be an integer or [h, w], got " + v.dump());
-            const auto i = e.get<std::int64_t>();
-            if (i < lo) throw Error(where + "." + key + " = " + v.dump() + " must be >= " + std::to_string(lo));
-            return i;
-        };
-        if (v.is_array()) {
-            if (v.size() != 2) throw Error(where + "." + key + ": must be an integer or [h, w], got " + v.dump());
-            return {one(v[0]), one(v[1])};
-        }
-        const auto i = one(v);
-        return {i, i};
-    }
-    double number(const char* key, double def, double lo, double hi) const {
-        if (!spec.contains(key)) return def;
-        const json& v = spec[key];
-        if (!v.is_number()) throw Error(where + "." + key + ": must be a number, got " + v.dump());
-        const double d = v.get<double>();
-        if (!(d > lo && d < hi)) throw Error(where + "." + key + " = " + v.dump() + " must be in (" + std::to_string(lo) + ", " + std::to_string(hi) + ")");
-        return d;
-    }
-};
-
 
 std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad) { return (in + 2 * pad - k) / s + 1; }
 
@@ -507,7 +464,7 @@ std::vector<std::string> cnn_layer_types() { return {"avgpool2d", "batchnorm", "
 
 template <typename T>
 std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& where) {
-    const Reader r{spec, where};
+    const detail::LayerSpec r{spec, where};
     const std::string type = spec.at("type").get<std::string>();
     if (type == "conv2d") {
         r.only({"channels", "kernel", "stride", "padding", "bias", "init"});
@@ -531,13 +488,7 @@ std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& wh
             if (!spec["bias"].is_boolean()) throw Error(where + ".bias: must be true or false, got " + spec["bias"].dump());
             s.bias = spec["bias"].get<bool>();
         }
-        if (spec.contains("init")) {
-            if (!spec["init"].is_string()) throw Error(where + ".init: must be a string");
-            s.init = spec["init"].get<std::string>();
-            static const char* inits[] = {"xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "torch_default"};
-            if (std::none_of(std::begin(inits), std::end(inits), [&](const char* i) { return s.init == i; }))
-                throw Error(where + ".init: unknown '" + s.init + "' (allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default)");
-        }
+        s.init = r.init(s.init);
         return std::make_unique<Conv2D<T>>(s);
     }
     if (type == "maxpool2d" || type == "avgpool2d") {
@@ -553,7 +504,8 @@ std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& wh
     }
     if (type == "batchnorm") {
         r.only({"momentum", "eps"});
-        return std::make_unique<BatchNorm<T>>(r.number("momentum", 0.1, 0.0, 1.0 + 1e-12), r.number("eps", 1e-5, 0.0, 1.0));
+        return std::make_unique<BatchNorm<T>>(r.number("momentum", 0.1, 0.0, 1.0 + 1e-12, detail::LayerSpec::Open),
+                                              r.number("eps", 1e-5, 0.0, 1.0, detail::LayerSpec::Open));
     }
     if (type == "flatten") {
         r.only({});

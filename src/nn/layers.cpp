@@ -8,6 +8,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/nn/kernels.hpp"
 #include "genrekit/nn/conv.hpp"
+#include "layer_spec.hpp"
 
 namespace genrekit::nn {
 
@@ -246,82 +247,35 @@ namespace {
 
 using json = nlohmann::json;
 
-// Checks that `spec` has only `allowed` keys (besides "type") and returns spec[key] or a default.
-struct SpecReader {
-    const json& spec;
-    const std::string& where;
-    void only(std::initializer_list<const char*> allowed) const {
-        for (auto it = spec.begin(); it != spec.end(); ++it) {
-            if (it.key() == "type") continue;
-            bool ok = false;
-            for (auto a : allowed) ok = ok || it.key() == a;
-            if (!ok) {
-                std::string list;
-                for (auto a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-                throw Error(where + ": unknown key '" + it.key() + "' for layer type '" +
-                            spec["type"].get<std::string>() + "' (allowed: " + (list.empty() ? "none" : list) + ")");
-            }
-        }
-    }
-    std::int64_t integer(const char* key, std::int64_t lo) const {
-        if (!spec.contains(key)) throw Error(where + ": missing key '" + key + "'");
-        const json& v = spec[key];
-        if (!v.is_number_integer()) throw Error(where + "." + key + ": must be an integer, got " + v.dump());
-        const auto i = v.get<std::int64_t>();
-        if (i < lo) throw Error(where + "." + key + " = " + std::to_string(i) + " must be >= " + std::to_string(lo));
-        return i;
-    }
-    double number(const char* key, double def, double lo, double hi) const {
-        if (!spec.contains(key)) return def;
-        const json& v = spec[key];
-        if (!v.is_number()) throw Error(where + "." + key + ": must be a number, got " + v.dump());
-        const double d = v.get<double>();
-        if (!(d >= lo && d < hi))
-            throw Error(where + "." + key + " = " + v.dump() + " is out of range [" + std::to_string(lo) + ", " +
-                        std::to_string(hi) + ")");
-        return d;
-    }
-    std::string string(const char* key, const std::string& def) const {
-        if (!spec.contains(key)) return def;
-        const json& v = spec[key];
-        if (!v.is_string()) throw Error(where + "." + key + ": must be a string, got " + v.dump());
-        return v.get<std::string>();
-    }
-};
+using detail::LayerSpec;  // src/nn/layer_spec.hpp: reads and checks a layer spec
 
 template <typename T>
-using Factory = std::function<std::unique_ptr<Layer<T>>(const SpecReader&)>;
+using Factory = std::function<std::unique_ptr<Layer<T>>(const LayerSpec&)>;
 
 template <typename T>
 const std::map<std::string, Factory<T>>& registry() {
     static const std::map<std::string, Factory<T>> r = {
         {"dense",
-         [](const SpecReader& s) -> std::unique_ptr<Layer<T>> {
+         [](const LayerSpec& s) -> std::unique_ptr<Layer<T>> {
              s.only({"units", "init"});
-             const std::string init = s.string("init", "xavier_uniform");
-             static const char* inits[] = {"xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "torch_default"};
-             bool ok = false;
-             for (auto i : inits) ok = ok || init == i;
-             if (!ok)
-                 throw Error(s.where + ".init: unknown '" + init +
-                             "' (allowed: xavier_uniform, xavier_normal, he_uniform, he_normal, torch_default)");
+             const std::string init = s.init("xavier_uniform");
              return std::make_unique<Dense<T>>(s.integer("units", 1), init);
          }},
-        {"relu", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::ReLU); }},
-        {"sigmoid", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Sigmoid); }},
-        {"tanh", [](const SpecReader& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Tanh); }},
+        {"relu", [](const LayerSpec& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::ReLU); }},
+        {"sigmoid", [](const LayerSpec& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Sigmoid); }},
+        {"tanh", [](const LayerSpec& s) -> std::unique_ptr<Layer<T>> { s.only({}); return std::make_unique<Activation<T>>(ActKind::Tanh); }},
         {"dropout",
-         [](const SpecReader& s) -> std::unique_ptr<Layer<T>> {
+         [](const LayerSpec& s) -> std::unique_ptr<Layer<T>> {
              s.only({"rate"});
-             return std::make_unique<Dropout<T>>(s.number("rate", 0.5, 0.0, 1.0));
+             return std::make_unique<Dropout<T>>(s.number("rate", 0.5, 0.0, 1.0, LayerSpec::ClosedOpen));
          }},
         // CNN layers (src/nn/conv.cpp parses their keys).
-        {"conv2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
-        {"maxpool2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
-        {"avgpool2d", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
-        {"global_avg_pool", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
-        {"batchnorm", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
-        {"flatten", [](const SpecReader& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"conv2d", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"maxpool2d", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"avgpool2d", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"global_avg_pool", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"batchnorm", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
+        {"flatten", [](const LayerSpec& s) { return make_cnn_layer<T>(s.spec, s.where); }},
     };
     return r;
 }
@@ -346,7 +300,7 @@ std::unique_ptr<Layer<T>> make_layer(const nlohmann::json& spec, const std::stri
         for (const auto& n : layer_types()) list += (list.empty() ? "" : ", ") + n;
         throw Error(where + ": unknown layer type '" + type + "' (known: " + list + ")");
     }
-    return it->second(SpecReader{spec, where});
+    return it->second(LayerSpec{spec, where});
 }
 
 template class Dense<float>;
