@@ -121,19 +121,29 @@ inline void wgrad_tile(const float* x, const float* dy, float* dw, Index O, Inde
         }
 }
 
-template <int NO>
-inline void wgrad_rows(const float* x, const float* dy, float* dw, Index O, Index F, Index N, Index o) {
+template <int V>
+struct Count {};  // a compile-time count for the chunk walker below (no std templates in this file)
+
+// Walks [0, F) in chunks of up to 4 vectors of 16: tile(Count<NV>(), f, last) with the last vector of
+// each chunk masked to `last` lanes.
+template <typename Tile>
+inline void over_feature_chunks(Index F, Tile&& tile) {
     Index f = 0;
-    for (; f + 64 <= F; f += 64) wgrad_tile<NO, 4>(x, dy, dw, O, F, N, o, f, 0xFFFF);
+    for (; f + 64 <= F; f += 64) tile(Count<4>(), f, static_cast<__mmask16>(0xFFFF));
     const Index rest = F - f;
     const __mmask16 last = first_lanes(rest - (rest - 1) / 16 * 16);
     switch ((rest + 15) / 16) {
-        case 4: wgrad_tile<NO, 4>(x, dy, dw, O, F, N, o, f, last); break;
-        case 3: wgrad_tile<NO, 3>(x, dy, dw, O, F, N, o, f, last); break;
-        case 2: wgrad_tile<NO, 2>(x, dy, dw, O, F, N, o, f, last); break;
-        case 1: wgrad_tile<NO, 1>(x, dy, dw, O, F, N, o, f, last); break;
+        case 4: tile(Count<4>(), f, last); break;
+        case 3: tile(Count<3>(), f, last); break;
+        case 2: tile(Count<2>(), f, last); break;
+        case 1: tile(Count<1>(), f, last); break;
         default: break;
     }
+}
+
+template <int NO>
+inline void wgrad_rows(const float* x, const float* dy, float* dw, Index O, Index F, Index N, Index o) {
+    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) { wgrad_tile<NO, NV>(x, dy, dw, O, F, N, o, f, last); });
 }
 
 // ---- input gradient: NN samples x NV vectors of 16 features (last masked), summed over O from zero.
@@ -163,17 +173,7 @@ inline void igrad_tile(const float* w, const float* dy, float* dx, Index O, Inde
 
 template <int NN>
 inline void igrad_cols(const float* w, const float* dy, float* dx, Index O, Index F, Index n) {
-    Index f = 0;
-    for (; f + 64 <= F; f += 64) igrad_tile<NN, 4>(w, dy, dx, O, F, n, f, 0xFFFF);
-    const Index rest = F - f;
-    const __mmask16 last = first_lanes(rest - (rest - 1) / 16 * 16);
-    switch ((rest + 15) / 16) {
-        case 4: igrad_tile<NN, 4>(w, dy, dx, O, F, n, f, last); break;
-        case 3: igrad_tile<NN, 3>(w, dy, dx, O, F, n, f, last); break;
-        case 2: igrad_tile<NN, 2>(w, dy, dx, O, F, n, f, last); break;
-        case 1: igrad_tile<NN, 1>(w, dy, dx, O, F, n, f, last); break;
-        default: break;
-    }
+    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) { igrad_tile<NN, NV>(w, dy, dx, O, F, n, f, last); });
 }
 
 // One Adam/AdamW step on 16 parameters (the AVX2 kernel's operations; see optim.hpp).
