@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "genrekit/error.hpp"
@@ -109,20 +110,31 @@ TuningHistogram tuning_histogram(std::span<const float> frequencies, double reso
     h.counts.assign(static_cast<std::size_t>(n_hist), 0);
     for (const float f : frequencies) {
         if (!(f > 0.f)) continue;  // ref: pitch_tuning drops DC (and non-positive) components
-        // ref: hz_to_octs(f) = log2(f / (440/16)) and bins_per_octave * octs, mod 1, in float32.
-        const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
-        float residual = py_mod(static_cast<float>(bins_per_octave) * octs, 1.0f);
-        if (residual >= 0.5f) residual -= 1.0f;
-        // ref: numpy.histogram with explicit edges: [e_j, e_j+1), the last bin closed; the
-        // float32 residual is compared with the float64 edges exactly.
-        const double r = residual;
-        if (r < h.edges.front() || r > h.edges.back()) continue;
-        int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
-        while (j > 0 && r < h.edges[static_cast<std::size_t>(j)]) --j;
-        while (j < n_hist - 1 && r >= h.edges[static_cast<std::size_t>(j) + 1]) ++j;
-        ++h.counts[static_cast<std::size_t>(j)];
+        const int j = h.bin_of(tuning_residual(f, bins_per_octave));
+        if (j >= 0) ++h.counts[static_cast<std::size_t>(j)];
     }
     return h;
+}
+
+float tuning_residual(float f, int bins_per_octave) {
+    // ref: hz_to_octs(f) = log2(f / (440/16)) and bins_per_octave * octs, mod 1, in float32.
+    const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
+    float residual = py_mod(static_cast<float>(bins_per_octave) * octs, 1.0f);
+    if (residual >= 0.5f) residual -= 1.0f;
+    return residual;
+}
+
+int TuningHistogram::bin_of(float residual) const {
+    // ref: numpy.histogram with explicit edges: [e_j, e_j+1), the last bin closed; the
+    // float32 residual is compared with the float64 edges exactly.
+    const double r = residual;
+    const int n_hist = static_cast<int>(counts.size());
+    if (n_hist == 0 || r < edges.front() || r > edges.back()) return -1;
+    const double step = 1.0 / n_hist;
+    int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
+    while (j > 0 && r < edges[static_cast<std::size_t>(j)]) --j;
+    while (j < n_hist - 1 && r >= edges[static_cast<std::size_t>(j) + 1]) ++j;
+    return j;
 }
 
 std::size_t TuningHistogram::best() const {
@@ -169,6 +181,170 @@ std::vector<float> tuning_frequencies(const Spectrogram& S, const TuningParams& 
 
 double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
     return pitch_tuning(tuning_frequencies(S, params), params.resolution, params.bins_per_octave);
+}
+
+TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float noise,
+                         std::span<const std::uint8_t> exact_frames) {
+    TuningCheck out;
+    const auto peaks = piptrack(S, params);
+    std::vector<float> mags, freqs;
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f) mags.push_back(p.magnitude);
+    std::vector<float> scratch = mags;
+    const float threshold = mags.empty() ? 0.f : median_f32(scratch);
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
+    const TuningHistogram h = tuning_histogram(freqs, params.resolution, params.bins_per_octave);
+    // The same steps as estimate_tuning, so the same result.
+    out.tuning = h.total() == 0 ? 0.0 : h.edges[h.best()];
+    if (noise <= 0.f || peaks.empty()) return out;
+
+    // Each frame's power may be off by eps = noise * (the frame's maximum); exact frames by 0.
+    const Eigen::Index T = S.cols();
+    const int n_bins = static_cast<int>(S.rows());
+    std::vector<float> eps(static_cast<std::size_t>(T));
+    for (Eigen::Index t = 0; t < T; ++t) {
+        const bool exact = static_cast<std::size_t>(t) < exact_frames.size() && exact_frames[static_cast<std::size_t>(t)];
+        eps[static_cast<std::size_t>(t)] = exact ? 0.f : noise * S.col(t).maxCoeff();
+    }
+    std::vector<char> fragile(static_cast<std::size_t>(T), 0);
+
+    // 1. Peak/no-peak decisions within eps of flipping (piptrack's S > threshold * max and its
+    //    local-maximum test): their effect on the median is not bounded here, so their frames
+    //    are always recomputed.
+    const auto freqs_hz = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
+    const double fmin = std::max(params.fmin, 0.0), fmax = std::min(params.fmax, params.sample_rate / 2.0);
+    int lo = n_bins, hi = 0;
+    for (int b = 0; b < n_bins; ++b)
+        if (fmin <= freqs_hz[static_cast<std::size_t>(b)] && freqs_hz[static_cast<std::size_t>(b)] < fmax) {
+            lo = std::min(lo, b);
+            hi = b + 1;
+        }
+    lo = std::max(lo, 1);
+    hi = std::min(hi, n_bins - 1);
+    const float thresh = static_cast<float>(params.threshold);
+    bool forced = false;
+    for (Eigen::Index t = 0; t < T; ++t) {
+        const float e = eps[static_cast<std::size_t>(t)];
+        if (e == 0.f) continue;
+        const float* s = S.col(t).data();
+        const float ref = thresh * S.col(t).maxCoeff(), ref_err = e + thresh * e;
+        // The interval of S * (S > ref) for bin b.
+        auto x = [&](int b, float& xl, float& xh) {
+            if (s[b] > ref + ref_err) {
+                xl = s[b] - e;
+                xh = s[b] + e;
+            } else if (s[b] <= ref - ref_err) {
+                xl = xh = 0.f;
+            } else {
+                xl = 0.f;
+                xh = s[b] + e;
+            }
+        };
+        for (int b = lo; b < hi; ++b) {
+            if (s[b] <= ref - ref_err) continue;  // x(b) = 0 surely: never a local maximum
+            float bl, bh, ml, mh, pl, ph;
+            x(b, bl, bh);
+            x(b - 1, ml, mh);
+            x(b + 1, pl, ph);
+            const bool surely = bl > mh && bl >= ph;
+            const bool surely_not = bh <= ml || bh < pl;
+            if (!surely && !surely_not) {
+                fragile[static_cast<std::size_t>(t)] = 1;
+                forced = true;
+            }
+        }
+    }
+
+    // 2. Each peak's magnitude and histogram bin as intervals: the interpolation shift avg/den
+    //    moves by at most (e*den + |avg|*4e) / (den*(den - 4e)) when avg moves by e and den by 4e.
+    //    The float32 steps of the residual (octaves, times 12, mod 1) add up to ~2e-5 more.
+    constexpr double kResidualSlop = 3e-5;
+    const double per_octave = params.bins_per_octave / std::log(2.0);
+    const int n_hist = static_cast<int>(h.counts.size());
+    std::vector<float> mag_lo, mag_hi;
+    struct Span {
+        int first = 0, last = -1;  // possible bins, inclusive; wrap: also bin 0 / n_hist-1
+        bool any = false;           // anywhere
+        bool wrap_low = false, wrap_high = false;
+    };
+    std::vector<Span> spans;
+    std::vector<const PitchPeak*> kept;
+    for (const auto& p : peaks) {
+        if (!(p.frequency > 0.f)) continue;
+        kept.push_back(&p);
+        const float e = eps[static_cast<std::size_t>(p.frame)];
+        const float* s = S.col(p.frame).data();
+        const int b = p.bin;
+        double d_shift = 0, d_mag = 0;
+        Span sp;
+        if (e > 0.f) {
+            const double avg = 0.5 * (static_cast<double>(s[b + 1]) - s[b - 1]);
+            const double den = 2.0 * s[b] - s[b + 1] - s[b - 1];
+            if (den <= 4.0 * e) {
+                sp.any = true;
+                d_shift = 1.0;
+            } else {
+                d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e));
+            }
+            const double shift = den > 0 ? avg / den : 0.0;
+            d_mag = e + 0.5 * (e * (std::abs(shift) + d_shift) + std::abs(avg) * d_shift);
+        }
+        mag_lo.push_back(static_cast<float>(p.magnitude - d_mag));
+        mag_hi.push_back(static_cast<float>(p.magnitude + d_mag));
+        const float r = tuning_residual(p.frequency, params.bins_per_octave);
+        const double bin_pos = static_cast<double>(p.frequency) * (2 * (n_bins - 1)) / params.sample_rate;
+        const double d_r = per_octave * d_shift / bin_pos + kResidualSlop;
+        if (!sp.any) {
+            const double r_lo = r - d_r, r_hi = r + d_r;
+            sp.first = h.bin_of(static_cast<float>(std::max(r_lo, -0.5)));
+            sp.last = h.bin_of(static_cast<float>(std::min(r_hi, 0.5 - 1e-9)));
+            sp.wrap_low = r_lo < -0.5;   // could wrap to the top bin
+            sp.wrap_high = r_hi >= 0.5;  // could wrap to bin 0
+        }
+        spans.push_back(sp);
+    }
+    // The median of values each known within [lo, hi] lies between the medians of the bounds.
+    std::vector<float> tmp = mag_lo;
+    const float thr_lo = median_f32(tmp);
+    tmp = mag_hi;
+    const float thr_hi = median_f32(tmp);
+
+    // 3. Counts that hold whatever the noise, and the most each bin could gain.
+    std::vector<long> sure(static_cast<std::size_t>(n_hist), 0), could(static_cast<std::size_t>(n_hist), 0);
+    long anywhere = 0;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+        if (mag_hi[i] < thr_lo) continue;  // surely below the threshold
+        const bool surely_in = mag_lo[i] >= thr_hi;
+        const Span& sp = spans[i];
+        const bool one_bin = !sp.any && !sp.wrap_low && !sp.wrap_high && sp.first == sp.last && sp.first >= 0;
+        if (surely_in && one_bin) {
+            ++sure[static_cast<std::size_t>(sp.first)];
+            continue;
+        }
+        fragile[static_cast<std::size_t>(kept[i]->frame)] = 1;
+        if (sp.any) {
+            ++anywhere;
+            continue;
+        }
+        for (int j = std::max(sp.first, 0); j <= sp.last; ++j) ++could[static_cast<std::size_t>(j)];
+        if (sp.wrap_low) ++could[static_cast<std::size_t>(n_hist - 1)];
+        if (sp.wrap_high) ++could[0];
+    }
+    // np.argmax keeps the first maximum: the estimate stands if its sure count beats every
+    // earlier bin's best case and at least ties every later one's.
+    bool robust = !forced && h.total() > 0;
+    const std::size_t best = h.best();
+    for (std::size_t j = 0; robust && j < sure.size(); ++j) {
+        if (j == best) continue;
+        const long rival = sure[j] + could[j] + anywhere;
+        robust = j < best ? sure[best] > rival : sure[best] >= rival;
+    }
+    if (robust) return out;
+    for (Eigen::Index t = 0; t < T; ++t)
+        if (fragile[static_cast<std::size_t>(t)] && eps[static_cast<std::size_t>(t)] > 0.f)
+            out.fragile_frames.push_back(static_cast<int>(t));
+    return out;
 }
 
 void ChromaParams::validate() const {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "fft_batch.hpp"
 #include "genrekit/error.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
@@ -168,196 +169,6 @@ template <class V, int W>
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Inverse STFT of X * mask for 8 frames at once ("vertical" SIMD: lane l is frame t0 + l), so
-// every FFT butterfly is a plain vector operation with no shuffles. Per frame this is the
-// textbook real inverse FFT of size N through one complex FFT of size M = N/2:
-//   Z[k] = (X[k] + conj X[M-k]) + i (X[k] - conj X[M-k]) e^{+2 pi i k/N},  z = IDFT_M(Z),
-//   x[2m] = Re z[m] / N, x[2m+1] = Im z[m] / N,
-// (radix-2, decimation in time, Z stored in bit-reversed order), then windowed and
-// overlap-added as librosa's istft does. Float32 throughout, like the KissFFT path it replaces;
-// the two agree to ~1e-7 of the signal's peak (see the tests).
-//
-// Memory traffic, not arithmetic, bounds this kernel (the 8-lane FFT buffers are 64 KB), so:
-// frames enter and leave through 8x8 register transposes, and the radix-2 stages run in pairs
-// over the data (each element loaded and stored once per two stages). Every element still goes
-// through the same float operations in the same order, so the bits do not depend on this
-// arrangement nor on the vector width the kernel is compiled for.
-// ---------------------------------------------------------------------------------------------
-struct IstftTables {
-    int n_fft = 0, half = 0, hop = 0;
-    std::vector<int> bitrev;                 // M entries
-    std::vector<float> post_re, post_im;     // e^{+2 pi i k / N}, k < M
-    std::vector<float> tw_re, tw_im;         // stage by stage: e^{+2 pi i j / (2s)}, j < s, s = 1, 2, 4 ...
-    std::vector<float> window;               // periodic Hann, float32
-};
-
-constexpr int kIstftLanes = 8;
-using v8i = int __attribute__((vector_size(32)));
-
-// In-place transpose of an 8x8 block held in 8 vectors: afterwards r[j][l] is the old r[l][j].
-[[gnu::always_inline]] inline void transpose8(v8f* r) {
-    v8f t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shuffle(r[i], r[i + 1], v8i{0, 8, 1, 9, 4, 12, 5, 13});
-        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], v8i{2, 10, 3, 11, 6, 14, 7, 15});
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int h = 0; h < 2; ++h) {
-            u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + h + 2], v8i{0, 1, 8, 9, 4, 5, 12, 13});
-            u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + h + 2], v8i{2, 3, 10, 11, 6, 7, 14, 15});
-        }
-    // u[0..3] hold rows 0..3 of the result's lanes 0-3 | 4-7 halves from inputs 0-3; u[4..7] from inputs 4-7.
-    for (int j = 0; j < 4; ++j) {
-        r[j] = __builtin_shuffle(u[j], u[j + 4], v8i{0, 1, 2, 3, 8, 9, 10, 11});
-        r[j + 4] = __builtin_shuffle(u[j], u[j + 4], v8i{4, 5, 6, 7, 12, 13, 14, 15});
-    }
-}
-
-// t = b * w (complex, w a scalar pair); b' = a - t; a' = a + t.
-[[gnu::always_inline]] inline void butterfly(v8f& ar, v8f& ai, v8f& br, v8f& bi, float wr, float wi) {
-    const v8f tr = br * wr - bi * wi, ti = br * wi + bi * wr;
-    br = ar - tr;
-    bi = ai - ti;
-    ar = ar + tr;
-    ai = ai + ti;
-}
-
-[[gnu::always_inline]] inline void istft_group_body(const float* X, const float* mask, int nb, int nt, int t0,
-                                                    const IstftTables& p, float* re, float* im, float* gather,
-                                                    float* y) {
-    constexpr int L = kIstftLanes;
-    using V = v8f;
-    const int M = p.half;
-    // 1. The masked bins of L frames (X * mask, as apply_mask computes it), transposed to
-    //    bins x lanes: gr/gi hold (M+1)*L floats. Four bins of a frame are 8 interleaved floats,
-    //    times the mask with each value repeated; a transpose of 8 frames then gives re, im of
-    //    bins k..k+3 across the lanes.
-    const float* xc[L];
-    const float* mc[L];
-    for (int l = 0; l < L; ++l) {
-        const std::ptrdiff_t col = std::min(t0 + l, nt - 1);
-        xc[l] = X + 2 * col * nb;
-        mc[l] = mask + col * nb;
-    }
-    float* gr = gather;
-    float* gi = gr + (M + 1) * L;
-    int k0 = 0;
-    for (; k0 + 4 <= M; k0 += 4) {
-        V r[L];
-        for (int l = 0; l < L; ++l) {
-            V m{};
-            std::memcpy(&m, mc[l] + k0, 4 * sizeof(float));
-            r[l] = loadv<V>(xc[l] + 2 * k0) * __builtin_shuffle(m, v8i{0, 0, 1, 1, 2, 2, 3, 3});
-        }
-        transpose8(r);
-        for (int q = 0; q < 4; ++q) {
-            storev<V>(gr + (k0 + q) * L, r[2 * q]);
-            storev<V>(gi + (k0 + q) * L, r[2 * q + 1]);
-        }
-    }
-    for (; k0 <= M; ++k0)
-        for (int l = 0; l < L; ++l) {
-            const float m = mc[l][k0];
-            gr[k0 * L + l] = xc[l][2 * k0] * m;
-            gi[k0 * L + l] = xc[l][2 * k0 + 1] * m;
-        }
-    // 2. Z in bit-reversed order.
-    for (int k = 0; k < M; ++k) {
-        const V ar = loadv<V>(gr + k * L), ai = loadv<V>(gi + k * L);
-        const V br = loadv<V>(gr + (M - k) * L), bi = loadv<V>(gi + (M - k) * L);
-        const float c = p.post_re[static_cast<std::size_t>(k)], sn = p.post_im[static_cast<std::size_t>(k)];
-        const V er = ar + br, ei = ai - bi;  // X[k] + conj X[M-k]
-        const V dr = ar - br, di = ai + bi;  // X[k] - conj X[M-k]
-        const V orr = dr * c - di * sn, oi = dr * sn + di * c;
-        const int j = p.bitrev[static_cast<std::size_t>(k)];
-        storev<V>(re + j * L, er - oi);
-        storev<V>(im + j * L, ei + orr);
-    }
-    // 3. Radix-2 butterflies, stages sz and 2 sz together: in a block of 4 sz, stage sz pairs
-    //    (j, j+sz) and (j+2sz, j+3sz) with twiddle j, then stage 2 sz pairs (j, j+2sz) with
-    //    twiddle j and (j+sz, j+3sz) with twiddle j+sz. A lone last stage runs by itself.
-    const float* twr = p.tw_re.data();  // stage sz's twiddles start at sz - 1
-    const float* twi = p.tw_im.data();
-    int sz = 1;
-    for (; 4 * sz <= M; sz *= 4) {
-        const float* w1r = twr + (sz - 1);
-        const float* w1i = twi + (sz - 1);
-        const float* w2r = twr + (2 * sz - 1);
-        const float* w2i = twi + (2 * sz - 1);
-        for (int g = 0; g < M; g += 4 * sz)
-            for (int j = 0; j < sz; ++j) {
-                float* pr = re + (g + j) * L;
-                float* pi = im + (g + j) * L;
-                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
-                V x0r = loadv<V>(pr), x0i = loadv<V>(pi);
-                V x1r = loadv<V>(pr + d), x1i = loadv<V>(pi + d);
-                V x2r = loadv<V>(pr + 2 * d), x2i = loadv<V>(pi + 2 * d);
-                V x3r = loadv<V>(pr + 3 * d), x3i = loadv<V>(pi + 3 * d);
-                butterfly(x0r, x0i, x1r, x1i, w1r[j], w1i[j]);
-                butterfly(x2r, x2i, x3r, x3i, w1r[j], w1i[j]);
-                butterfly(x0r, x0i, x2r, x2i, w2r[j], w2i[j]);
-                butterfly(x1r, x1i, x3r, x3i, w2r[j + sz], w2i[j + sz]);
-                storev<V>(pr, x0r);
-                storev<V>(pi, x0i);
-                storev<V>(pr + d, x1r);
-                storev<V>(pi + d, x1i);
-                storev<V>(pr + 2 * d, x2r);
-                storev<V>(pi + 2 * d, x2i);
-                storev<V>(pr + 3 * d, x3r);
-                storev<V>(pi + 3 * d, x3i);
-            }
-    }
-    if (2 * sz <= M) {
-        for (int j = 0; j < sz; ++j) {
-            float* pr = re + j * L;
-            float* pi = im + j * L;
-            const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
-            V ar = loadv<V>(pr), ai = loadv<V>(pi), br = loadv<V>(pr + d), bi = loadv<V>(pi + d);
-            butterfly(ar, ai, br, bi, twr[sz - 1 + j], twi[sz - 1 + j]);
-            storev<V>(pr, ar);
-            storev<V>(pi, ai);
-            storev<V>(pr + d, br);
-            storev<V>(pi + d, bi);
-        }
-    }
-    // 4. Scale, window and overlap-add each frame: y[(t0+l) hop + 2m (+1)] += win * (z * scale).
-    //    Frames must be added in order. Two lanes l1 < l2 meet at a sample from m1 > m2 (the
-    //    later frame starts later), so taking blocks of 8 m from the top down, lanes in order
-    //    within a block, keeps that order as long as one block never holds both (hop >= 32).
-    const float scale = 1.0f / static_cast<float>(p.n_fft);
-    const float* win = p.window.data();
-    const int lanes = std::min(L, nt - t0);
-    if (p.hop >= 32 && M % 8 == 0) {
-        for (int m0 = M - 8; m0 >= 0; m0 -= 8) {
-            V r[L], q[L];
-            for (int i = 0; i < 8; ++i) {
-                r[i] = loadv<V>(re + (m0 + i) * L);
-                q[i] = loadv<V>(im + (m0 + i) * L);
-            }
-            transpose8(r);  // r[l] = re of m0..m0+7 for lane l
-            transpose8(q);
-            const V w0 = loadv<V>(win + 2 * m0), w1 = loadv<V>(win + 2 * m0 + 8);
-            for (int l = 0; l < lanes; ++l) {
-                const V zr = r[l] * scale, zi = q[l] * scale;
-                const V lo = __builtin_shuffle(zr, zi, v8i{0, 8, 1, 9, 2, 10, 3, 11});
-                const V hi = __builtin_shuffle(zr, zi, v8i{4, 12, 5, 13, 6, 14, 7, 15});
-                float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * p.hop + 2 * m0;
-                storev<V>(dst, loadv<V>(dst) + w0 * lo);
-                storev<V>(dst + 8, loadv<V>(dst + 8) + w1 * hi);
-            }
-        }
-        return;
-    }
-    for (int l = 0; l < lanes; ++l) {
-        float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * p.hop;
-        for (int m = 0; m < M; ++m) {
-            dst[2 * m] += win[2 * m] * (re[m * L + l] * scale);
-            dst[2 * m + 1] += win[2 * m + 1] * (im[m * L + l] * scale);
-        }
-    }
-}
-
 // Each kernel is compiled for the x86-64 baseline and, where the compiler targets x86-64 without
 // them, for AVX2 and AVX-512, and chosen at run time. The results are identical (selections,
 // and IEEE arithmetic without contraction); the wider units are only faster.
@@ -374,11 +185,6 @@ using v8i = int __attribute__((vector_size(32)));
     ATTR void softmask_p2_##SUFFIX(const float* x, const float* ref, float margin, float zero_value, float* mask, \
                                    std::ptrdiff_t n) {                                                           \
         softmask_p2_body(x, ref, margin, zero_value, mask, n);                                                  \
-    }                                                                                                            \
-    [[maybe_unused]] ATTR void istft_group_##SUFFIX(const float* X, const float* mask, int nb, int nt, int t0,   \
-                                                    const IstftTables& p, float* re, float* im, float* gather,  \
-                                                    float* y) {                                                  \
-        istft_group_body(X, mask, nb, nt, t0, p, re, im, gather, y);                                            \
     }
 
 GENREKIT_HPSS_KERNELS(base, , v8f)
@@ -388,8 +194,6 @@ struct Kernels {
     void (*median_time)(const float*, float*, int, int, int, const int*) = median_time_base;
     void (*median_freq)(const float*, float*, int, int, int, const int*, float*, float*) = median_freq_base;
     void (*softmask_p2)(const float*, const float*, float, float, float*, std::ptrdiff_t) = softmask_p2_base;
-    void (*istft_group)(const float*, const float*, int, int, int, const IstftTables&, float*, float*, float*,
-                        float*) = istft_group_base;  // kIstftLanes frames per call
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
@@ -398,18 +202,16 @@ GENREKIT_HPSS_KERNELS(avx512, [[gnu::target("avx512f")]], v16f)
 
 Kernels select_kernels() {
     Kernels k;
-    // The inverse STFT uses 8 lanes even with AVX-512: a 16-lane working set (128 KB) spills
-    // out of L1 and measured slower.
     if (__builtin_cpu_supports("avx512f")) {
-        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512, istft_group_avx2};
+        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512};
     } else if (__builtin_cpu_supports("avx2")) {
-        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2, istft_group_avx2};
+        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2};
     }
     return k;
 }
 #elif defined(__AVX512F__)
 GENREKIT_HPSS_KERNELS(wide, , v16f)
-Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_p2_wide, istft_group_wide}; }
+Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_p2_wide}; }
 #else
 Kernels select_kernels() { return {}; }
 #endif
@@ -482,54 +284,16 @@ void apply_mask(const ComplexSpectrogram& X, const Spectrogram& mask, ComplexSpe
     }
 }
 
-IstftTables make_istft_tables(int n_fft, int hop) {
-    IstftTables p;
-    p.n_fft = n_fft;
-    p.half = n_fft / 2;
-    p.hop = hop;
-    const int M = p.half;
-    int bits = 0;
-    while ((1 << bits) < M) ++bits;
-    p.bitrev.resize(static_cast<std::size_t>(M));
-    for (int k = 0; k < M; ++k) {
-        int r = 0;
-        for (int b = 0; b < bits; ++b) r |= ((k >> b) & 1) << (bits - 1 - b);
-        p.bitrev[static_cast<std::size_t>(k)] = r;
-    }
-    const double two_pi = 2.0 * std::acos(-1.0);
-    for (int k = 0; k < M; ++k) {
-        p.post_re.push_back(static_cast<float>(std::cos(two_pi * k / n_fft)));
-        p.post_im.push_back(static_cast<float>(std::sin(two_pi * k / n_fft)));
-    }
-    for (int sz = 1; sz < M; sz <<= 1)
-        for (int j = 0; j < sz; ++j) {
-            p.tw_re.push_back(static_cast<float>(std::cos(two_pi * j / (2.0 * sz))));
-            p.tw_im.push_back(static_cast<float>(std::sin(two_pi * j / (2.0 * sz))));
-        }
-    const std::vector<double> w = hann_window(n_fft);
-    p.window.assign(w.begin(), w.end());
-    return p;
-}
-
-bool power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
-
 // ref: librosa 0.7.2 istft(length=None, center=True) of X * mask: hop*(T-1) samples written to
 // out[0..], the rest of `out` zero (fix_length). `y` and `ws` are scratch.
-void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const IstftTables& p, std::vector<float>& re,
-                  std::vector<float>& im, std::vector<float>& gather, std::vector<float>& y, std::vector<float>& ws,
-                  std::vector<float>& out) {
+void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const fft_batch::Plan& p, int hop_length,
+                  fft_batch::Scratch& scratch, std::vector<float>& y, std::vector<float>& ws, std::vector<float>& out) {
     const int nb = static_cast<int>(X.rows()), nt = static_cast<int>(X.cols());
-    const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(p.hop);
+    const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(hop_length);
     const std::size_t signal_len = N + hop * static_cast<std::size_t>(nt - 1);
     y.assign(signal_len, 0.0f);
-    // re, im: the FFT (M x lanes each); gather: the masked bins ((M+1) x lanes, real and imaginary).
-    re.resize(static_cast<std::size_t>(p.half * kMaxLanes));
-    im.resize(static_cast<std::size_t>(p.half * kMaxLanes));
-    gather.resize(static_cast<std::size_t>((p.half + 1) * kMaxLanes * 2));
-    const Kernels& k = kernels();
-    const float* xf = reinterpret_cast<const float*>(X.data());
-    for (int t0 = 0; t0 < nt; t0 += kIstftLanes)
-        k.istft_group(xf, mask.data(), nb, nt, t0, p, re.data(), im.data(), gather.data(), y.data());
+    for (int t0 = 0; t0 < nt; t0 += fft_batch::kLanes)
+        fft_batch::inverse_overlap_add(p, X.data(), mask.data(), nb, nt, t0, hop_length, scratch, y.data());
     // ref: librosa 0.7.2 window_sumsquare: the squared window summed over frames (float32, frames
     // in order). Away from the ends it depends only on i mod hop, so it is computed once per residue.
     ws.resize(signal_len);
@@ -596,10 +360,11 @@ struct Hpss::Scratch {
     std::vector<float> buf;
     HpssWaveforms waves;
     Stft stft;
-    IstftTables tables;                        // the vectorised inverse STFT (power-of-two n_fft)
-    std::vector<float> fft_re, fft_im, fft_gather, ola, wss;
+    fft_batch::Plan fft;                       // the vectorised inverse STFT (power-of-two n_fft)
+    fft_batch::Scratch fft_scratch;
+    std::vector<float> ola, wss;
     explicit Scratch(const StftParams& p) : stft(p) {
-        if (power_of_two(p.n_fft)) tables = make_istft_tables(p.n_fft, p.hop);
+        if (fft_batch::supported(p.n_fft)) fft = fft_batch::make_plan(p.n_fft);
     }
 };
 
@@ -672,7 +437,7 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
     // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
     auto invert = [&](const Spectrogram& mask, std::vector<float>& out) {
         out.resize(y.size());
-        if (s.tables.n_fft > 0) return istft_masked(X, mask, s.tables, s.fft_re, s.fft_im, s.fft_gather, s.ola, s.wss, out);
+        if (s.fft.valid()) return istft_masked(X, mask, s.fft, stft_params_.hop, s.fft_scratch, s.ola, s.wss, out);
         // Not a power of two: KissFFT through Stft.
         apply_mask(X, mask, s.masked);
         const std::vector<float> z = s.stft.inverse_no_length(s.masked);

@@ -12,6 +12,7 @@
 #include <limits>
 #include <numbers>
 
+#include "fft_batch.hpp"
 #include "genrekit/error.hpp"
 
 namespace genrekit {
@@ -94,6 +95,12 @@ struct Stft::Plans {
     kiss_fftr_cfg inv = nullptr;
     std::vector<float> frame, edge, mag;
     std::vector<kiss_fft_cpx> bins;
+    // The forward transform 8 frames at a time (power-of-two n_fft on AVX2 CPUs; KissFFT
+    // otherwise). edge holds kLanes reflect-padded frames, cols kLanes output columns when the
+    // caller keeps no X.
+    fft_batch::Plan batch;
+    fft_batch::Scratch batch_scratch;
+    std::vector<std::complex<float>> cols;
     // frame_magnitude_exact: a float64 FFT (its plans are cached inside) and the window in double.
     Eigen::FFT<double> exact_fft;
     std::vector<double> exact_window, exact_frame;
@@ -114,6 +121,8 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
     plans_->frame.resize(static_cast<std::size_t>(params_.n_fft));
     plans_->bins.resize(static_cast<std::size_t>(n_bins()));
     plans_->mag.resize(static_cast<std::size_t>(n_bins()));
+    if (fft_batch::supported(params_.n_fft) && fft_batch::forward_is_fast())
+        plans_->batch = fft_batch::make_plan(params_.n_fft);
 }
 
 Stft::~Stft() = default;
@@ -156,34 +165,59 @@ void Stft::transform(std::span<const float> y, ComplexSpectrogram* X, Spectrogra
     if (pow && (pow->rows() != nb || pow->cols() != cols)) pow->resize(nb, cols);
 
     // ref: librosa 0.7.2 stft(center=True): frames of np.pad(y, n_fft // 2, mode='reflect').
-    // Frames inside y are read in place; only the few at each end see reflected samples.
+    // Frames inside y are read in place; only the few at each end see reflected samples, copied
+    // into edge + slot * n_fft.
     const auto n = static_cast<std::ptrdiff_t>(y.size());
     const std::ptrdiff_t offset = params_.center ? static_cast<std::ptrdiff_t>(n_fft / 2) : 0;
     std::vector<float>& edge = plans_->edge;
+    auto frame_samples = [&](std::size_t t, std::size_t slot) -> const float* {
+        const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * hop) - offset;
+        if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) return y.data() + start;
+        float* e = edge.data() + slot * n_fft;
+        for (std::size_t k = 0; k < n_fft; ++k) {
+            const std::ptrdiff_t i = start + static_cast<std::ptrdiff_t>(k);
+            // numpy pads an empty signal with zeros; a non-centred frame never leaves y.
+            e[k] = n == 0 ? 0.0f : y[reflect_index(i, n)];
+        }
+        return e;
+    };
+    auto magnitudes = [&](const std::complex<float>* col, Eigen::Index ti) {
+        if (mag || pow)
+            abs_complex(reinterpret_cast<const float*>(col), mag ? mag->col(ti).data() : plans_->mag.data(),
+                        pow ? pow->col(ti).data() : nullptr, nb);
+    };
+
+    if (plans_->batch.valid()) {
+        constexpr int L = fft_batch::kLanes;
+        edge.resize(L * n_fft);
+        // Without X, the columns live in scratch until the next group.
+        if (!X) plans_->cols.resize(static_cast<std::size_t>(L * nb));
+        for (std::size_t t0 = 0; t0 < T; t0 += L) {
+            const int lanes = static_cast<int>(std::min<std::size_t>(L, T - t0));
+            const float* frames[L];
+            std::complex<float>* out[L];
+            for (int l = 0; l < L; ++l) {
+                const std::size_t t = std::min(t0 + static_cast<std::size_t>(l), T - 1);  // repeat the last frame
+                frames[l] = frame_samples(t, static_cast<std::size_t>(l));
+                out[l] = X ? X->col(static_cast<Eigen::Index>(t)).data() : plans_->cols.data() + l * nb;
+            }
+            fft_batch::forward(plans_->batch, frames, out, lanes, plans_->batch_scratch);
+            for (int l = 0; l < lanes; ++l) magnitudes(out[l], static_cast<Eigen::Index>(t0 + static_cast<std::size_t>(l)));
+        }
+        return;
+    }
+
     edge.resize(n_fft);
     float* frame = plans_->frame.data();
     const float* w = window_.data();
     for (std::size_t t = 0; t < T; ++t) {
-        const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * hop) - offset;
-        const float* src;
-        if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) {
-            src = y.data() + start;
-        } else {
-            for (std::size_t k = 0; k < n_fft; ++k) {
-                const std::ptrdiff_t i = start + static_cast<std::ptrdiff_t>(k);
-                // numpy pads an empty signal with zeros; a non-centred frame never leaves y.
-                edge[k] = n == 0 ? 0.0f : y[reflect_index(i, n)];
-            }
-            src = edge.data();
-        }
+        const float* src = frame_samples(t, 0);
         for (std::size_t k = 0; k < n_fft; ++k) frame[k] = w[k] * src[k];
         const auto ti = static_cast<Eigen::Index>(t);
-        // Without X (or mag), the frame's column lives in scratch until the next frame.
+        // Without X, the frame's column lives in scratch until the next frame.
         auto* col = X ? reinterpret_cast<kiss_fft_cpx*>(X->col(ti).data()) : plans_->bins.data();
         kiss_fftr(plans_->fwd, frame, col);
-        if (mag || pow)
-            abs_complex(reinterpret_cast<const float*>(col), mag ? mag->col(ti).data() : plans_->mag.data(),
-                        pow ? pow->col(ti).data() : nullptr, nb);
+        magnitudes(reinterpret_cast<const std::complex<float>*>(col), ti);
     }
 }
 

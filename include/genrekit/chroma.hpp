@@ -14,6 +14,7 @@
 // stateful: like Stft, make one per thread.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <span>
 #include <vector>
@@ -61,6 +62,8 @@ struct TuningHistogram {
     std::vector<long> counts;
     std::size_t best() const;
     long lead() const;
+    // The bin a deviation falls in, or -1 outside [-0.5, 0.5].
+    int bin_of(float residual) const;
     long total() const;
 };
 TuningHistogram tuning_histogram(std::span<const float> frequencies, double resolution = 0.01, int bins_per_octave = 12);
@@ -73,6 +76,23 @@ std::vector<float> tuning_frequencies(const Spectrogram& S, const TuningParams& 
 // magnitude is at least the median peak magnitude, then pitch_tuning. Every frame counts,
 // the padded edge frames included.
 double estimate_tuning(const Spectrogram& S, const TuningParams& params = {});
+
+// ref: pitch_tuning's deviation of a frequency from the grid, in [-0.5, 0.5) bins (float32).
+float tuning_residual(float frequency, int bins_per_octave = 12);
+
+// estimate_tuning, plus the frames whose float32 FFT noise could change its result.
+// The histogram's argmax is a discrete decision: when S carries noise of up to
+// noise * (the frame's maximum) in every value (a float32 FFT: ~3e-7), peaks near a
+// histogram edge, near the median threshold, or near piptrack's own comparisons could move.
+// fragile_frames is empty when no such movement can change the estimate; otherwise it lists
+// the frames to recompute exactly (float64 FFT, as librosa does) before calling again with
+// them marked in exact_frames (noise 0 there).
+struct TuningCheck {
+    double tuning = 0;
+    std::vector<int> fragile_frames;
+};
+TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float noise,
+                         std::span<const std::uint8_t> exact_frames = {});
 
 struct ChromaParams {
     int sample_rate = 22050;

@@ -56,6 +56,7 @@ public:
 
 private:
     void refine_rolloff(struct SpectralShape& shape, std::span<const float> y);
+    double refine_tuning(const Spectrogram& pow, std::span<const float> y);
     struct Stages;
     FeatureParams params_;
     std::unique_ptr<Stages> stages_;
