@@ -129,7 +129,7 @@ int TuningHistogram::bin_of(float residual) const {
     // float32 residual is compared with the float64 edges exactly.
     const double r = residual;
     const int n_hist = static_cast<int>(counts.size());
-    if (n_hist == 0 || r < edges.front() || r > edges.back()) return -1;
+    if (n_hist == 0 || !(r >= edges.front() && r <= edges.back())) return -1;  // NaN too
     const double step = 1.0 / n_hist;
     int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
     while (j > 0 && r < edges[static_cast<std::size_t>(j)]) --j;
@@ -202,10 +202,11 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     // Each frame's power may be off by eps = noise * (the frame's maximum); exact frames by 0.
     const Eigen::Index T = S.cols();
     const int n_bins = static_cast<int>(S.rows());
-    std::vector<float> eps(static_cast<std::size_t>(T));
+    std::vector<float> eps(static_cast<std::size_t>(T)), col_max(static_cast<std::size_t>(T));
     for (Eigen::Index t = 0; t < T; ++t) {
         const bool exact = static_cast<std::size_t>(t) < exact_frames.size() && exact_frames[static_cast<std::size_t>(t)];
-        eps[static_cast<std::size_t>(t)] = exact ? 0.f : noise * S.col(t).maxCoeff();
+        col_max[static_cast<std::size_t>(t)] = S.col(t).maxCoeff();
+        eps[static_cast<std::size_t>(t)] = exact ? 0.f : noise * col_max[static_cast<std::size_t>(t)];
     }
     std::vector<char> fragile(static_cast<std::size_t>(T), 0);
 
@@ -228,7 +229,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         const float e = eps[static_cast<std::size_t>(t)];
         if (e == 0.f) continue;
         const float* s = S.col(t).data();
-        const float ref = thresh * S.col(t).maxCoeff(), ref_err = e + thresh * e;
+        const float ref = thresh * col_max[static_cast<std::size_t>(t)], ref_err = e + thresh * e;
         // The interval of S * (S > ref) for bin b.
         auto x = [&](int b, float& xl, float& xh) {
             if (s[b] > ref + ref_err) {
@@ -257,16 +258,17 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     }
 
     // 2. Each peak's magnitude and histogram bin as intervals: the interpolation shift avg/den
-    //    moves by at most (e*den + |avg|*4e) / (den*(den - 4e)) when avg moves by e and den by 4e.
-    //    The float32 steps of the residual (octaves, times 12, mod 1) add up to ~2e-5 more.
-    constexpr double kResidualSlop = 3e-5;
-    const double per_octave = params.bins_per_octave / std::log(2.0);
+    //    moves by at most (e*den + |avg|*4e) / (den*(den - 4e)) when avg moves by e and den by 4e,
+    //    plus a few float32 roundings. The residual's float32 steps (log2, times 12, mod 1) are
+    //    monotonic in the frequency, so the bins between those of the interval's ends are the
+    //    only ones reachable.
+    constexpr double kShiftRounding = 1e-6;  // bins: > 4 ulps of |shift| <= 0.5
     const int n_hist = static_cast<int>(h.counts.size());
+    const double hz_per_bin = static_cast<double>(params.sample_rate) / (2 * (n_bins - 1));
     std::vector<float> mag_lo, mag_hi;
     struct Span {
-        int first = 0, last = -1;  // possible bins, inclusive; wrap: also bin 0 / n_hist-1
-        bool any = false;           // anywhere
-        bool wrap_low = false, wrap_high = false;
+        int first = 0, last = -1;  // possible bins, inclusive; first > last: wraps past the top bin
+        bool any = false;          // anywhere
     };
     std::vector<Span> spans;
     std::vector<const PitchPeak*> kept;
@@ -276,32 +278,33 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         const float e = eps[static_cast<std::size_t>(p.frame)];
         const float* s = S.col(p.frame).data();
         const int b = p.bin;
-        double d_shift = 0, d_mag = 0;
         Span sp;
-        if (e > 0.f) {
-            const double avg = 0.5 * (static_cast<double>(s[b + 1]) - s[b - 1]);
-            const double den = 2.0 * s[b] - s[b + 1] - s[b - 1];
-            if (den <= 4.0 * e) {
-                sp.any = true;
-                d_shift = 1.0;
-            } else {
-                d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e));
-            }
-            const double shift = den > 0 ? avg / den : 0.0;
-            d_mag = e + 0.5 * (e * (std::abs(shift) + d_shift) + std::abs(avg) * d_shift);
+        if (e == 0.f) {
+            sp.first = sp.last = h.bin_of(tuning_residual(p.frequency, params.bins_per_octave));
+            sp.any = sp.first < 0;
+            mag_lo.push_back(p.magnitude);
+            mag_hi.push_back(p.magnitude);
+            spans.push_back(sp);
+            continue;
         }
+        const double avg = 0.5 * (static_cast<double>(s[b + 1]) - s[b - 1]);
+        const double den = 2.0 * s[b] - s[b + 1] - s[b - 1];
+        double d_shift = 1.0;  // unbounded when den could reach 0
+        if (den > 4.0 * e) d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e)) + kShiftRounding;
+        if (d_shift > 0.5) {
+            sp.any = true;
+        } else {
+            const double pos = static_cast<double>(p.frequency) / hz_per_bin;  // b + shift
+            const float r_lo = tuning_residual(static_cast<float>((pos - d_shift) * hz_per_bin), params.bins_per_octave);
+            const float r_hi = tuning_residual(static_cast<float>((pos + d_shift) * hz_per_bin), params.bins_per_octave);
+            sp.first = h.bin_of(r_lo);
+            sp.last = h.bin_of(r_hi);
+            if (sp.first < 0 || sp.last < 0) sp.any = true;
+        }
+        const double shift = den > 0 ? avg / den : 0.0;
+        const double d_mag = e + 0.5 * (e * (std::abs(shift) + d_shift) + std::abs(avg) * d_shift);
         mag_lo.push_back(static_cast<float>(p.magnitude - d_mag));
         mag_hi.push_back(static_cast<float>(p.magnitude + d_mag));
-        const float r = tuning_residual(p.frequency, params.bins_per_octave);
-        const double bin_pos = static_cast<double>(p.frequency) * (2 * (n_bins - 1)) / params.sample_rate;
-        const double d_r = per_octave * d_shift / bin_pos + kResidualSlop;
-        if (!sp.any) {
-            const double r_lo = r - d_r, r_hi = r + d_r;
-            sp.first = h.bin_of(static_cast<float>(std::max(r_lo, -0.5)));
-            sp.last = h.bin_of(static_cast<float>(std::min(r_hi, 0.5 - 1e-9)));
-            sp.wrap_low = r_lo < -0.5;   // could wrap to the top bin
-            sp.wrap_high = r_hi >= 0.5;  // could wrap to bin 0
-        }
         spans.push_back(sp);
     }
     // The median of values each known within [lo, hi] lies between the medians of the bounds.
@@ -317,8 +320,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         if (mag_hi[i] < thr_lo) continue;  // surely below the threshold
         const bool surely_in = mag_lo[i] >= thr_hi;
         const Span& sp = spans[i];
-        const bool one_bin = !sp.any && !sp.wrap_low && !sp.wrap_high && sp.first == sp.last && sp.first >= 0;
-        if (surely_in && one_bin) {
+        if (surely_in && !sp.any && sp.first == sp.last) {
             ++sure[static_cast<std::size_t>(sp.first)];
             continue;
         }
@@ -327,9 +329,11 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
             ++anywhere;
             continue;
         }
-        for (int j = std::max(sp.first, 0); j <= sp.last; ++j) ++could[static_cast<std::size_t>(j)];
-        if (sp.wrap_low) ++could[static_cast<std::size_t>(n_hist - 1)];
-        if (sp.wrap_high) ++could[0];
+        // From first up to last, through the top bin and on from bin 0 when the residual wraps.
+        for (int j = sp.first;; j = (j + 1) % n_hist) {
+            ++could[static_cast<std::size_t>(j)];
+            if (j == sp.last) break;
+        }
     }
     // np.argmax keeps the first maximum: the estimate stands if its sure count beats every
     // earlier bin's best case and at least ties every later one's.
