@@ -236,3 +236,36 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
     EXPECT_EQ(0, std::memcmp(wide.model.network().params(), ref.model.network().params(), ref.model.network().num_params() * sizeof(float)))
         << "a model trained with the AVX-512 kernels differs from the AVX2 one";
 }
+
+// The AVX-512 2x2 max pool gives the scalar loop's maxima and argmaxes (checked through the
+// gradient, which goes to the argmax), on small integers (many ties) and odd sizes (a dropped
+// last row/column, a partial 16-output step).
+TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
+    if (!kernels::maxpool2x2_available()) GTEST_SKIP() << "no vector max pool on this CPU (active kernels: " << kernels::active_isa() << ")";
+    Rng rng(21);
+    for (const Shape in : {Shape{3, 9, 37}, Shape{2, 8, 32}, Shape{1, 5, 3}, Shape{4, 16, 130}}) {
+        const std::int64_t F = in[0] * in[1] * in[2], N = 3;
+        std::vector<float> x(static_cast<std::size_t>(F * N));
+        for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.uniform() * 4));  // values 0..3: ties everywhere
+        auto run = [&](std::vector<float>& y, std::vector<float>& dx) {
+            auto l = make_layer<float>(nlohmann::json::parse(R"({"type":"maxpool2d","size":2})"));
+            const Shape out = l->setup(in);
+            const std::int64_t O = out[0] * out[1] * out[2];
+            y.assign(static_cast<std::size_t>(O * N), -1.0f);
+            dx.assign(x.size(), -1.0f);
+            std::vector<float> dy(y.size());
+            for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<float>(i + 1);  // each output's gradient is unique
+            l->forward(CMatView<float>(x.data(), F, N), MatView<float>(y.data(), O, N), {});
+            l->backward(CMatView<float>(x.data(), F, N), CMatView<float>(y.data(), O, N), CMatView<float>(dy.data(), O, N), dx.data());
+        };
+        std::vector<float> y_vec, dx_vec, y_ref, dx_ref;
+        run(y_vec, dx_vec);
+        {
+            ForceAvx2 narrow;
+            ASSERT_FALSE(kernels::maxpool2x2_available());
+            run(y_ref, dx_ref);
+        }
+        EXPECT_EQ(y_vec, y_ref) << "pooled values, input " << in[0] << "x" << in[1] << "x" << in[2];
+        EXPECT_EQ(dx_vec, dx_ref) << "argmax (gradient routing), input " << in[0] << "x" << in[1] << "x" << in[2];
+    }
+}

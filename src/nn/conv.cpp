@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "gemm.hpp"
 #include "layer_spec.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/nn/kernels.hpp"
 #include "genrekit/nn/parallel.hpp"
 
 namespace genrekit::nn {
@@ -239,6 +241,7 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
     const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
     if (max_) argmax_.resize(static_cast<std::size_t>(O * N));
     const T inv = T(1) / static_cast<T>(kh_ * kw_);
+    const bool vector_rows = kernels::maxpool2x2_available() && F < (std::int64_t(1) << 31);  // int32 indices
     parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
         for (std::int64_t n = n0; n < n1; ++n) {
             const T* xn = x.data() + n * F;
@@ -252,6 +255,11 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
                         const T* b = a + W_;
                         T* yo = yn + (c * Ho_ + ho) * Wo_;
                         std::int32_t* ao = an + (c * Ho_ + ho) * Wo_;
+                        if constexpr (std::is_same_v<T, float>)
+                            if (vector_rows) {
+                                kernels::maxpool2x2_row(a, b, static_cast<int>(r0), static_cast<int>(W_), static_cast<int>(Wo_), yo, ao);
+                                continue;
+                            }
                         for (std::int64_t wo = 0; wo < Wo_; ++wo) {
                             // First maximum in scan order (a0, a1, b0, b1), as PyTorch's CPU kernel.
                             // Branch-free (selects, not jumps): the winner is data-dependent and unpredictable.

@@ -128,4 +128,10 @@ bool adam_step(float* p, const float* g, float* m, float* v, Index n, const Adam
     return true;
 }
 
+bool maxpool2x2_available() { return active() == kAvx512; }
+
+void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg) {
+    avx512::maxpool2x2_row(a, b, row_offset, W, Wo, y, arg);
+}
+
 }  // namespace genrekit::nn::kernels

@@ -239,6 +239,31 @@ void adam(float* p, const float* g, float* m, float* v, Index i0, Index i1, floa
     }
 }
 
+void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg) {
+    // 16 outputs per step: the even and odd columns of two input rows, separated by permutes, then
+    // the scalar kernel's selects as masks (first maximum in the scan order a0, a1, b0, b1).
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i one = _mm512_set1_epi32(1), below = _mm512_set1_epi32(W);
+    for (int wo = 0; wo < Wo; wo += 16) {
+        const Index valid = imin(16, Wo - wo), inputs = 2 * valid;
+        const __mmask16 lo = first_lanes(inputs), hi = first_lanes(inputs - 16 > 0 ? inputs - 16 : 0), out = first_lanes(valid);
+        const float* pa = a + 2 * wo;
+        const float* pb = b + 2 * wo;
+        const __m512 a_lo = _mm512_maskz_loadu_ps(lo, pa), a_hi = _mm512_maskz_loadu_ps(hi, pa + 16);
+        const __m512 b_lo = _mm512_maskz_loadu_ps(lo, pb), b_hi = _mm512_maskz_loadu_ps(hi, pb + 16);
+        const __m512 a0 = _mm512_permutex2var_ps(a_lo, even, a_hi), a1 = _mm512_permutex2var_ps(a_lo, odd, a_hi);
+        const __m512 b0 = _mm512_permutex2var_ps(b_lo, even, b_hi), b1 = _mm512_permutex2var_ps(b_lo, odd, b_hi);
+        const __mmask16 ga = _mm512_cmp_ps_mask(a1, a0, _CMP_GT_OQ), gb = _mm512_cmp_ps_mask(b1, b0, _CMP_GT_OQ);
+        const __m512 ma = _mm512_mask_blend_ps(ga, a0, a1), mb = _mm512_mask_blend_ps(gb, b0, b1);
+        const __mmask16 gm = _mm512_cmp_ps_mask(mb, ma, _CMP_GT_OQ);
+        const __m512i ka = _mm512_maskz_mov_epi32(ga, one), kb = _mm512_mask_add_epi32(below, gb, below, one);
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32(row_offset + 2 * wo), even);
+        _mm512_mask_storeu_ps(y + wo, out, _mm512_mask_blend_ps(gm, ma, mb));
+        _mm512_mask_storeu_epi32(arg + wo, out, _mm512_add_epi32(base, _mm512_mask_blend_epi32(gm, ka, kb)));
+    }
+}
+
 }  // namespace genrekit::nn::kernels::avx512
 
 #pragma GCC pop_options

@@ -14,6 +14,9 @@ void forward_otile(const float* w, const float* b, const float* xt, Index np, fl
 void backward_weights(const float* x, const float* dy, float* dw, float* db, Index O, Index F, Index N, Index o0, Index o1);
 void backward_input(const float* w, const float* dy, float* dx, Index O, Index F, Index n0, Index n1);
 void sigmoid(const float* x, float* y, Index i0, Index i1);
+// One output row of a 2x2, stride-2 max pool: y[wo] = max of a[2wo], a[2wo+1], b[2wo], b[2wo+1] (the
+// first maximum in that order wins), arg[wo] its index, row_offset + 2wo (+1) (+W for row b).
+void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg);
 void adam(float* p, const float* g, float* m, float* v, Index i0, Index i1, float b1, float b2, float step_size, float inv_sqrt_bc2,
           float eps, float wd, float decay, int mode);
 

@@ -54,4 +54,9 @@ struct AdamArgs {
 };
 bool adam_step(float* p, const float* g, float* m, float* v, Index n, const AdamArgs& a, ThreadPool* pool);
 
+// One output row of a 2x2, stride-2 max pool (Pool2D's common case), vectorised over 16 outputs:
+// only when maxpool2x2_available() (AVX-512). Same values and argmax as the scalar loop.
+bool maxpool2x2_available();
+void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg);
+
 }  // namespace genrekit::nn::kernels
