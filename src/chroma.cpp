@@ -262,7 +262,10 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     //    plus a few float32 roundings. The residual's float32 steps (log2, times 12, mod 1) are
     //    monotonic in the frequency, so the bins between those of the interval's ends are the
     //    only ones reachable.
-    constexpr double kShiftRounding = 1e-6;  // bins: > 4 ulps of |shift| <= 0.5
+    constexpr double kShiftRounding = 1e-6;      // bins: > 4 ulps of |shift| <= 0.5
+    constexpr double kResidualRounding = 1e-4;   // float32 log2, x12 and mod 1: a few 8e-6 ulps
+    const double per_octave = params.bins_per_octave / std::log(2.0);
+    const double edge_step = 1.0 / static_cast<double>(h.counts.size());
     const int n_hist = static_cast<int>(h.counts.size());
     const double hz_per_bin = static_cast<double>(params.sample_rate) / (2 * (n_bins - 1));
     std::vector<float> mag_lo, mag_hi;
@@ -291,10 +294,18 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         const double den = 2.0 * s[b] - s[b + 1] - s[b - 1];
         double d_shift = 1.0;  // unbounded when den could reach 0
         if (den > 4.0 * e) d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e)) + kShiftRounding;
+        const double pos = static_cast<double>(p.frequency) / hz_per_bin;  // b + shift
+        const float r = tuning_residual(p.frequency, params.bins_per_octave);
+        // Most residuals sit far from every edge, beyond the shift's reach plus the residual's
+        // float32 rounding (< 1e-4): one bin. The others are evaluated at the interval's ends.
+        const double reach = per_octave * d_shift / std::max(pos - d_shift, 1.0) + kResidualRounding;
+        const double to_edge = std::abs(std::remainder(static_cast<double>(r) + 0.5, edge_step));
         if (d_shift > 0.5) {
             sp.any = true;
+        } else if (to_edge > reach) {
+            sp.first = sp.last = h.bin_of(r);
+            sp.any = sp.first < 0;
         } else {
-            const double pos = static_cast<double>(p.frequency) / hz_per_bin;  // b + shift
             const float r_lo = tuning_residual(static_cast<float>((pos - d_shift) * hz_per_bin), params.bins_per_octave);
             const float r_hi = tuning_residual(static_cast<float>((pos + d_shift) * hz_per_bin), params.bins_per_octave);
             sp.first = h.bin_of(r_lo);
