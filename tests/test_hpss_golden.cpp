@@ -26,7 +26,7 @@ double peak_abs(const genrekit::NpyArray& a) {
 }
 
 // Tolerance of the waveforms, as a fraction of the golden waveform's peak. Our STFT runs in
-// float32 (KissFFT) where librosa's runs in float64, so the medians see magnitudes that differ
+// float32 (fft_batch, or KissFFT) where librosa's runs in float64, so the medians see magnitudes that differ
 // by ~1e-6 relative; measured: the waveforms differ by at most 6e-7 of the peak (3 tracks).
 constexpr double kWaveAtol = 1e-6;
 // Feature tolerances (the downstream acceptance): variances within 1e-4 relative; means within

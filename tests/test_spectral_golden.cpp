@@ -32,7 +32,8 @@ double array_max(const genrekit::NpyArray& a) {
 }
 
 // Tolerances: librosa computes the STFT in float64 and rounds to float32;
-// KissFFT works in float32, so ~1e-5 relative on values that are not tiny.
+// our FFT (fft_batch on AVX2 CPUs, else KissFFT) works in float32, so ~1e-5
+// relative on values that are not tiny.
 constexpr double kSpecRtol = 5e-5;
 constexpr double kSpecFloor = 1e-6;  // compare values above 1e-6 of the array's maximum
 constexpr double kFftNoise = 2e-7;   // float32 FFT noise floor, as a fraction of the array's maximum
@@ -42,7 +43,7 @@ TEST_P(SpectralGolden, StftMagnitude) {
     const auto mag = genrekit::magnitude(stft.forward(y_));
     const auto want = genrekit::read_npy(dir_ + "/stft_mag.npy");
     const double peak = array_max(want);
-    // KissFFT computes in float32, librosa in float64: bins well above the float32
+    // Our FFT computes in float32, librosa in float64: bins well above the float32
     // FFT's noise floor (1e-3 of the peak) agree to ~1e-5 relative; below it the
     // error is absolute, about 1e-7 of the peak.
     const auto strong = gktest::compare(mag, want, kSpecRtol, 0.0, 1e-3 * peak);
