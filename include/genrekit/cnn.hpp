@@ -129,7 +129,7 @@ private:
 
 struct CnnTrainResult {
     CnnModel model;
-    std::vector<EpochLog> history;   // of the first member
+    std::vector<EpochLog> history;   // of the first seed's run (its checkpoints come from this one history)
     nlohmann::json metrics;          // {"train"|"valid"|"test": {tracks, track_accuracy, vote_accuracy, segments, segment_accuracy}}
     std::size_t train_tracks = 0, valid_tracks = 0, test_tracks = 0;
 };
