@@ -284,18 +284,12 @@ void apply_mask(const ComplexSpectrogram& X, const Spectrogram& mask, ComplexSpe
     }
 }
 
-// ref: librosa 0.7.2 istft(length=None, center=True) of X * mask: hop*(T-1) samples written to
-// out[0..], the rest of `out` zero (fix_length). `y` and `ws` are scratch.
-void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const fft_batch::Plan& p, int hop_length,
-                  fft_batch::Scratch& scratch, std::vector<float>& y, std::vector<float>& ws, std::vector<float>& out) {
-    const int nb = static_cast<int>(X.rows()), nt = static_cast<int>(X.cols());
-    const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(hop_length);
+// ref: librosa 0.7.2 window_sumsquare for nt frames: the squared window summed over frames
+// (float32, frames in order), N + hop*(nt-1) samples. Away from the ends it depends only on
+// i mod hop, so it is computed once per residue.
+void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt, std::vector<float>& ws) {
+    const auto N = static_cast<std::size_t>(p.n_fft);
     const std::size_t signal_len = N + hop * static_cast<std::size_t>(nt - 1);
-    y.assign(signal_len, 0.0f);
-    for (int t0 = 0; t0 < nt; t0 += fft_batch::kLanes)
-        fft_batch::inverse_overlap_add(p, X.data(), mask.data(), nb, nt, t0, hop_length, scratch, y.data());
-    // ref: librosa 0.7.2 window_sumsquare: the squared window summed over frames (float32, frames
-    // in order). Away from the ends it depends only on i mod hop, so it is computed once per residue.
     ws.resize(signal_len);
     auto ws_at = [&](std::size_t i) {
         const std::size_t t_hi = std::min(static_cast<std::size_t>(nt - 1), i / hop);
@@ -315,6 +309,22 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
             ws[i] = ws_at(i);
         }
     }
+}
+
+// ref: librosa 0.7.2 istft(length=None, center=True) of X * mask: hop*(T-1) samples written to
+// out[0..], the rest of `out` zero (fix_length). `y` and `ws` are scratch.
+void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const fft_batch::Plan& p, int hop_length,
+                  fft_batch::Scratch& scratch, std::vector<float>& y, std::vector<float>& ws, int& ws_frames,
+                  std::vector<float>& out) {
+    const int nb = static_cast<int>(X.rows()), nt = static_cast<int>(X.cols());
+    const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(hop_length);
+    const std::size_t signal_len = N + hop * static_cast<std::size_t>(nt - 1);
+    y.assign(signal_len, 0.0f);
+    for (int t0 = 0; t0 < nt; t0 += fft_batch::kLanes)
+        fft_batch::inverse_overlap_add(p, X.data(), mask.data(), nb, nt, t0, hop_length, scratch, y.data());
+    // The window sum-square depends only on the frame count: kept while that stays (ws_frames).
+    if (ws_frames != nt || ws.size() != signal_len) compute_window_sumsquare(p, hop, nt, ws);
+    ws_frames = nt;
     const float tiny = std::numeric_limits<float>::min();
     const std::size_t start = N / 2, covered = hop * static_cast<std::size_t>(nt - 1);
     const std::size_t n = std::min(covered, out.size());
@@ -363,6 +373,7 @@ struct Hpss::Scratch {
     fft_batch::Plan fft;                       // the vectorised inverse STFT (power-of-two n_fft)
     fft_batch::Scratch fft_scratch;
     std::vector<float> ola, wss;
+    int wss_frames = -1;                       // the frame count wss holds the window sum-square of
     explicit Scratch(const StftParams& p) : stft(p) {
         if (fft_batch::supported(p.n_fft)) fft = fft_batch::make_plan(p.n_fft);
     }
@@ -437,7 +448,7 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
     // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
     auto invert = [&](const Spectrogram& mask, std::vector<float>& out) {
         out.resize(y.size());
-        if (s.fft.valid()) return istft_masked(X, mask, s.fft, stft_params_.hop, s.fft_scratch, s.ola, s.wss, out);
+        if (s.fft.valid()) return istft_masked(X, mask, s.fft, stft_params_.hop, s.fft_scratch, s.ola, s.wss, s.wss_frames, out);
         // Not a power of two: KissFFT through Stft.
         apply_mask(X, mask, s.masked);
         const std::vector<float> z = s.stft.inverse_no_length(s.masked);
