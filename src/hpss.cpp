@@ -110,8 +110,13 @@ template <class V, int W>
     for (int k = 0; k <= w; ++k) a[k] = inf;
     // Fill: the first w inputs replace the w sentinels.
     for (int i = 0; i < w - 1; ++i) window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), inf, minus_inf);
+    // Along time, each step reads the next column, a page away (stride = n_fft/2+1 floats): the
+    // hardware prefetchers do not follow that, so ask for the column kPrefetch steps ahead.
+    constexpr int kPrefetch = 12;
+    const int last = n + w - 2;  // the last index of idx
     for (int j = 0; j < n; ++j) {
         const int i = j + w - 1;
+        __builtin_prefetch(src + idx[std::min(i + kPrefetch, last)] * stride);
         const V out = j == 0 ? inf : loadv<V>(src + idx[i - w] * stride);
         window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), out, minus_inf);
         storev<V>(dst + j * stride, a[half]);
