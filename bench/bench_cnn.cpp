@@ -6,18 +6,16 @@
 // PyTorch reference: 157 training samples/s and 339 inference samples/s on the mel input,
 // 1,040 training samples/s on a 1 x 20 x 130 MFCC input. Target: >= 1.5x PyTorch's training rate.
 //
-//   build-cnn/bin/bench_cnn                             # 2 threads (GENREKIT_BENCH_THREADS to change)
-//   GENREKIT_GEMM=baseline build-cnn/bin/bench_cnn      # the SSE2 GEMM kernel, for comparison
+//   build/bin/bench_cnn                                 # 2 threads (GENREKIT_BENCH_THREADS to change)
+//   GENREKIT_GEMM=baseline build/bin/bench_cnn          # the SSE2 GEMM kernel, for comparison
 //
 // Each benchmark reports samples/s from wall time and from process CPU time (cpu_samples_per_s x
 // threads is what an idle machine would give when the threads scale; the machine is shared), the
 // ratio to PyTorch on the wall figure, and the peak resident memory of the process so far.
 //
-// Measured on this machine (Xeon with AVX-512, 2 threads, load average ~1 i.e. near idle,
-// GEMM kernel avx512): mel training 244 samples/s (1.56x), mel inference 606 samples/s (1.79x),
-// MFCC training 1,664 samples/s (1.60x); peak RSS 443 MB for the three runs. The SSE2 baseline GEMM
-// (GENREKIT_GEMM=baseline) gives 100 training samples/s on the mel input (0.64x). Under load the
-// wall figures drop; the cpu_ columns do not depend on it as much.
+// Measured figures and the command are in README.md ("Measured results"); on this VM class the
+// wall figures vary by +-10% from run to run even when idle, so compare builds back to back.
+// Under load the wall figures drop; the cpu_ columns do not depend on it as much.
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 

@@ -3,10 +3,11 @@
 // Reference: PyTorch 1.13 on CPU with 2 threads takes 26.6 s for the same run on this machine.
 //
 // The argument is the thread count (config key "threads"); results are identical for 1 and 2.
-// Kernels: AVX2+FMA when the CPU has them (GENREKIT_NN_KERNELS=generic forces the Eigen/SSE2 path).
+// Kernels: AVX-512 or AVX2+FMA when the CPU has them, with the same bits (GENREKIT_NN_KERNELS=avx2
+// caps them at AVX2, =generic forces the Eigen/SSE2 path).
 //
-//   build-mlp/bin/bench_train                                  # full 300-epoch runs, 1 and 2 threads
-//   build-mlp/bin/bench_train --benchmark_filter=10Epochs      # quick check
+//   build/bin/bench_train                                      # full 300-epoch runs, 1 and 2 threads
+//   build/bin/bench_train --benchmark_filter=10Epochs          # quick check
 #include <benchmark/benchmark.h>
 
 #include <sstream>
