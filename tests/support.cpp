@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include "genrekit/error.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,5 +150,15 @@ CliResult run_genrekit(const std::string& args) {
 }
 
 std::vector<float> to_floats(const genrekit::NpyArray& a) { return {a.data.begin(), a.data.end()}; }
+
+std::string expect_error(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const genrekit::Error& e) {
+        return e.what();
+    }
+    ADD_FAILURE() << "expected genrekit::Error";
+    return "";
+}
 
 }  // namespace gktest

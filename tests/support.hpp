@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -76,5 +77,8 @@ struct CliResult {
     std::string out, err;
 };
 CliResult run_genrekit(const std::string& args);
+
+// The message of the genrekit::Error that f throws; a test failure (and "") when it throws none.
+std::string expect_error(const std::function<void()>& f);
 
 }  // namespace gktest

@@ -80,15 +80,7 @@ std::vector<int> kept_epochs(const CnnTrainResult& r, int seed_index) {
     return r.metrics.at("ensemble").at("kept_epochs").at(static_cast<std::size_t>(seed_index)).get<std::vector<int>>();
 }
 
-std::string expect_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected genrekit::Error";
-    return "";
-}
+using gktest::expect_error;
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "genrekit/mel.hpp"
 #include "genrekit/stft.hpp"
 #include "genrekit/synth.hpp"
+#include "support.hpp"
 
 using namespace genrekit;
 namespace fs = std::filesystem;
@@ -37,15 +38,7 @@ SpectrogramParams small_params() {
     return p;
 }
 
-std::string expect_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected genrekit::Error";
-    return "";
-}
+using gktest::expect_error;
 
 json tiny_config(const std::string& audio, const std::string& cache) {
     json j = json::parse(R"({

@@ -15,18 +15,9 @@
 using namespace genrekit;
 
 namespace {
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected genrekit::Error";
-    return "";
-}
 #define EXPECT_ERROR_HAS(stmt, text)                                             \
     do {                                                                         \
-        const std::string m_ = error_of([&] { stmt; });                         \
+        const std::string m_ = gktest::expect_error([&] { stmt; });                         \
         EXPECT_NE(m_.find(text), std::string::npos) << "message: " << m_;        \
     } while (0)
 }  // namespace

@@ -10,6 +10,7 @@
 #include "genrekit/safetensors.hpp"
 #include "genrekit/sha256.hpp"
 #include "genrekit/train.hpp"
+#include "support.hpp"
 #include "nn_test_data.hpp"
 
 using namespace genrekit;
@@ -29,15 +30,7 @@ TrainResult trained() {
     return train_model(c, parse_feature_csv(gktest::blobs_csv(), "blobs.csv"));
 }
 
-std::string expect_error(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "expected genrekit::Error";
-    return "";
-}
+using gktest::expect_error;
 }  // namespace
 
 TEST(Sha256, KnownVectors) {
