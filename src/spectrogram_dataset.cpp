@@ -21,7 +21,9 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-constexpr const char* kCacheFormat = "genrekit.spectrogram-cache.v1";
+// Part of every cache key: bump it whenever the computed values change, so entries written by an
+// older genrekit are never served (v2: the STFT's batched FFT rounds differently from KissFFT).
+constexpr const char* kCacheFormat = "genrekit.spectrogram-cache.v2";
 constexpr char kMagic[8] = {'G', 'K', 'S', 'P', 'E', 'C', '0', '1'};
 }  // namespace
 
