@@ -12,6 +12,22 @@ namespace genrekit {
 
 namespace {
 
+// [lo, hi) of the bins piptrack looks at. ref: librosa 0.7.2 piptrack: fmin = max(fmin, 0),
+// fmax = min(fmax, sr/2), bins with fmin <= f < fmax. Only interior bins can be local maxima
+// with a defined interpolation: bin 0 never is one (x[0] > x[0] is false) and the last bin lies
+// at Nyquist, outside f < fmax.
+std::pair<int, int> piptrack_bins(const TuningParams& params, int n_bins) {
+    const double fmin = std::max(params.fmin, 0.0), fmax = std::min(params.fmax, params.sample_rate / 2.0);
+    const auto freqs = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
+    int lo = n_bins, hi = 0;
+    for (int b = 0; b < n_bins; ++b)
+        if (fmin <= freqs[static_cast<std::size_t>(b)] && freqs[static_cast<std::size_t>(b)] < fmax) {
+            lo = std::min(lo, b);
+            hi = b + 1;
+        }
+    return {std::max(lo, 1), std::min(hi, n_bins - 1)};
+}
+
 // ref: numpy.mod / numpy.remainder for floats: the result takes the sign of the divisor.
 template <typename T>
 T py_mod(T a, T b) {
@@ -52,20 +68,7 @@ std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params
     const int n_bins = static_cast<int>(S.rows());
     if (n_bins < 3) throw Error("piptrack: spectrogram has " + std::to_string(n_bins) + " bins, needs at least 3");
     const int n_fft = 2 * (n_bins - 1);
-    // ref: librosa 0.7.2 piptrack: fmin = max(fmin, 0), fmax = min(fmax, sr/2), bins with fmin <= f < fmax.
-    const double fmin = std::max(params.fmin, 0.0);
-    const double fmax = std::min(params.fmax, params.sample_rate / 2.0);
-    const auto freqs = fft_frequencies(params.sample_rate, n_fft);
-    int lo = n_bins, hi = 0;  // [lo, hi) of bins inside the frequency range
-    for (int b = 0; b < n_bins; ++b)
-        if (fmin <= freqs[static_cast<std::size_t>(b)] && freqs[static_cast<std::size_t>(b)] < fmax) {
-            lo = std::min(lo, b);
-            hi = b + 1;
-        }
-    // Only interior bins can be local maxima with a defined interpolation; bin 0 never is one
-    // (x[0] > x[0] is false) and the last bin lies at Nyquist, outside f < fmax.
-    lo = std::max(lo, 1);
-    hi = std::min(hi, n_bins - 1);
+    const auto [lo, hi] = piptrack_bins(params, n_bins);
 
     const float thresh = static_cast<float>(params.threshold);
     const float tiny = std::numeric_limits<float>::min();
@@ -214,15 +217,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     //    local-maximum test): their effect on the median is not bounded here, so their frames
     //    are always recomputed.
     const auto freqs_hz = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
-    const double fmin = std::max(params.fmin, 0.0), fmax = std::min(params.fmax, params.sample_rate / 2.0);
-    int lo = n_bins, hi = 0;
-    for (int b = 0; b < n_bins; ++b)
-        if (fmin <= freqs_hz[static_cast<std::size_t>(b)] && freqs_hz[static_cast<std::size_t>(b)] < fmax) {
-            lo = std::min(lo, b);
-            hi = b + 1;
-        }
-    lo = std::max(lo, 1);
-    hi = std::min(hi, n_bins - 1);
+    const auto [lo, hi] = piptrack_bins(params, n_bins);
     const float thresh = static_cast<float>(params.threshold);
     bool forced = false;
     for (Eigen::Index t = 0; t < T; ++t) {
