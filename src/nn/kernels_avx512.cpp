@@ -91,33 +91,37 @@ inline void otile_block(const float* w, const float* b, const float* xt, Index n
     }
 }
 
-// ---- weight gradient: NO rows x NV vectors of 16 features (the last masked to `last` lanes),
-// summed over the N samples from zero, then added to dw.
-template <int NO, int NV>
-inline void wgrad_tile(const float* x, const float* dy, float* dw, Index O, Index F, Index N, Index o, Index f, __mmask16 last) {
-    __m512 acc[NO][NV];
+// ---- both gradients are sums of rank-1 updates: R output rows x NV vectors of 16 columns (the
+// last vector masked to `last` lanes), acc[r][k] = sum over i < count of s[i*s_step + r*s_row] *
+// v[i*v_step + 16k], an FMA chain from zero; then added to (accumulate) or stored in the rows
+// out + r*out_row. Weight gradient: rows o of dw, i over samples (s = dy, v = x). Input gradient:
+// rows n of dx, i over outputs (s = dy, v = w).
+template <int R, int NV>
+inline void rank1_tile(const float* s, Index s_step, Index s_row, const float* v, Index v_step, Index count, float* out, Index out_row,
+                       bool accumulate, __mmask16 last) {
+    __m512 acc[R][NV];
     #pragma GCC unroll 8
-    for (int i = 0; i < NO; ++i)
+    for (int r = 0; r < R; ++r)
         #pragma GCC unroll 8
-        for (int k = 0; k < NV; ++k) acc[i][k] = _mm512_setzero_ps();
-    for (Index n = 0; n < N; ++n) {
-        __m512 xv[NV];
+        for (int k = 0; k < NV; ++k) acc[r][k] = _mm512_setzero_ps();
+    for (Index i = 0; i < count; ++i) {
+        __m512 vv[NV];
         #pragma GCC unroll 8
-        for (int k = 0; k < NV; ++k) xv[k] = _mm512_maskz_loadu_ps(k == NV - 1 ? last : 0xFFFF, x + n * F + f + 16 * k);
+        for (int k = 0; k < NV; ++k) vv[k] = _mm512_maskz_loadu_ps(k == NV - 1 ? last : 0xFFFF, v + i * v_step + 16 * k);
         #pragma GCC unroll 8
-        for (int i = 0; i < NO; ++i) {
-            const __m512 d = _mm512_set1_ps(dy[n * O + o + i]);
+        for (int r = 0; r < R; ++r) {
+            const __m512 d = _mm512_set1_ps(s[i * s_step + r * s_row]);
             #pragma GCC unroll 8
-            for (int k = 0; k < NV; ++k) acc[i][k] = _mm512_fmadd_ps(d, xv[k], acc[i][k]);
+            for (int k = 0; k < NV; ++k) acc[r][k] = _mm512_fmadd_ps(d, vv[k], acc[r][k]);
         }
     }
     #pragma GCC unroll 8
-    for (int i = 0; i < NO; ++i)
+    for (int r = 0; r < R; ++r)
         #pragma GCC unroll 8
         for (int k = 0; k < NV; ++k) {
             const __mmask16 m = k == NV - 1 ? last : 0xFFFF;
-            float* p = dw + (o + i) * F + f + 16 * k;
-            _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), acc[i][k]));
+            float* p = out + r * out_row + 16 * k;
+            _mm512_mask_storeu_ps(p, m, accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), acc[r][k]) : acc[r][k]);
         }
 }
 
@@ -143,37 +147,16 @@ inline void over_feature_chunks(Index F, Tile&& tile) {
 
 template <int NO>
 inline void wgrad_rows(const float* x, const float* dy, float* dw, Index O, Index F, Index N, Index o) {
-    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) { wgrad_tile<NO, NV>(x, dy, dw, O, F, N, o, f, last); });
-}
-
-// ---- input gradient: NN samples x NV vectors of 16 features (last masked), summed over O from zero.
-template <int NN, int NV>
-inline void igrad_tile(const float* w, const float* dy, float* dx, Index O, Index F, Index n, Index f, __mmask16 last) {
-    __m512 acc[NN][NV];
-    #pragma GCC unroll 8
-    for (int j = 0; j < NN; ++j)
-        #pragma GCC unroll 8
-        for (int k = 0; k < NV; ++k) acc[j][k] = _mm512_setzero_ps();
-    for (Index o = 0; o < O; ++o) {
-        __m512 wv[NV];
-        #pragma GCC unroll 8
-        for (int k = 0; k < NV; ++k) wv[k] = _mm512_maskz_loadu_ps(k == NV - 1 ? last : 0xFFFF, w + o * F + f + 16 * k);
-        #pragma GCC unroll 8
-        for (int j = 0; j < NN; ++j) {
-            const __m512 d = _mm512_set1_ps(dy[(n + j) * O + o]);
-            #pragma GCC unroll 8
-            for (int k = 0; k < NV; ++k) acc[j][k] = _mm512_fmadd_ps(d, wv[k], acc[j][k]);
-        }
-    }
-    #pragma GCC unroll 8
-    for (int j = 0; j < NN; ++j)
-        #pragma GCC unroll 8
-        for (int k = 0; k < NV; ++k) _mm512_mask_storeu_ps(dx + (n + j) * F + f + 16 * k, k == NV - 1 ? last : 0xFFFF, acc[j][k]);
+    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) {
+        rank1_tile<NO, NV>(dy + o, O, 1, x + f, F, N, dw + o * F + f, F, true, last);
+    });
 }
 
 template <int NN>
 inline void igrad_cols(const float* w, const float* dy, float* dx, Index O, Index F, Index n) {
-    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) { igrad_tile<NN, NV>(w, dy, dx, O, F, n, f, last); });
+    over_feature_chunks(F, [&]<int NV>(Count<NV>, Index f, __mmask16 last) {
+        rank1_tile<NN, NV>(dy + n * O, 1, O, w + f, F, O, dx + n * F + f, F, false, last);
+    });
 }
 
 // One Adam/AdamW step on 16 parameters (the AVX2 kernel's operations; see optim.hpp).
