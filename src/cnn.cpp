@@ -789,12 +789,10 @@ CnnCrossValidation cross_validate_cnn(const CnnConfig& cfg, int k, const std::fu
         cv.vote_accuracy.push_back(r.metrics["test"]["vote_accuracy"].get<double>());
         if (on_fold) on_fold(f, r);
     }
-    double sum = 0, ss = 0;
-    for (double a : cv.accuracy) sum += a;
-    cv.mean = sum / k;
-    for (double a : cv.accuracy) ss += (a - cv.mean) * (a - cv.mean);
-    cv.sd = std::sqrt(ss / k);
-    cv.sd_sample = std::sqrt(ss / (k - 1));
+    const FoldSpread spread = fold_spread(cv.accuracy);
+    cv.mean = spread.mean;
+    cv.sd = spread.sd;
+    cv.sd_sample = spread.sd_sample;
     return cv;
 }
 

@@ -291,6 +291,19 @@ TrainConfig cv_fold_config(const TrainConfig& cfg, int k, int fold) {
     return c;
 }
 
+FoldSpread fold_spread(const std::vector<double>& accuracy) {
+    FoldSpread s;
+    const auto k = static_cast<double>(accuracy.size());
+    if (accuracy.empty()) return s;
+    double sum = 0, ss = 0;
+    for (double a : accuracy) sum += a;
+    s.mean = sum / k;
+    for (double a : accuracy) ss += (a - s.mean) * (a - s.mean);
+    s.sd = std::sqrt(ss / k);
+    s.sd_sample = accuracy.size() > 1 ? std::sqrt(ss / (k - 1)) : 0.0;
+    return s;
+}
+
 CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& t, int k,
                                const std::function<void(int, const TrainResult&)>& on_fold) {
     CrossValidation cv;
@@ -302,11 +315,9 @@ CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& t, in
         cv.test_rows.push_back(r.split.test.size());
         if (on_fold) on_fold(fold, r);
     }
-    double sum = 0, ss = 0;
-    for (double a : cv.accuracy) sum += a;
-    cv.mean = sum / k;
-    for (double a : cv.accuracy) ss += (a - cv.mean) * (a - cv.mean);
-    cv.sd = std::sqrt(ss / k);
+    const FoldSpread spread = fold_spread(cv.accuracy);
+    cv.mean = spread.mean;
+    cv.sd = spread.sd;
     return cv;
 }
 

@@ -243,7 +243,7 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
 TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
     if (!kernels::maxpool2x2_available()) GTEST_SKIP() << "no vector max pool on this CPU (active kernels: " << kernels::active_isa() << ")";
     Rng rng(21);
-    for (const Shape in : {Shape{3, 9, 37}, Shape{2, 8, 32}, Shape{1, 5, 3}, Shape{4, 16, 130}}) {
+    for (const Shape& in : {Shape{3, 9, 37}, Shape{2, 8, 32}, Shape{1, 5, 3}, Shape{4, 16, 130}}) {
         const std::int64_t F = in[0] * in[1] * in[2], N = 3;
         std::vector<float> x(static_cast<std::size_t>(F * N));
         for (auto& v : x) v = static_cast<float>(static_cast<int>(rng.uniform() * 4));  // values 0..3: ties everywhere

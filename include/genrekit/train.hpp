@@ -59,6 +59,12 @@ struct CrossValidation {
     std::vector<std::size_t> test_rows;  // per fold
     double mean = 0, sd = 0;             // sd: population standard deviation (numpy's std(), ddof 0)
 };
+// Mean and standard deviations (population, ddof 0 as numpy's std(); sample, ddof 1) of the
+// per-fold accuracies.
+struct FoldSpread {
+    double mean = 0, sd = 0, sd_sample = 0;
+};
+FoldSpread fold_spread(const std::vector<double>& accuracy);
 TrainConfig cv_fold_config(const TrainConfig& cfg, int k, int fold);
 CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& table, int k,
                                const std::function<void(int fold, const TrainResult&)>& on_fold = {});
