@@ -52,6 +52,21 @@ float median_f32(std::vector<float>& v) {
     return (lower + upper) / 2.0f;
 }
 
+// ref: librosa 0.7.2 estimate_tuning: threshold = median of the magnitudes where pitch > 0;
+// the frequencies of the peaks with magnitude >= threshold.
+std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks) {
+    std::vector<float> mags;
+    mags.reserve(peaks.size());
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f) mags.push_back(p.magnitude);
+    const float threshold = mags.empty() ? 0.f : median_f32(mags);
+    std::vector<float> freqs;
+    freqs.reserve(peaks.size() / 2 + 1);
+    for (const auto& p : peaks)
+        if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
+    return freqs;
+}
+
 }  // namespace
 
 void TuningParams::validate() const {
@@ -160,26 +175,17 @@ long TuningHistogram::total() const {
     return s;
 }
 
-double pitch_tuning(std::span<const float> frequencies, double resolution, int bins_per_octave) {
-    const auto h = tuning_histogram(frequencies, resolution, bins_per_octave);
+double TuningHistogram::estimate() const {
     // Every positive frequency lands in a bin, so an empty histogram means none was positive.
-    if (h.total() == 0) return 0.0;
-    return h.edges[h.best()];
+    return total() == 0 ? 0.0 : edges[best()];
+}
+
+double pitch_tuning(std::span<const float> frequencies, double resolution, int bins_per_octave) {
+    return tuning_histogram(frequencies, resolution, bins_per_octave).estimate();
 }
 
 std::vector<float> tuning_frequencies(const Spectrogram& S, const TuningParams& params) {
-    const auto peaks = piptrack(S, params);
-    // ref: estimate_tuning: threshold = median of magnitudes where pitch > 0, keep mag >= threshold.
-    std::vector<float> mags;
-    mags.reserve(peaks.size());
-    for (const auto& p : peaks)
-        if (p.frequency > 0.f) mags.push_back(p.magnitude);
-    const float threshold = mags.empty() ? 0.f : median_f32(mags);
-    std::vector<float> freqs;
-    freqs.reserve(peaks.size() / 2 + 1);
-    for (const auto& p : peaks)
-        if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
-    return freqs;
+    return frequencies_above_median(piptrack(S, params));
 }
 
 double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
@@ -190,16 +196,9 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
                          std::span<const std::uint8_t> exact_frames) {
     TuningCheck out;
     const auto peaks = piptrack(S, params);
-    std::vector<float> mags, freqs;
-    for (const auto& p : peaks)
-        if (p.frequency > 0.f) mags.push_back(p.magnitude);
-    std::vector<float> scratch = mags;
-    const float threshold = mags.empty() ? 0.f : median_f32(scratch);
-    for (const auto& p : peaks)
-        if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
-    const TuningHistogram h = tuning_histogram(freqs, params.resolution, params.bins_per_octave);
     // The same steps as estimate_tuning, so the same result.
-    out.tuning = h.total() == 0 ? 0.0 : h.edges[h.best()];
+    const TuningHistogram h = tuning_histogram(frequencies_above_median(peaks), params.resolution, params.bins_per_octave);
+    out.tuning = h.estimate();
     if (noise <= 0.f || peaks.empty()) return out;
 
     // Each frame's power may be off by eps = noise * (the frame's maximum); exact frames by 0.

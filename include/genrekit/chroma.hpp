@@ -62,6 +62,8 @@ struct TuningHistogram {
     std::vector<long> counts;
     std::size_t best() const;
     long lead() const;
+    // The estimate pitch_tuning returns: the left edge of the first fullest bin, 0 when empty.
+    double estimate() const;
     // The bin a deviation falls in, or -1 outside [-0.5, 0.5].
     int bin_of(float residual) const;
     long total() const;
