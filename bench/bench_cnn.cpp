@@ -76,8 +76,7 @@ void run(benchmark::State& state, std::int64_t H, bool train, double torch_rate)
     set_num_threads(threads());
     const std::int64_t B = 32, W = 130, K = 10;
     Network<float> net(cnn4(), Shape{1, H, W});
-    ThreadPool pool(threads());  // the ReLU layers split large arrays over it (as train_cnn does)
-    net.set_pool(&pool);
+    net.set_pool(shared_pool());  // the element-wise layers use the CNN layers' threads (as train_cnn does)
     Rng rng(1);
     net.init(rng);
     auto opt = make_optimizer({}, net.num_params());

@@ -258,13 +258,16 @@ Eigen::MatrixXf CnnModel::segment_proba(const float* x, std::int64_t n) {
     const std::int64_t F = fe_.bands() * fe_.frames(), K = static_cast<std::int64_t>(labels_.size()), chunk = 64;
     Eigen::MatrixXf out = Eigen::MatrixXf::Zero(K, n);
     nn::Mat<float> p(K, chunk);
-    for (auto& net : nets_)
+    for (auto& net : nets_) {
+        net->set_pool(nn::shared_pool());  // now: set_num_threads may have replaced the pool since the last call
         for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
             const std::int64_t m = std::min(chunk, n - c0);
             auto logits = net->forward(nn::CMatView<float>(x + c0 * F, F, m), {});
             nn::softmax<float>(logits, nn::MatView<float>(p.data(), K, m));
             out.middleCols(c0, m) += p.leftCols(m);
         }
+        net->set_pool(nullptr);
+    }
     out /= static_cast<float>(nets_.size());
     return out;
 }
@@ -568,10 +571,9 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
     json kept_epochs = json::array();
     for (int member = 0; member < cfg.members; ++member) {
         nn::Network<float> net(layers, nn::Shape{1, bands, frames});
-        // The dense/activation layers split large arrays over a ThreadPool (include/genrekit/nn/thread_pool.hpp);
-        // the CNN layers over nn::parallel_for. Detached again below: the pool dies with this scope.
-        nn::ThreadPool pool(cfg.base.threads);
-        net.set_pool(&pool);
+        // The dense/activation layers split large arrays over the pool nn::parallel_for runs the CNN
+        // layers on (one set of threads; set_num_threads above sized it). Detached again below.
+        net.set_pool(nn::shared_pool());
         std::uint64_t sm = cfg.base.seed + static_cast<std::uint64_t>(member);
         nn::Rng init_rng(nn::splitmix64(sm)), shuffle_rng(nn::splitmix64(sm)), pass_rng(nn::splitmix64(sm)), aug_rng(nn::splitmix64(sm));
         net.init(init_rng);

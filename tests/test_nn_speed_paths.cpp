@@ -4,12 +4,16 @@
 // for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
+#include <thread>
 
 #include "genrekit/nn/kernels.hpp"
+#include "genrekit/nn/parallel.hpp"
 #include "genrekit/nn/layers.hpp"
 #include "genrekit/nn/rng.hpp"
 #include "genrekit/nn/thread_pool.hpp"
@@ -130,6 +134,60 @@ TEST(ThreadPool, RangesCoverEverythingOnce) {
             for (auto i = lo; i < hi; ++i) ++hits[static_cast<std::size_t>(i)];
         });
     for (int h : hits) EXPECT_EQ(h, 200);
+}
+
+TEST(ThreadPool, NestedRunsRunInlineAndCallersTakeTurns) {
+    // A layer may call the pool from inside a parallel_for part (the CNN layers and the element-wise
+    // layers share one pool): the inner parts run on the calling thread instead of deadlocking.
+    ThreadPool pool(2);
+    std::vector<int> inner(2 * 3, 0);
+    pool.run(2, [&](int outer) { pool.run(3, [&](int part) { ++inner[static_cast<std::size_t>(outer * 3 + part)]; }); });
+    for (int h : inner) EXPECT_EQ(h, 1);
+    // Two threads sharing the pool: every call still runs each of its parts once.
+    std::vector<long> sums(2, 0);
+    auto caller = [&](int who) {
+        for (int rep = 0; rep < 300; ++rep) {
+            std::array<long, 2> part_sum{};
+            pool.run(2, [&](int part) { part_sum[static_cast<std::size_t>(part)] = part + 1; });
+            sums[static_cast<std::size_t>(who)] += part_sum[0] + part_sum[1];
+        }
+    };
+    std::thread a(caller, 0), b(caller, 1);
+    a.join();
+    b.join();
+    EXPECT_EQ(sums[0], 900);
+    EXPECT_EQ(sums[1], 900);
+}
+
+TEST(ThreadPool, ParallelForRunsOnTheSharedPoolAndRethrows) {
+    set_num_threads(2);
+    ASSERT_EQ(shared_pool()->size(), 2);
+    std::vector<int> seen(2, 0);
+    parallel_for(10, [&](std::int64_t b, std::int64_t e, int w) { seen[static_cast<std::size_t>(w)] += static_cast<int>(e - b); });
+    EXPECT_EQ(seen[0], 5);
+    EXPECT_EQ(seen[1], 5);
+    // An element-wise layer given the shared pool, called inside a parallel_for body, runs inline.
+    auto relu = make_layer<float>({{"type", "relu"}});
+    relu->setup({1 << 17});
+    relu->set_pool(shared_pool());
+    std::vector<float> x(1 << 19, -1.0f), y(x.size(), 7.0f);
+    parallel_for(2, [&](std::int64_t b, std::int64_t, int) {
+        const auto off = static_cast<std::size_t>(b) << 18;
+        relu->forward(CMatView<float>(x.data() + off, 1 << 17, 2), MatView<float>(y.data() + off, 1 << 17, 2), {});
+    });
+    EXPECT_EQ(*std::min_element(y.begin(), y.end()), 0.0f);
+    EXPECT_EQ(*std::max_element(y.begin(), y.end()), 0.0f);
+    // The second worker's exception reaches the caller; the pool stays usable.
+    EXPECT_THROW(parallel_for(2, [&](std::int64_t b, std::int64_t, int) {
+                     if (b == 1) throw std::runtime_error("worker 1 failed");
+                 }),
+                 std::runtime_error);
+    std::vector<int> again(4, 0);
+    parallel_for(4, [&](std::int64_t b, std::int64_t e, int) {
+        for (auto i = b; i < e; ++i) ++again[static_cast<std::size_t>(i)];
+    });
+    for (int h : again) EXPECT_EQ(h, 1);
+    set_num_threads(1);
 }
 
 TEST(Kernels, DenseAgreesWithDoubleReferenceOnEveryPath) {

@@ -13,6 +13,7 @@ namespace genrekit::nn {
 
 namespace {
 constexpr int kSpins = 4000;  // ~tens of microseconds of spinning before sleeping
+thread_local const ThreadPool* t_running = nullptr;  // the pool whose part this thread is running
 }
 
 ThreadPool::ThreadPool(int threads) {
@@ -41,10 +42,16 @@ void ThreadPool::work(int self) {
 }
 
 void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
-    if (workers_.empty() || parts <= 1) {
+    if (workers_.empty() || parts <= 1 || t_running == this) {
         for (int i = 0; i < parts; ++i) call(ctx, i);
         return;
     }
+    std::lock_guard<std::mutex> turn(turn_);
+    struct Running {  // restored on the way out, exceptions included
+        const ThreadPool* outer = t_running;
+        explicit Running(const ThreadPool* p) { t_running = p; }
+        ~Running() { t_running = outer; }
+    } running(this);
     call_ = call;
     ctx_ = ctx;
     parts_ = parts;
@@ -62,6 +69,7 @@ void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
 }
 
 void ThreadPool::worker_loop(int self) {
+    t_running = this;
     unsigned seen = 0;  // the generation at construction: a job published before this thread ran is still seen
     for (;;) {
         unsigned g;

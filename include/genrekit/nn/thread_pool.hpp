@@ -8,10 +8,15 @@
 // and every kernel computes each output element with the same arithmetic whatever the range
 // it belongs to, so results do not depend on the number of threads (see nn/kernels.hpp).
 // Workers spin briefly and then sleep on a futex (std::atomic::wait), so an idle pool costs nothing.
+// One pool serves a whole training loop (nn::shared_pool() is the one the CNN layers use too): two
+// pools on the same cores would spin against each other between parallel regions.
+// run() from inside one of this pool's parts runs the parts inline (same ranges, same results), and
+// calls from different threads take turns.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -29,7 +34,8 @@ public:
 
     // Calls fn(part) once for every part in [0, parts), on the caller and the workers. With
     // parts == size(), part 0 runs on the caller and part i on worker i, every time.
-    // Not re-entrant: fn must not call run() on the same pool.
+    // Nested calls (fn calling run() on this pool) run their parts inline on the calling thread.
+    // fn must not throw (parallel_for catches for its bodies).
     template <typename Fn>
     void run(int parts, Fn&& fn) {
         auto thunk = [](void* ctx, int i) { (*static_cast<std::remove_reference_t<Fn>*>(ctx))(i); };
@@ -45,6 +51,7 @@ private:
     void work(int self);
 
     std::vector<std::thread> workers_;
+    std::mutex turn_;  // one run() at a time when several threads share the pool
     void (*call_)(void*, int) = nullptr;
     void* ctx_ = nullptr;
     int parts_ = 0;
