@@ -123,6 +123,152 @@ template <class V, int W>
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Sliding median of width w = 2B - 1 by sorted blocks (used for B = 16, w = 31, the HPSS
+// default): 24 min/max per output vector where the insertion above needs 124.
+//
+// The B windows starting at j .. j+B-1 share a core of B samples (j+B-1 .. j+2B-2). Split the
+// B outputs in halves: each half's windows share the core plus B/2 more samples (on the left
+// for the first half, on the right for the second), and so on down to single outputs, each
+// level adding a sorted run of half the size. A candidate list of g values is kept per group of
+// g outputs: the union of the parent's candidates (2h values) and the new run (h values) has
+// its middle third as the child's h candidates, since the h-1 samples each of the child's
+// windows still adds can move the median by at most h-1 ranks either way (and every value
+// dropped below is below the median, so the rank in the remaining values is the same for all
+// outputs). With the runs aligned on multiples of their size, every run needed lies in the
+// previous, the current or the next block of B samples, each sorted once into runs of 1, 2, 4
+// .. B. Only min and max are involved, so the result is the exact order statistic, as above.
+// ---------------------------------------------------------------------------------------------
+template <class V>
+[[gnu::always_inline]] inline V vmin(V a, V b) {
+    return a < b ? a : b;
+}
+template <class V>
+[[gnu::always_inline]] inline V vmax(V a, V b) {
+    return a < b ? b : a;
+}
+
+constexpr int log2_of(int n) { return n <= 1 ? 0 : 1 + log2_of(n / 2); }
+
+// One block of B samples sorted into runs: run[k] holds B/2^k sorted runs of 2^k samples.
+template <class V, int B>
+struct SortedRuns {
+    V run[log2_of(B) + 1][B];
+};
+
+// Merges ascending a[0..M) and b[0..M) into out[0..2M): a bitonic merge of a and reversed b.
+template <class V, int M>
+[[gnu::always_inline]] inline void bitonic_merge(const V* a, const V* b, V* out) {
+    V t[2 * M];
+#pragma GCC unroll 16
+    for (int i = 0; i < M; ++i) {
+        t[i] = a[i];
+        t[2 * M - 1 - i] = b[i];
+    }
+#pragma GCC unroll 16
+    for (int s = M; s >= 1; s /= 2)
+#pragma GCC unroll 16
+        for (int i = 0; i < 2 * M; i += 2 * s)
+#pragma GCC unroll 16
+            for (int k = i; k < i + s; ++k) {
+                const V lo = vmin(t[k], t[k + s]), hi = vmax(t[k], t[k + s]);
+                t[k] = lo;
+                t[k + s] = hi;
+            }
+#pragma GCC unroll 16
+    for (int i = 0; i < 2 * M; ++i) out[i] = t[i];
+}
+
+template <class V, int B, int K>
+[[gnu::always_inline]] inline void sort_runs_from(SortedRuns<V, B>& r) {
+    if constexpr ((1 << K) <= B) {
+        constexpr int M = 1 << (K - 1);
+#pragma GCC unroll 16
+        for (int i = 0; i < B; i += 2 * M) bitonic_merge<V, M>(r.run[K - 1] + i, r.run[K - 1] + i + M, r.run[K] + i);
+        sort_runs_from<V, B, K + 1>(r);
+    }
+}
+
+// The middle third of the union of ascending c[0..2H) and n[0..H): ranks H .. 2H-1, ascending.
+// This is the part of a bitonic merge of c with n padded by +inf (c, inf x H, reversed n) that
+// reaches those ranks: the first half-cleaner keeps c[k] for k < H and min(c[k], n[2H-1-k])
+// above; the second keeps the upper H of those (a bitonic sequence), which the remaining
+// half-cleaners sort.
+template <class V, int H>
+[[gnu::always_inline]] inline void middle_third(const V* c, const V* n, V* out) {
+    V t[H];
+#pragma GCC unroll 16
+    for (int k = 0; k < H; ++k) t[k] = vmax(c[k], vmin(c[k + H], n[H - 1 - k]));
+#pragma GCC unroll 16
+    for (int s = H / 2; s >= 1; s /= 2)
+#pragma GCC unroll 16
+        for (int i = 0; i < H; i += 2 * s)
+#pragma GCC unroll 16
+            for (int k = i; k < i + s; ++k) {
+                const V lo = vmin(t[k], t[k + s]), hi = vmax(t[k], t[k + s]);
+                t[k] = lo;
+                t[k + s] = hi;
+            }
+#pragma GCC unroll 16
+    for (int k = 0; k < H; ++k) out[k] = t[k];
+}
+
+// Outputs d0 .. d0+G-1 of the block group from their G candidates; prev and next are the
+// blocks before and after the core.
+template <class V, int B, int G>
+[[gnu::always_inline]] inline void descend(const V* cand, const SortedRuns<V, B>& prev, const SortedRuns<V, B>& next,
+                                           int d0, V* out) {
+    if constexpr (G == 1) {
+        out[d0] = cand[0];
+    } else {
+        constexpr int H = G / 2, K = log2_of(H);
+        V c[H];
+        middle_third<V, H>(cand, prev.run[K] + d0 + H, c);  // samples left of the shared ones
+        descend<V, B, H>(c, prev, next, d0, out);
+        middle_third<V, H>(cand, next.run[K] + d0, c);  // samples right of them
+        descend<V, B, H>(c, prev, next, d0 + H, out);
+    }
+}
+
+// ext: sample i of the extended line (reflected as median_lanes reads it) at ext[(i+1)*ext_stride], for
+// (ceil(n/B) + 2) * B - 1 samples (values past n + w - 1 are never selected for an output < n).
+// Output j of the line goes to dst[j*stride].
+template <class V, int B>
+[[gnu::always_inline]] inline void median_blocks(const float* ext, std::ptrdiff_t ext_stride, float* dst,
+                                                 std::ptrdiff_t stride, int n) {
+    constexpr int K = log2_of(B);
+    static_assert((1 << K) == B);
+    SortedRuns<V, B> blk[3];
+    auto fill = [&](SortedRuns<V, B>& r, int k) {
+        for (int i = 0; i < B; ++i) r.run[0][i] = loadv<V>(ext + static_cast<std::ptrdiff_t>(k * B + i) * ext_stride);
+        sort_runs_from<V, B, 1>(r);
+    };
+    fill(blk[0], 0);
+    fill(blk[1], 1);
+    for (int g = 0, k = 0; g * B < n; ++g) {
+        // blk[k], blk[k+1], blk[k+2] (mod 3): blocks g, g+1 (the core), g+2.
+        const int kc = k == 2 ? 0 : k + 1, kn = kc == 2 ? 0 : kc + 1;
+        fill(blk[kn], g + 2);
+        V out[B];
+        descend<V, B, B>(blk[kc].run[K], blk[k], blk[kn], 0, out);
+        const int m = std::min(B, n - g * B);
+        for (int d = 0; d < m; ++d) storev<V>(dst + static_cast<std::ptrdiff_t>(g * B + d) * stride, out[d]);
+        k = kc;
+    }
+}
+
+constexpr int kBlock = 16;  // median_blocks' B: width 31
+
+// The extended-line index of ext sample i (see median_blocks) for a line of n samples: i - 1
+// through `idx` (reflect_indices), clamped into it.
+int ext_count(int n) { return ((n + kBlock - 1) / kBlock + 2) * kBlock; }
+void ext_indices(const std::vector<int>& idx, int n, std::vector<int>& ext) {
+    ext.resize(static_cast<std::size_t>(ext_count(n)));
+    const int last = static_cast<int>(idx.size()) - 1;
+    for (std::size_t i = 0; i < ext.size(); ++i)
+        ext[i] = idx[static_cast<std::size_t>(std::clamp(static_cast<int>(i) - 1, 0, last))];
+}
+
 // Along time: lanes are L consecutive bins, which are contiguous in a column-major matrix.
 // Needs nb >= L (the caller pads smaller spectrograms).
 template <class V, int W>
@@ -132,6 +278,34 @@ template <class V, int W>
     for (int g = 0; g < nb; g += L) {
         const int b0 = std::min(g, nb - L);  // the last group overlaps the previous one
         median_lanes<V, W>(S + b0, O + b0, nb, w, idx, nt);
+    }
+}
+
+// Width 31 along time: kStrip groups of L bins are first gathered (reflected) into a contiguous
+// buffer: the columns lie a page apart, and a plain copy loop of whole cache lines keeps many of
+// those misses in flight where the median's dependent steps would wait on each one.
+constexpr int kStrip = 4;
+
+template <class V>
+[[gnu::always_inline]] inline void median_time_blocks(const float* S, float* O, int nb, int nt, const int* ext,
+                                                      float* buf) {
+    constexpr int L = lanes_of<V>, W = kStrip * L;
+    const int n_ext = ext_count(nt);
+    for (int s0 = 0; s0 < nb; s0 += W) {
+        int b0[kStrip];
+        for (int g = 0; g < kStrip; ++g) b0[g] = std::min(s0 + g * L, nb - L);  // the last groups overlap
+        for (int i = 0; i < n_ext; ++i) {
+            const float* col = S + static_cast<std::ptrdiff_t>(ext[i]) * nb;
+            for (int g = 0; g < kStrip; ++g) storev<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, loadv<V>(col + b0[g]));
+        }
+        // The medians go to a strip buffer too, then out a column at a time: stored straight into
+        // the columns, each store would wait for its line to be read in first.
+        float* obuf = buf + static_cast<std::ptrdiff_t>(n_ext) * W;
+        for (int g = 0; g < kStrip; ++g) median_blocks<V, kBlock>(buf + g * L, W, obuf + g * L, W, nt);
+        for (int t = 0; t < nt; ++t) {
+            float* col = O + static_cast<std::ptrdiff_t>(t) * nb;
+            for (int g = 0; g < kStrip; ++g) storev<V>(col + b0[g], loadv<V>(obuf + static_cast<std::ptrdiff_t>(t) * W + g * L));
+        }
     }
 }
 
@@ -146,6 +320,26 @@ template <class V, int W>
         for (int b = 0; b < nb; ++b)
             for (int l = 0; l < L; ++l) in_buf[b * L + l] = cols[l][b];
         median_lanes<V, W>(in_buf, out_buf, L, w, idx, nb);
+        const int lanes = std::min(L, nt - t0);
+        for (int l = 0; l < lanes; ++l) {
+            float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
+            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * L + l];
+        }
+    }
+}
+
+// Width 31 along frequency: the L frames' extended lines gathered into ext_count(nb) x L.
+template <class V>
+[[gnu::always_inline]] inline void median_freq_blocks(const float* S, float* O, int nb, int nt, const int* ext,
+                                                      float* in_buf, float* out_buf) {
+    constexpr int L = lanes_of<V>;
+    const int n_ext = ext_count(nb);
+    for (int t0 = 0; t0 < nt; t0 += L) {
+        const float* cols[L];
+        for (int l = 0; l < L; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
+        for (int i = 0; i < n_ext; ++i)
+            for (int l = 0; l < L; ++l) in_buf[i * L + l] = cols[l][ext[i]];
+        median_blocks<V, kBlock>(in_buf, L, out_buf, L, nb);
         const int lanes = std::min(L, nt - t0);
         for (int l = 0; l < lanes; ++l) {
             float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
@@ -178,13 +372,14 @@ template <class V, int W>
 // them, for AVX2 and AVX-512, and chosen at run time. The results are identical (selections,
 // and IEEE arithmetic without contraction); the wider units are only faster.
 #define GENREKIT_HPSS_KERNELS(SUFFIX, ATTR, V)                                                                   \
-    ATTR void median_time_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx) {           \
-        if (w == 31) return median_time_body<V, 31>(S, O, nb, nt, 31, idx);                                     \
+    ATTR void median_time_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx,             \
+                                   const int* ext, float* buf) {                                                 \
+        if (w == 2 * kBlock - 1) return median_time_blocks<V>(S, O, nb, nt, ext, buf);                          \
         median_time_body<V, 0>(S, O, nb, nt, w, idx);                                                           \
     }                                                                                                            \
-    ATTR void median_freq_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx, float* ib,  \
-                                   float* ob) {                                                                  \
-        if (w == 31) return median_freq_body<V, 31>(S, O, nb, nt, 31, idx, ib, ob);                             \
+    ATTR void median_freq_##SUFFIX(const float* S, float* O, int nb, int nt, int w, const int* idx,             \
+                                   const int* ext, float* ib, float* ob) {                                       \
+        if (w == 2 * kBlock - 1) return median_freq_blocks<V>(S, O, nb, nt, ext, ib, ob);                       \
         median_freq_body<V, 0>(S, O, nb, nt, w, idx, ib, ob);                                                   \
     }                                                                                                            \
     ATTR void softmask_p2_##SUFFIX(const float* x, const float* ref, float margin, float zero_value, float* mask, \
@@ -196,8 +391,8 @@ GENREKIT_HPSS_KERNELS(base, , v8f)
 
 struct Kernels {
     int lanes = 8;
-    void (*median_time)(const float*, float*, int, int, int, const int*) = median_time_base;
-    void (*median_freq)(const float*, float*, int, int, int, const int*, float*, float*) = median_freq_base;
+    void (*median_time)(const float*, float*, int, int, int, const int*, const int*, float*) = median_time_base;
+    void (*median_freq)(const float*, float*, int, int, int, const int*, const int*, float*, float*) = median_freq_base;
     void (*softmask_p2)(const float*, const float*, float, float, float*, std::ptrdiff_t) = softmask_p2_base;
 };
 
@@ -227,33 +422,43 @@ const Kernels& kernels() {
     return k;
 }
 
-void median_time_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx) {
+// Index and gather buffers of the median filters, kept by Hpss between calls.
+struct MedianScratch {
+    std::vector<int> idx, ext;
+    std::vector<float> buf;
+};
+
+void median_time_impl(const Spectrogram& S, int width, Spectrogram& out, MedianScratch& ms) {
     const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
     out.resize(S.rows(), S.cols());
     if (nb == 0 || nt == 0) return;
     const Kernels& k = kernels();
+    reflect_indices(nt, width / 2, ms.idx);
+    ext_indices(ms.idx, nt, ms.ext);
+    ms.buf.resize(static_cast<std::size_t>((ext_count(nt) + nt) * kStrip * kMaxLanes));
     if (nb < k.lanes) {
         // Fewer rows than lanes: pad by repeating the last row.
         Spectrogram padded(k.lanes, S.cols()), padded_out(k.lanes, S.cols());
         for (int r = 0; r < k.lanes; ++r) padded.row(r) = S.row(std::min(r, nb - 1));
-        reflect_indices(nt, width / 2, idx);
-        k.median_time(padded.data(), padded_out.data(), k.lanes, nt, width, idx.data());
+        k.median_time(padded.data(), padded_out.data(), k.lanes, nt, width, ms.idx.data(), ms.ext.data(),
+                      ms.buf.data());
         out = padded_out.topRows(nb);
         return;
     }
-    reflect_indices(nt, width / 2, idx);
-    k.median_time(S.data(), out.data(), nb, nt, width, idx.data());
+    k.median_time(S.data(), out.data(), nb, nt, width, ms.idx.data(), ms.ext.data(), ms.buf.data());
 }
 
-void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, std::vector<int>& idx,
-                      std::vector<float>& buf) {
+void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, MedianScratch& ms) {
     const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
     out.resize(S.rows(), S.cols());
     if (nb == 0 || nt == 0) return;
-    reflect_indices(nb, width / 2, idx);
-    buf.resize(static_cast<std::size_t>(2 * nb * kMaxLanes));
+    reflect_indices(nb, width / 2, ms.idx);
+    ext_indices(ms.idx, nb, ms.ext);
+    const std::size_t in_size = static_cast<std::size_t>(std::max(nb, ext_count(nb)) * kMaxLanes);
+    ms.buf.resize(in_size + static_cast<std::size_t>(nb * kMaxLanes));
     const Kernels& k = kernels();
-    k.median_freq(S.data(), out.data(), nb, nt, width, idx.data(), buf.data(), buf.data() + nb * kMaxLanes);
+    k.median_freq(S.data(), out.data(), nb, nt, width, ms.idx.data(), ms.ext.data(), ms.buf.data(),
+                  ms.buf.data() + in_size);
 }
 
 void require_width(int width) {
@@ -344,15 +549,14 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
 
 void median_filter_time(const Spectrogram& S, int width, Spectrogram& out) {
     require_width(width);
-    std::vector<int> idx;
-    median_time_impl(S, width, out, idx);
+    MedianScratch ms;
+    median_time_impl(S, width, out, ms);
 }
 
 void median_filter_frequency(const Spectrogram& S, int width, Spectrogram& out) {
     require_width(width);
-    std::vector<int> idx;
-    std::vector<float> buf;
-    median_freq_impl(S, width, out, idx, buf);
+    MedianScratch ms;
+    median_freq_impl(S, width, out, ms);
 }
 
 void softmask(const Spectrogram& X, const Spectrogram& X_ref, float power, bool split_zeros, Spectrogram& mask) {
@@ -371,8 +575,7 @@ void softmask(const Spectrogram& X, const Spectrogram& X_ref, float power, bool 
 struct Hpss::Scratch {
     Spectrogram harm, perc, mask_h, mask_p;  // median filters and masks
     ComplexSpectrogram masked;               // X * mask, the input of the inverse STFT
-    std::vector<int> idx;
-    std::vector<float> buf;
+    MedianScratch median;
     HpssWaveforms waves;
     Stft stft;
     fft_batch::Plan fft;                       // the vectorised inverse STFT (power-of-two n_fft)
@@ -401,8 +604,8 @@ void Hpss::masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram
     Scratch& s = *scratch_;
     // ref: librosa 0.7.2 decompose.hpss: harm = median_filter(S, size=(1, win_harm), mode='reflect'),
     // perc = median_filter(S, size=(win_perc, 1), mode='reflect').
-    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.idx);
-    median_freq_impl(mag, params_.kernel_percussive, s.perc, s.idx, s.buf);
+    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
+    median_freq_impl(mag, params_.kernel_percussive, s.perc, s.median);
     // ref: librosa 0.7.2 decompose.hpss: split_zeros = (margin_harm == 1 and margin_perc == 1);
     // mask_harm = softmask(harm, perc * margin_harm), mask_perc = softmask(perc, harm * margin_perc).
     const bool split_zeros = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
