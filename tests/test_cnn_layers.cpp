@@ -161,6 +161,74 @@ TEST(CnnLayers, MaxPoolGivesTheGradientToTheFirstMaximum) {
     EXPECT_EQ(dx(2, 0), 0.0f);
 }
 
+TEST(CnnLayers, NetworkSkippingReluBeforeMaxPoolGivesTheLayerByLayerBits) {
+    // A Network lets a max pool do the work of the ReLU before it (relu(max) = max(relu), and the
+    // gradient reaches the window's first maximum times [max > 0]); the same layers run one by one,
+    // none skipped, must give the same logits and parameter gradients bit for bit. The ReLU before
+    // the average pool cannot be skipped and runs as a layer in both. Inputs are dense with exact
+    // zeros and ties after the ReLU, so every branch of the routing is taken.
+    const json spec = json::parse(R"([
+        {"type":"conv2d","channels":4,"kernel":3,"padding":1}, {"type":"batchnorm"}, {"type":"relu"},
+        {"type":"maxpool2d","size":2}, {"type":"conv2d","channels":6,"kernel":3,"padding":1}, {"type":"relu"},
+        {"type":"maxpool2d","size":[2,3],"stride":[1,2]}, {"type":"relu"}, {"type":"avgpool2d","size":2},
+        {"type":"flatten"}, {"type":"dense","units":3}])");
+    const Shape in{1, 10, 14};
+    const std::int64_t N = 5, F = shape_size(in);
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Network<float> net(spec, in);
+        Rng rng(7);
+        net.init(rng);
+        Mat<float> x(F, N);
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(std::round(4 * rng.normal()) / 4);
+        Mat<float> dlogits(3, N);
+        for (Eigen::Index i = 0; i < dlogits.size(); ++i) dlogits.data()[i] = static_cast<float>(rng.normal());
+        Rng pass_rng(3);
+        net.zero_grad();
+        const Mat<float> logits = net.forward(CMatView<float>(x.data(), F, N), {true, &pass_rng});
+        net.backward(CMatView<float>(dlogits.data(), 3, N));
+
+        // The same layers, parameters and gradients bound to copies, run one by one.
+        std::vector<float> params(net.params(), net.params() + net.num_params()), grads(net.num_params(), 0.0f);
+        std::vector<std::unique_ptr<Layer<float>>> layers;
+        std::vector<Mat<float>> acts;
+        Shape s = in;
+        std::size_t offset = 0;
+        for (std::size_t i = 0; i < spec.size(); ++i) {
+            layers.push_back(make_layer<float>(spec[i]));
+            s = layers.back()->setup(s);
+            layers.back()->bind(params.data() + offset, grads.data() + offset);
+            for (const auto& p : layers.back()->param_specs()) offset += static_cast<std::size_t>(p.size());
+            acts.emplace_back(shape_size(s), N);
+        }
+        ASSERT_EQ(offset, net.num_params());
+        const Mat<float>* cur = &x;
+        for (std::size_t i = 0; i < layers.size(); ++i) {
+            layers[i]->forward(CMatView<float>(cur->data(), cur->rows(), N), MatView<float>(acts[i].data(), acts[i].rows(), N), {true, &pass_rng});
+            cur = &acts[i];
+        }
+        Mat<float> dy = dlogits;
+        for (std::size_t i = layers.size(); i-- > 0;) {
+            const Mat<float>& xin = i == 0 ? x : acts[i - 1];
+            Mat<float> dx(xin.rows(), N);
+            layers[i]->backward(CMatView<float>(xin.data(), xin.rows(), N), CMatView<float>(acts[i].data(), acts[i].rows(), N),
+                                CMatView<float>(dy.data(), dy.rows(), N), i == 0 ? nullptr : dx.data());
+            dy = dx;
+        }
+        std::size_t zeros_after_relu = 0;
+        for (Eigen::Index i = 0; i < acts[2].size(); ++i) zeros_after_relu += acts[2].data()[i] == 0.0f;
+        EXPECT_GT(zeros_after_relu, static_cast<std::size_t>(acts[2].size() / 4));  // the ReLU clamps plenty (ties at 0)
+        std::size_t differ = 0;
+        for (Eigen::Index i = 0; i < logits.size(); ++i) differ += logits.data()[i] != acts.back().data()[i];
+        for (std::size_t i = 0; i < grads.size(); ++i) differ += grads[i] != net.grads()[i];
+        EXPECT_EQ(differ, 0u) << "threads " << threads << ": values that differ between the network and the layers run one by one";
+        double gsum = 0;
+        for (float g : grads) gsum += std::abs(g);
+        EXPECT_GT(gsum, 0.0);
+    }
+    set_num_threads(1);
+}
+
 TEST(CnnLayers, Cnn4HasPyTorchsParameterCount) {
     json layers = json::array();
     for (int ch : {16, 32, 64, 128}) {

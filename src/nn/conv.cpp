@@ -240,7 +240,6 @@ template <typename T>
 void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
     const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
     if (max_) argmax_.resize(static_cast<std::size_t>(O * N));
-    const T inv = T(1) / static_cast<T>(kh_ * kw_);
     const bool vector_rows = kernels::maxpool2x2_available() && F < (std::int64_t(1) << 31);  // int32 indices
     parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
         for (std::int64_t n = n0; n < n1; ++n) {
@@ -272,39 +271,48 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
                             ao[wo] = static_cast<std::int32_t>(r0 + 2 * wo) + (gm ? kb : ka);
                         }
                     }
-                continue;
+            } else {
+                pool_sample(xn, yn, an);
             }
-            for (std::int64_t c = 0; c < C_; ++c)
-                for (std::int64_t ho = 0; ho < Ho_; ++ho)
-                    for (std::int64_t wo = 0; wo < Wo_; ++wo) {
-                        const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
-                        const std::int64_t o = (c * Ho_ + ho) * Wo_ + wo;
-                        if (max_) {
-                            std::int64_t best = base;
-                            T m = xn[base];
-                            for (std::int64_t i = 0; i < kh_; ++i)
-                                for (std::int64_t j = 0; j < kw_; ++j) {
-                                    const std::int64_t k = base + i * W_ + j;
-                                    if (xn[k] > m) {  // ref: PyTorch CPU max_pool2d: the first maximum
-                                        m = xn[k];
-                                        best = k;
-                                    }
-                                }
-                            yn[o] = m;
-                            an[o] = static_cast<std::int32_t>(best);
-                        } else {
-                            T sum = 0;
-                            for (std::int64_t i = 0; i < kh_; ++i)
-                                for (std::int64_t j = 0; j < kw_; ++j) sum += xn[base + i * W_ + j];
-                            yn[o] = sum * inv;
-                        }
-                    }
+            // The absorbed ReLU on this sample's window maxima: max(0, .) as Activation computes it.
+            if (relu_) MatView<T>(yn, O, 1).array() = MatView<T>(yn, O, 1).array().max(T(0));
         }
     });
 }
 
+// Any window and stride: the first maximum (max) or the mean (avg) of each window.
 template <typename T>
-void Pool2D<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
+void Pool2D<T>::pool_sample(const T* xn, T* yn, std::int32_t* an) const {
+    const T inv = T(1) / static_cast<T>(kh_ * kw_);
+    for (std::int64_t c = 0; c < C_; ++c)
+        for (std::int64_t ho = 0; ho < Ho_; ++ho)
+            for (std::int64_t wo = 0; wo < Wo_; ++wo) {
+                const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
+                const std::int64_t o = (c * Ho_ + ho) * Wo_ + wo;
+                if (max_) {
+                    std::int64_t best = base;
+                    T m = xn[base];
+                    for (std::int64_t i = 0; i < kh_; ++i)
+                        for (std::int64_t j = 0; j < kw_; ++j) {
+                            const std::int64_t k = base + i * W_ + j;
+                            if (xn[k] > m) {  // ref: PyTorch CPU max_pool2d: the first maximum
+                                m = xn[k];
+                                best = k;
+                            }
+                        }
+                    yn[o] = m;
+                    an[o] = static_cast<std::int32_t>(best);
+                } else {
+                    T sum = 0;
+                    for (std::int64_t i = 0; i < kh_; ++i)
+                        for (std::int64_t j = 0; j < kw_; ++j) sum += xn[base + i * W_ + j];
+                    yn[o] = sum * inv;
+                }
+            }
+}
+
+template <typename T>
+void Pool2D<T>::backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) {
     if (!dx) return;
     const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
     const T inv = T(1) / static_cast<T>(kh_ * kw_);
@@ -315,7 +323,12 @@ void Pool2D<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
             std::fill(dxn, dxn + F, T(0));
             if (max_) {
                 const std::int32_t* an = argmax_.data() + n * O;
-                for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o];
+                if (relu_) {  // the absorbed ReLU's gradient: times [y > 0], the product Activation's backward takes
+                    const T* yn = y.data() + n * O;
+                    for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o] * static_cast<T>(yn[o] > T(0));
+                } else {
+                    for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o];
+                }
                 continue;
             }
             for (std::int64_t c = 0; c < C_; ++c)

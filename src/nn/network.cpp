@@ -26,6 +26,10 @@ Network<T>::Network(const nlohmann::json& layers, Shape input, const std::string
     for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->bind(params_.data() + offsets[i], grads_.data() + offsets[i]);
     acts_.resize(layers_.size());
     dacts_.resize(layers_.size());
+    absorbed_.assign(layers_.size(), false);
+    // Not the first layer: its input is the network's, whose gradient is never computed.
+    for (std::size_t i = 1; i + 1 < layers_.size(); ++i)
+        if (layers_[i]->type() == "relu" && layers_[i + 1]->absorb_preceding_relu()) absorbed_[i] = true;
 }
 
 template <typename T>
@@ -66,8 +70,10 @@ void Network<T>::reserve(std::int64_t batch) {
     if (batch <= capacity_) return;
     Shape prev = in_shape_;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
-        acts_[i].resize(static_cast<std::size_t>(shape_size(shapes_[i]) * batch));
-        if (i > 0) dacts_[i].resize(static_cast<std::size_t>(shape_size(prev) * batch));
+        if (!absorbed_[i]) {
+            acts_[i].resize(static_cast<std::size_t>(shape_size(shapes_[i]) * batch));
+            if (i > 0) dacts_[i].resize(static_cast<std::size_t>(shape_size(prev) * batch));
+        }
         prev = shapes_[i];
     }
     capacity_ = batch;
@@ -83,21 +89,23 @@ CMatView<T> Network<T>::forward(CMatView<T> x, const Pass& pass) {
     const T* in = x.data();
     std::int64_t in_rows = x.rows();
     for (std::size_t i = 0; i < layers_.size(); ++i) {
+        if (absorbed_[i]) continue;
         const std::int64_t out_rows = shape_size(shapes_[i]);
         layers_[i]->forward(CMatView<T>(in, in_rows, n_), MatView<T>(acts_[i].data(), out_rows, n_), pass);
         in = acts_[i].data();
         in_rows = out_rows;
     }
-    return CMatView<T>(acts_.back().data(), in_rows, n_);
+    return CMatView<T>(in, in_rows, n_);
 }
 
 template <typename T>
 void Network<T>::backward(CMatView<T> dlogits) {
     const T* dy = dlogits.data();
     for (std::size_t i = layers_.size(); i-- > 0;) {
+        if (absorbed_[i]) continue;  // its gradient was applied by layer i+1
         const std::int64_t out_rows = shape_size(shapes_[i]);
         const std::int64_t in_rows = i == 0 ? shape_size(in_shape_) : shape_size(shapes_[i - 1]);
-        const T* x = i == 0 ? x_ : acts_[i - 1].data();
+        const T* x = i == 0 ? x_ : out(i - 1);
         T* dx = i == 0 ? nullptr : dacts_[i].data();
         layers_[i]->backward(CMatView<T>(x, in_rows, n_), CMatView<T>(acts_[i].data(), out_rows, n_),
                              CMatView<T>(dy, out_rows, n_), dx);

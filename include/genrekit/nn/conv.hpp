@@ -95,9 +95,12 @@ public:
     Shape setup(const Shape& in) override;
     void forward(CMatView<T> x, MatView<T> y, const Pass& pass) override;
     void backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) override;
+    bool absorb_preceding_relu() override { return relu_ = max_; }
 
 private:
     bool max_;
+    bool relu_ = false;  // max pooling of a ReLU's input: y = max(0, max(window)); see absorb_preceding_relu
+    void pool_sample(const T* xn, T* yn, std::int32_t* an) const;
     std::int64_t kh_, kw_, sh_, sw_;
     std::int64_t C_ = 0, H_ = 0, W_ = 0, Ho_ = 0, Wo_ = 0;
     std::vector<std::int32_t> argmax_;  // max: input index (within the sample) of each output; capacity kept

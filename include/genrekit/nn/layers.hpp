@@ -85,6 +85,11 @@ public:
     virtual void forward(CMatView<T> x, MatView<T> y, const Pass& pass) = 0;
     // dy: (O x N). Adds into parameter gradients; writes dx (F x N) unless dx is nullptr.
     virtual void backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) = 0;
+    // Asks the layer to do the work of the ReLU just before it (max pooling commutes with it:
+    // pool(relu(x)) = relu(pool(x)), on a quarter of the values); the Network then skips that
+    // ReLU, saving a pass over memory each way. Returns whether the layer took it. Values and
+    // gradients are those of the two layers run one by one.
+    virtual bool absorb_preceding_relu() { return false; }
     // Threads a layer may split its work over (nullptr: the calling thread only). Set by
     // Network::set_pool; a layer that ignores it simply runs single-threaded.
     void set_pool(ThreadPool* pool) { pool_ = pool; }

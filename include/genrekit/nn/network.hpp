@@ -76,6 +76,10 @@ private:
     std::vector<ParamEntry> table_;
     // acts_[i] = output of layer i; dacts_[i] = gradient w.r.t. acts_[i-1] (input of layer i).
     std::vector<std::vector<T>> acts_, dacts_;
+    // absorbed_[i]: layer i is a ReLU that layer i+1 applies itself (Layer::absorb_preceding_relu);
+    // it is skipped: its output is its input, its gradient passes through. out(i) resolves that.
+    std::vector<bool> absorbed_;
+    const T* out(std::size_t i) const { return absorbed_[i] ? out(i - 1) : acts_[i].data(); }
     const T* x_ = nullptr;
     std::int64_t n_ = 0, capacity_ = 0;
 };
