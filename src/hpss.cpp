@@ -521,17 +521,13 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
     }
 }
 
-// ref: librosa 0.7.2 istft(length=None, center=True) of X * mask: hop*(T-1) samples written to
-// out[0..], the rest of `out` zero (fix_length). `y` and `ws` are scratch.
-void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const fft_batch::Plan& p, int hop_length,
-                  fft_batch::Scratch& scratch, std::vector<float>& y, std::vector<float>& ws, int& ws_frames,
-                  std::vector<float>& out) {
-    const int nb = static_cast<int>(X.rows()), nt = static_cast<int>(X.cols());
+// ref: librosa 0.7.2 istft(length=None, center=True): the overlap-added frames y (N + hop*(nt-1)
+// samples) divided by the window sum-square where it exceeds tiny, hop*(nt-1) samples written
+// to out[0..], the rest of `out` zero (fix_length). `ws` is scratch.
+void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std::vector<float>& y,
+                     std::vector<float>& ws, int& ws_frames, std::vector<float>& out) {
     const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(hop_length);
     const std::size_t signal_len = N + hop * static_cast<std::size_t>(nt - 1);
-    y.assign(signal_len, 0.0f);
-    for (int t0 = 0; t0 < nt; t0 += fft_batch::kLanes)
-        fft_batch::inverse_overlap_add(p, X.data(), mask.data(), nb, nt, t0, hop_length, scratch, y.data());
     // The window sum-square depends only on the frame count: kept while that stays (ws_frames).
     if (ws_frames != nt || ws.size() != signal_len) compute_window_sumsquare(p, hop, nt, ws);
     ws_frames = nt;
@@ -543,6 +539,20 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
         out[i] = w > tiny ? y[start + i] / w : y[start + i];
     }
     std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
+}
+
+// ref: librosa 0.7.2 istft(length=None, center=True) of X * mask, as istft_normalize writes it.
+// `y` and `ws` are scratch.
+void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const fft_batch::Plan& p, int hop_length,
+                  fft_batch::Scratch& scratch, std::vector<float>& y, std::vector<float>& ws, int& ws_frames,
+                  std::vector<float>& out) {
+    const int nb = static_cast<int>(X.rows()), nt = static_cast<int>(X.cols());
+    const std::size_t signal_len =
+        static_cast<std::size_t>(p.n_fft) + static_cast<std::size_t>(hop_length) * static_cast<std::size_t>(nt - 1);
+    y.assign(signal_len, 0.0f);
+    for (int t0 = 0; t0 < nt; t0 += fft_batch::kLanes)
+        fft_batch::inverse_overlap_add(p, X.data(), mask.data(), nb, nt, t0, hop_length, scratch, y.data());
+    istft_normalize(p, hop_length, nt, y, ws, ws_frames, out);
 }
 
 }  // namespace
@@ -576,6 +586,7 @@ struct Hpss::Scratch {
     Spectrogram harm, perc, mask_h, mask_p;  // median filters and masks
     ComplexSpectrogram masked;               // X * mask, the input of the inverse STFT
     MedianScratch median;
+    Spectrogram perc_slice, mask_slice;  // harmonic_fused: kSlice frames of the percussive median and mask
     HpssWaveforms waves;
     Stft stft;
     fft_batch::Plan fft;                       // the vectorised inverse STFT (power-of-two n_fft)
@@ -636,6 +647,42 @@ HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram&
     return out;
 }
 
+// The harmonic half of masks() and istft_masked() run kSlice frames at a time: the percussive
+// median, the harmonic mask and the masked inverse transforms of a slice stay in cache, where
+// whole-track passes would write and read back two 5 MB matrices. The same operations on the
+// same values in the same order (frames still overlap-added in order): the same bits. Leaves the
+// overlap-added frames in s.ola. Needs power 2, both margins 1 and a power-of-two n_fft.
+void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
+    constexpr int kSlice = 32;
+    Scratch& s = *scratch_;
+    const int nb = static_cast<int>(mag.rows()), nt = static_cast<int>(mag.cols()), hop = stft_params_.hop;
+    // ref: librosa 0.7.2 decompose.hpss, as masks() (split_zeros: both margins are 1).
+    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
+    const int width = params_.kernel_percussive;
+    MedianScratch& ms = s.median;
+    reflect_indices(nb, width / 2, ms.idx);
+    ext_indices(ms.idx, nb, ms.ext);
+    const std::size_t in_size = static_cast<std::size_t>(std::max(nb, ext_count(nb)) * kMaxLanes);
+    ms.buf.resize(std::max(ms.buf.size(), in_size + static_cast<std::size_t>(nb * kMaxLanes)));
+    s.perc_slice.resize(nb, kSlice);
+    s.mask_slice.resize(nb, kSlice);
+    const std::size_t signal_len =
+        static_cast<std::size_t>(s.fft.n_fft) + static_cast<std::size_t>(hop) * static_cast<std::size_t>(nt - 1);
+    s.ola.assign(signal_len, 0.0f);
+    const Kernels& k = kernels();
+    for (int t0 = 0; t0 < nt; t0 += kSlice) {
+        const int cnt = std::min(kSlice, nt - t0);
+        const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(t0) * nb;
+        k.median_freq(mag.data() + off, s.perc_slice.data(), nb, cnt, width, ms.idx.data(), ms.ext.data(),
+                      ms.buf.data(), ms.buf.data() + in_size);
+        k.softmask_p2(s.harm.data() + off, s.perc_slice.data(), params_.margin_harmonic, 0.5f, s.mask_slice.data(),
+                      static_cast<std::ptrdiff_t>(cnt) * nb);
+        for (int l0 = 0; l0 < cnt; l0 += fft_batch::kLanes)
+            fft_batch::inverse_overlap_add(s.fft, X.data() + off, s.mask_slice.data(), nb, cnt, l0, hop, s.fft_scratch,
+                                           s.ola.data() + static_cast<std::ptrdiff_t>(t0) * hop);
+    }
+}
+
 const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
     Scratch& s = *scratch_;
     const auto n_fft = static_cast<std::size_t>(stft_params_.n_fft);
@@ -650,7 +697,6 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
                     std::to_string(y.size()) + " samples gives " + std::to_string(s.stft.n_frames(y.size())));
     const bool complementary = params_.margin_harmonic == 1.0f && params_.margin_percussive == 1.0f;
     const bool residual = params_.percussive_from_residual && complementary;
-    masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
     const std::size_t covered = hop * static_cast<std::size_t>(X.cols() - 1);  // istft(length=None) output
 
     // ref: librosa 0.7.2 effects.hpss: fix_length(istft(stft_harm), len(y)): trimmed, then zero-padded.
@@ -663,7 +709,14 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
         out.assign(y.size(), 0.0f);
         std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
     };
-    invert(s.mask_h, s.waves.harmonic);
+    if (residual && s.fft.valid() && params_.power == 2.0f) {
+        harmonic_fused(X, mag);
+        s.waves.harmonic.resize(y.size());
+        istft_normalize(s.fft, stft_params_.hop, static_cast<int>(X.cols()), s.ola, s.wss, s.wss_frames, s.waves.harmonic);
+    } else {
+        masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
+        invert(s.mask_h, s.waves.harmonic);
+    }
     if (residual) {
         // istft(X * mask_p) = istft(X) - istft(X * mask_h), and istft(X) = y where it is defined.
         s.waves.percussive.assign(y.size(), 0.0f);
