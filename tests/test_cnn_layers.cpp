@@ -78,6 +78,54 @@ TEST(CnnLayers, FloatConvMatchesDirectDoubleConvolution) {
     set_num_threads(1);
 }
 
+TEST(CnnLayers, ConvInRowBlocksMatchesDirectDoubleConvolutionBothWays) {
+    // A 16 x 64 x 65 input makes im2col work in blocks of 7 output rows (and a last block of 1),
+    // the cnn4 layer-2 case; forward, dW and dx against direct double loops. Tolerance 1e-5 * (1 + |want|).
+    const int C = 16, H = 64, W = 65, O = 8, k = 3, N = 2;
+    for (int stride : {1, 2}) {
+        set_num_threads(2);
+        const json spec = {{"type", "conv2d"}, {"channels", O}, {"kernel", k}, {"padding", 1}, {"stride", stride}, {"bias", false}};
+        auto l = make_layer<float>(spec);
+        const Shape out = l->setup({C, H, W});
+        const int Ho = static_cast<int>(out[1]), Wo = static_cast<int>(out[2]);
+        Rng rng(11);
+        std::vector<float> w(static_cast<std::size_t>(O * C * k * k)), g(w.size(), 0.0f);
+        for (auto& v : w) v = static_cast<float>(2 * rng.uniform_double() - 1) / 12;
+        l->bind(w.data(), g.data());
+        const Mat<float> x = random_mat(rng, C * H * W, N).cast<float>(), dy = random_mat(rng, O * Ho * Wo, N).cast<float>();
+        Mat<float> y(O * Ho * Wo, N), dx(C * H * W, N);
+        l->forward(CMatView<float>(x.data(), x.rows(), N), MatView<float>(y.data(), y.rows(), N), {});
+        l->backward(CMatView<float>(x.data(), x.rows(), N), CMatView<float>(y.data(), y.rows(), N), CMatView<float>(dy.data(), dy.rows(), N), dx.data());
+        const std::vector<double> wd(w.begin(), w.end());
+        const Mat<double> want_y = direct_conv(x.cast<double>(), wd, {}, C, H, W, O, k, stride, 1);
+        Mat<double> want_dx = Mat<double>::Zero(C * H * W, N), want_dw = Mat<double>::Zero(static_cast<Eigen::Index>(w.size()), 1);
+        for (int n = 0; n < N; ++n)
+            for (int o = 0; o < O; ++o)
+                for (int i = 0; i < Ho; ++i)
+                    for (int j = 0; j < Wo; ++j) {
+                        const double d = dy((o * Ho + i) * Wo + j, n);
+                        for (int c = 0; c < C; ++c)
+                            for (int u = 0; u < k; ++u)
+                                for (int v = 0; v < k; ++v) {
+                                    const int h = i * stride - 1 + u, ww = j * stride - 1 + v;
+                                    if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                                    const int wi = ((o * C + c) * k + u) * k + v, xi = (c * H + h) * W + ww;
+                                    want_dw(wi, 0) += d * x(xi, n);
+                                    want_dx(xi, n) += d * wd[static_cast<std::size_t>(wi)];
+                                }
+                    }
+        const Mat<float> gm = Eigen::Map<Mat<float>>(g.data(), static_cast<Eigen::Index>(g.size()), 1);
+        const double wy = worst_rel(y, want_y, 1.0), wx = worst_rel(dx, want_dx, 1.0);
+        // dW sums Ho*Wo*N products of O(1) values: scale the tolerance by the sum's size.
+        const double wg = worst_rel(gm, want_dw, std::sqrt(static_cast<double>(Ho * Wo * N)));
+        std::cout << "[conv blocks] stride " << stride << ": worst |diff| / (1 + |want|) y " << wy << ", dx " << wx << "; dW (scaled) " << wg << "\n";
+        EXPECT_LT(wy, 1e-5);
+        EXPECT_LT(wx, 1e-5);
+        EXPECT_LT(wg, 1e-5);
+    }
+    set_num_threads(1);
+}
+
 TEST(CnnLayers, FloatBackwardMatchesDoubleAndThreadCounts) {
     // dW and dx of the float layer (1 and 2 threads) against the double layer; tolerance 1e-5 * (1 + |want|).
     const json spec = {{"type", "conv2d"}, {"channels", 8}, {"kernel", 3}, {"padding", 1}};

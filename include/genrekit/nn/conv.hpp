@@ -10,9 +10,10 @@
 //
 // Layout: a sample {C, H, W} is one contiguous column of C*H*W values, channel outermost,
 // then rows, then columns (PyTorch's NCHW for one sample). A convolution is, per sample,
-// one GEMM on an im2col matrix: Y (Ho*Wo x Co) = col (Ho*Wo x C*kh*kw) * W^T, where the
+// GEMMs on an im2col matrix: Y (Ho*Wo x Co) = col (Ho*Wo x C*kh*kw) * W^T, where the
 // weight [Co, C, kh, kw] row-major (PyTorch's Conv2d.weight) read column-major is W^T.
-// Backward: dW^T += col^T dY, dcol = dY W, col2im(dcol) -> dx. im2col/col2im buffers are
+// Backward: dW^T += col^T dY, dcol = dY W, col2im(dcol) -> dx. The col matrix is built for a
+// few output rows at a time, so it stays in cache (block_rows). im2col/col2im buffers are
 // per worker and keep their capacity: a fixed-size training loop does not allocate.
 //
 // Specs (defaults in brackets; sizes are an integer or [h, w]):
@@ -74,8 +75,9 @@ public:
     void backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) override;
 
 private:
-    void im2col(const T* x, T* col) const;
-    void col2im(const T* col, T* dx) const;
+    void im2col(const T* x, T* col, std::int64_t ho0, std::int64_t ho1) const;
+    void col2im(const T* col, T* dx, std::int64_t ho0, std::int64_t ho1) const;
+    std::int64_t block_rows() const;
     Spec s_;
     std::int64_t C_ = 0, H_ = 0, W_ = 0, Ho_ = 0, Wo_ = 0;
     T *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
