@@ -523,9 +523,11 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
 
 // ref: librosa 0.7.2 istft(length=None, center=True): the overlap-added frames y (N + hop*(nt-1)
 // samples) divided by the window sum-square where it exceeds tiny, hop*(nt-1) samples written
-// to out[0..], the rest of `out` zero (fix_length). `ws` is scratch.
+// to out[0..], the rest of `out` zero (fix_length). `ws` is scratch. With `residual` (out.size()
+// floats), also residual[i] = signal[i] - out[i] on those samples and 0 after them.
 void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std::vector<float>& y,
-                     std::vector<float>& ws, int& ws_frames, std::vector<float>& out) {
+                     std::vector<float>& ws, int& ws_frames, std::vector<float>& out, const float* signal = nullptr,
+                     float* residual = nullptr) {
     const auto N = static_cast<std::size_t>(p.n_fft), hop = static_cast<std::size_t>(hop_length);
     const std::size_t signal_len = N + hop * static_cast<std::size_t>(nt - 1);
     // The window sum-square depends only on the frame count: kept while that stays (ws_frames).
@@ -534,9 +536,20 @@ void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std
     const float tiny = std::numeric_limits<float>::min();
     const std::size_t start = N / 2, covered = hop * static_cast<std::size_t>(nt - 1);
     const std::size_t n = std::min(covered, out.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        const float w = ws[start + i];
-        out[i] = w > tiny ? y[start + i] / w : y[start + i];
+    if (residual) {
+        // The same pass writes signal - out (the percussive residual, see Hpss::waveforms).
+        for (std::size_t i = 0; i < n; ++i) {
+            const float w = ws[start + i];
+            const float v = w > tiny ? y[start + i] / w : y[start + i];
+            out[i] = v;
+            residual[i] = signal[i] - v;
+        }
+        std::fill(residual + n, residual + out.size(), 0.0f);
+    } else {
+        for (std::size_t i = 0; i < n; ++i) {
+            const float w = ws[start + i];
+            out[i] = w > tiny ? y[start + i] / w : y[start + i];
+        }
     }
     std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
 }
@@ -712,11 +725,14 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
     if (residual && s.fft.valid() && params_.power == 2.0f) {
         harmonic_fused(X, mag);
         s.waves.harmonic.resize(y.size());
-        istft_normalize(s.fft, stft_params_.hop, static_cast<int>(X.cols()), s.ola, s.wss, s.wss_frames, s.waves.harmonic);
-    } else {
-        masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
-        invert(s.mask_h, s.waves.harmonic);
+        s.waves.percussive.resize(y.size());
+        // The percussive residual (as below) in the same pass.
+        istft_normalize(s.fft, stft_params_.hop, static_cast<int>(X.cols()), s.ola, s.wss, s.wss_frames,
+                        s.waves.harmonic, y.data(), s.waves.percussive.data());
+        return s.waves;
     }
+    masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
+    invert(s.mask_h, s.waves.harmonic);
     if (residual) {
         // istft(X * mask_p) = istft(X) - istft(X * mask_h), and istft(X) = y where it is defined.
         s.waves.percussive.assign(y.size(), 0.0f);
