@@ -21,6 +21,7 @@ namespace {
 constexpr int L = kLanes;
 using V = float __attribute__((vector_size(32)));
 using VI = int __attribute__((vector_size(32)));
+using V4 = float __attribute__((vector_size(16)));
 
 [[gnu::always_inline]] inline V loadv(const float* p) {
     V v;
@@ -213,9 +214,11 @@ template <bool Forward>
     for (; k0 + 4 <= M; k0 += 4) {
         V r[L];
         for (int l = 0; l < L; ++l) {
-            V m{};
-            std::memcpy(&m, mc[l] + k0, 4 * sizeof(float));
-            r[l] = loadv(xc[l] + 2 * k0) * __builtin_shuffle(m, VI{0, 0, 1, 1, 2, 2, 3, 3});
+            // Four gains widened by a register shuffle (a 16-byte copy into the low half of a
+            // zeroed 32-byte vector went through the stack and stalled on store forwarding).
+            V4 m;
+            std::memcpy(&m, mc[l] + k0, sizeof m);
+            r[l] = loadv(xc[l] + 2 * k0) * __builtin_shufflevector(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
         }
         transpose8(r);
         for (int q = 0; q < 4; ++q) {
