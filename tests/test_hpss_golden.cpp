@@ -152,7 +152,10 @@ TEST(MedianFilter, ExactAgainstBruteForce) {
     };
     for (const Case& c : {Case{1025, 40, 31, false}, Case{37, 100, 31, true}, Case{9, 5, 31, false},
                           Case{3, 1, 31, true}, Case{20, 17, 5, true}, Case{12, 33, 1, false},
-                          Case{50, 3, 7, false}}) {
+                          Case{50, 3, 7, false},
+                          // Width 31 runs the sorted-block kernel: lengths around its 16-sample blocks.
+                          Case{16, 16, 31, true}, Case{17, 33, 31, false}, Case{40, 47, 31, true},
+                          Case{70, 300, 31, false}}) {
         const auto S = random_spectrogram(c.rows, c.cols, static_cast<unsigned>(c.rows * 131 + c.cols), c.ties);
         genrekit::Spectrogram Ht, Pf;
         genrekit::median_filter_time(S, c.width, Ht);
