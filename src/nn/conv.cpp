@@ -390,6 +390,63 @@ void GlobalAvgPool<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* d
 
 // ---------------------------------------------------------------- batch norm
 
+namespace {
+
+// Both sums of a (sample, channel) block in one pass over 16 lanes: lane l adds elements l, l+16,
+// l+32, ... in order (lanes are independent, so the result does not depend on the vector width
+// Eigen picks), then the lanes and the tail are added in double in a fixed order.
+constexpr int kLanes = 16;
+template <typename T>
+using Lanes = Eigen::Array<T, kLanes, 1>;
+
+template <typename T>
+double lane_total(const Lanes<T>& a) {
+    double s = 0;
+    for (int l = 0; l < kLanes; ++l) s += static_cast<double>(a[l]);
+    return s;
+}
+
+// s += sum (x - k), ss += sum (x - k)^2 over n values.
+template <typename T>
+void shifted_sums(const T* x, std::int64_t n, T k, double& s, double& ss) {
+    Lanes<T> a = Lanes<T>::Zero(), b = Lanes<T>::Zero();
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const Lanes<T> d = Eigen::Map<const Lanes<T>>(x + i) - k;
+        a += d;
+        b += d * d;
+    }
+    double sa = lane_total(a), sb = lane_total(b);
+    for (; i < n; ++i) {
+        const double d = static_cast<double>(x[i] - k);
+        sa += d;
+        sb += d * d;
+    }
+    s += sa;
+    ss += sb;
+}
+
+// s += sum dy, sd += sum dy * (x - mean) over n values.
+template <typename T>
+void gradient_sums(const T* dy, const T* x, std::int64_t n, T mean, double& s, double& sd) {
+    Lanes<T> a = Lanes<T>::Zero(), b = Lanes<T>::Zero();
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const Lanes<T> g = Eigen::Map<const Lanes<T>>(dy + i);
+        a += g;
+        b += g * (Eigen::Map<const Lanes<T>>(x + i) - mean);
+    }
+    double sa = lane_total(a), sb = lane_total(b);
+    for (; i < n; ++i) {
+        sa += static_cast<double>(dy[i]);
+        sb += static_cast<double>(dy[i] * (x[i] - mean));
+    }
+    s += sa;
+    sd += sb;
+}
+
+}  // namespace
+
 template <typename T>
 Shape BatchNorm<T>::setup(const Shape& in) {
     if (in.empty() || in[0] < 1) throw Error("batchnorm layer: empty input shape " + shape_str(in));
@@ -436,16 +493,11 @@ void BatchNorm<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
     parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
         for (std::int64_t c = c0; c < c1; ++c) {
             if (pass.training) {
-                // One trip through memory: sums of (x - k) and (x - k)^2 per (sample, channel) block (the second
-                // reduction reads the block from cache), shifted by a value of the channel, k, so that
-                // var = E[(x-k)^2] - E[x-k]^2 does not cancel catastrophically.
+                // One pass: sums of (x - k) and (x - k)^2 per (sample, channel) block, shifted by a value of
+                // the channel, k, so that var = E[(x-k)^2] - E[x-k]^2 does not cancel catastrophically.
                 const T k = x.data()[c * HW_];
                 double s = 0, ss = 0;
-                for (std::int64_t n = 0; n < N; ++n) {
-                    const auto v = Vec(x.data() + n * F + c * HW_, HW_) - k;
-                    s += static_cast<double>(v.sum());
-                    ss += static_cast<double>(v.square().sum());
-                }
+                for (std::int64_t n = 0; n < N; ++n) shifted_sums(x.data() + n * F + c * HW_, HW_, k, s, ss);
                 const double shifted_mean = s / M, mean = static_cast<double>(k) + shifted_mean;
                 const double var = std::max(0.0, ss / M - shifted_mean * shifted_mean);
                 mean_[c] = static_cast<T>(mean);
@@ -475,11 +527,8 @@ void BatchNorm<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
         for (std::int64_t c = c0; c < c1; ++c) {
             const T mean = mean_[c], is = inv_std_[c];
             double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
-            for (std::int64_t n = 0; n < N; ++n) {
-                const Vec xv(x.data() + n * F + c * HW_, HW_), dv(dy.data() + n * F + c * HW_, HW_);
-                sdy += static_cast<double>(dv.sum());
-                sdyx += static_cast<double>((dv * (xv - mean)).sum()) * static_cast<double>(is);
-            }
+            for (std::int64_t n = 0; n < N; ++n) gradient_sums(dy.data() + n * F + c * HW_, x.data() + n * F + c * HW_, HW_, mean, sdy, sdyx);
+            sdyx *= static_cast<double>(is);
             dgamma_[c] += static_cast<T>(sdyx);
             dbeta_[c] += static_cast<T>(sdy);
             if (!dx) continue;
