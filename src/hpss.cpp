@@ -157,6 +157,21 @@ struct SortedRuns {
 };
 
 // Merges ascending a[0..M) and b[0..M) into out[0..2M): a bitonic merge of a and reversed b.
+// Sorts a bitonic sequence t[0..N) ascending: the half-cleaners of width N/2, N/4, ..., 1.
+template <class V, int N>
+[[gnu::always_inline]] inline void sort_bitonic(V* t) {
+#pragma GCC unroll 16
+    for (int s = N / 2; s >= 1; s /= 2)
+#pragma GCC unroll 16
+        for (int i = 0; i < N; i += 2 * s)
+#pragma GCC unroll 16
+            for (int k = i; k < i + s; ++k) {
+                const V lo = vmin(t[k], t[k + s]), hi = vmax(t[k], t[k + s]);
+                t[k] = lo;
+                t[k + s] = hi;
+            }
+}
+
 template <class V, int M>
 [[gnu::always_inline]] inline void bitonic_merge(const V* a, const V* b, V* out) {
     V t[2 * M];
@@ -165,16 +180,7 @@ template <class V, int M>
         t[i] = a[i];
         t[2 * M - 1 - i] = b[i];
     }
-#pragma GCC unroll 16
-    for (int s = M; s >= 1; s /= 2)
-#pragma GCC unroll 16
-        for (int i = 0; i < 2 * M; i += 2 * s)
-#pragma GCC unroll 16
-            for (int k = i; k < i + s; ++k) {
-                const V lo = vmin(t[k], t[k + s]), hi = vmax(t[k], t[k + s]);
-                t[k] = lo;
-                t[k + s] = hi;
-            }
+    sort_bitonic<V, 2 * M>(t);
 #pragma GCC unroll 16
     for (int i = 0; i < 2 * M; ++i) out[i] = t[i];
 }
@@ -199,16 +205,7 @@ template <class V, int H>
     V t[H];
 #pragma GCC unroll 16
     for (int k = 0; k < H; ++k) t[k] = vmax(c[k], vmin(c[k + H], n[H - 1 - k]));
-#pragma GCC unroll 16
-    for (int s = H / 2; s >= 1; s /= 2)
-#pragma GCC unroll 16
-        for (int i = 0; i < H; i += 2 * s)
-#pragma GCC unroll 16
-            for (int k = i; k < i + s; ++k) {
-                const V lo = vmin(t[k], t[k + s]), hi = vmax(t[k], t[k + s]);
-                t[k] = lo;
-                t[k + s] = hi;
-            }
+    sort_bitonic<V, H>(t);
 #pragma GCC unroll 16
     for (int k = 0; k < H; ++k) out[k] = t[k];
 }
