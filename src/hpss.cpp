@@ -156,7 +156,6 @@ struct SortedRuns {
     V run[log2_of(B) + 1][B];
 };
 
-// Merges ascending a[0..M) and b[0..M) into out[0..2M): a bitonic merge of a and reversed b.
 // Sorts a bitonic sequence t[0..N) ascending: the half-cleaners of width N/2, N/4, ..., 1.
 template <class V, int N>
 [[gnu::always_inline]] inline void sort_bitonic(V* t) {
@@ -172,6 +171,7 @@ template <class V, int N>
             }
 }
 
+// Merges ascending a[0..M) and b[0..M) into out[0..2M): a bitonic merge of a and reversed b.
 template <class V, int M>
 [[gnu::always_inline]] inline void bitonic_merge(const V* a, const V* b, V* out) {
     V t[2 * M];
@@ -445,14 +445,21 @@ void median_time_impl(const Spectrogram& S, int width, Spectrogram& out, MedianS
     k.median_time(S.data(), out.data(), nb, nt, width, ms.idx.data(), ms.ext.data(), ms.buf.data());
 }
 
+// The indices and gather buffers of a frequency median over nb bins; returns the offset in ms.buf
+// of the output buffer (the gathered input comes first).
+std::size_t prepare_median_freq(int nb, int width, MedianScratch& ms) {
+    reflect_indices(nb, width / 2, ms.idx);
+    ext_indices(ms.idx, nb, ms.ext);
+    const std::size_t in_size = static_cast<std::size_t>(std::max(nb, ext_count(nb)) * kMaxLanes);
+    ms.buf.resize(std::max(ms.buf.size(), in_size + static_cast<std::size_t>(nb * kMaxLanes)));
+    return in_size;
+}
+
 void median_freq_impl(const Spectrogram& S, int width, Spectrogram& out, MedianScratch& ms) {
     const int nb = static_cast<int>(S.rows()), nt = static_cast<int>(S.cols());
     out.resize(S.rows(), S.cols());
     if (nb == 0 || nt == 0) return;
-    reflect_indices(nb, width / 2, ms.idx);
-    ext_indices(ms.idx, nb, ms.ext);
-    const std::size_t in_size = static_cast<std::size_t>(std::max(nb, ext_count(nb)) * kMaxLanes);
-    ms.buf.resize(in_size + static_cast<std::size_t>(nb * kMaxLanes));
+    const std::size_t in_size = prepare_median_freq(nb, width, ms);
     const Kernels& k = kernels();
     k.median_freq(S.data(), out.data(), nb, nt, width, ms.idx.data(), ms.ext.data(), ms.buf.data(),
                   ms.buf.data() + in_size);
@@ -533,22 +540,13 @@ void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std
     const float tiny = std::numeric_limits<float>::min();
     const std::size_t start = N / 2, covered = hop * static_cast<std::size_t>(nt - 1);
     const std::size_t n = std::min(covered, out.size());
-    if (residual) {
-        // The same pass writes signal - out (the percussive residual, see Hpss::waveforms).
-        for (std::size_t i = 0; i < n; ++i) {
-            const float w = ws[start + i];
-            const float v = w > tiny ? y[start + i] / w : y[start + i];
-            out[i] = v;
-            residual[i] = signal[i] - v;
-        }
-        std::fill(residual + n, residual + out.size(), 0.0f);
-    } else {
-        for (std::size_t i = 0; i < n; ++i) {
-            const float w = ws[start + i];
-            out[i] = w > tiny ? y[start + i] / w : y[start + i];
-        }
+    for (std::size_t i = 0; i < n; ++i) {
+        const float w = ws[start + i];
+        out[i] = w > tiny ? y[start + i] / w : y[start + i];
+        if (residual) residual[i] = signal[i] - out[i];  // the percussive residual, see Hpss::waveforms
     }
     std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
+    if (residual) std::fill(residual + n, residual + out.size(), 0.0f);
 }
 
 // ref: librosa 0.7.2 istft(length=None, center=True) of X * mask, as istft_normalize writes it.
@@ -670,10 +668,7 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
     median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
     const int width = params_.kernel_percussive;
     MedianScratch& ms = s.median;
-    reflect_indices(nb, width / 2, ms.idx);
-    ext_indices(ms.idx, nb, ms.ext);
-    const std::size_t in_size = static_cast<std::size_t>(std::max(nb, ext_count(nb)) * kMaxLanes);
-    ms.buf.resize(std::max(ms.buf.size(), in_size + static_cast<std::size_t>(nb * kMaxLanes)));
+    const std::size_t in_size = prepare_median_freq(nb, width, ms);
     s.perc_slice.resize(nb, kSlice);
     s.mask_slice.resize(nb, kSlice);
     const std::size_t signal_len =
