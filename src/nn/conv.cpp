@@ -406,43 +406,25 @@ double lane_total(const Lanes<T>& a) {
     return s;
 }
 
-// s += sum (x - k), ss += sum (x - k)^2 over n values.
+// With u = a - ka and v = b - kb over n values: su += sum u, suv += sum u * v. The statistics
+// are (x, k, x, k); the gradient sums (dy, 0, x, mean).
 template <typename T>
-void shifted_sums(const T* x, std::int64_t n, T k, double& s, double& ss) {
-    Lanes<T> a = Lanes<T>::Zero(), b = Lanes<T>::Zero();
+void sum_and_product(const T* a, T ka, const T* b, T kb, std::int64_t n, double& su, double& suv) {
+    Lanes<T> s = Lanes<T>::Zero(), p = Lanes<T>::Zero();
     std::int64_t i = 0;
     for (; i + kLanes <= n; i += kLanes) {
-        const Lanes<T> d = Eigen::Map<const Lanes<T>>(x + i) - k;
-        a += d;
-        b += d * d;
+        const Lanes<T> u = Eigen::Map<const Lanes<T>>(a + i) - ka;
+        s += u;
+        p += u * (Eigen::Map<const Lanes<T>>(b + i) - kb);
     }
-    double sa = lane_total(a), sb = lane_total(b);
+    double ts = lane_total(s), tp = lane_total(p);
     for (; i < n; ++i) {
-        const double d = static_cast<double>(x[i] - k);
-        sa += d;
-        sb += d * d;
+        const double u = static_cast<double>(a[i] - ka);
+        ts += u;
+        tp += u * static_cast<double>(b[i] - kb);
     }
-    s += sa;
-    ss += sb;
-}
-
-// s += sum dy, sd += sum dy * (x - mean) over n values.
-template <typename T>
-void gradient_sums(const T* dy, const T* x, std::int64_t n, T mean, double& s, double& sd) {
-    Lanes<T> a = Lanes<T>::Zero(), b = Lanes<T>::Zero();
-    std::int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const Lanes<T> g = Eigen::Map<const Lanes<T>>(dy + i);
-        a += g;
-        b += g * (Eigen::Map<const Lanes<T>>(x + i) - mean);
-    }
-    double sa = lane_total(a), sb = lane_total(b);
-    for (; i < n; ++i) {
-        sa += static_cast<double>(dy[i]);
-        sb += static_cast<double>(dy[i] * (x[i] - mean));
-    }
-    s += sa;
-    sd += sb;
+    su += ts;
+    suv += tp;
 }
 
 }  // namespace
@@ -497,7 +479,10 @@ void BatchNorm<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
                 // the channel, k, so that var = E[(x-k)^2] - E[x-k]^2 does not cancel catastrophically.
                 const T k = x.data()[c * HW_];
                 double s = 0, ss = 0;
-                for (std::int64_t n = 0; n < N; ++n) shifted_sums(x.data() + n * F + c * HW_, HW_, k, s, ss);
+                for (std::int64_t n = 0; n < N; ++n) {
+                    const T* xn = x.data() + n * F + c * HW_;
+                    sum_and_product(xn, k, xn, k, HW_, s, ss);
+                }
                 const double shifted_mean = s / M, mean = static_cast<double>(k) + shifted_mean;
                 const double var = std::max(0.0, ss / M - shifted_mean * shifted_mean);
                 mean_[c] = static_cast<T>(mean);
@@ -527,7 +512,8 @@ void BatchNorm<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
         for (std::int64_t c = c0; c < c1; ++c) {
             const T mean = mean_[c], is = inv_std_[c];
             double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
-            for (std::int64_t n = 0; n < N; ++n) gradient_sums(dy.data() + n * F + c * HW_, x.data() + n * F + c * HW_, HW_, mean, sdy, sdyx);
+            for (std::int64_t n = 0; n < N; ++n)
+                sum_and_product(dy.data() + n * F + c * HW_, T(0), x.data() + n * F + c * HW_, mean, HW_, sdy, sdyx);
             sdyx *= static_cast<double>(is);
             dgamma_[c] += static_cast<T>(sdyx);
             dbeta_[c] += static_cast<T>(sdy);
