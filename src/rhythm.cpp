@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numbers>
 
 #include "genrekit/error.hpp"
+
+// The 4-lane tempogram helpers have internal linkage, so the ABI note about passing AVX vectors
+// without AVX enabled concerns no caller.
+#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace genrekit {
 
@@ -79,6 +84,197 @@ std::vector<double> pad_linear_ramp(std::span<const float> env, int half) {
     }
     for (std::size_t t = 0; t < T; ++t) x[h + t] = env[t];
     return x;
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Kernels of TempoEstimator::mean_tempogram (see the comment there for the method).
+// ---------------------------------------------------------------------------------------------
+
+struct TempogramInputs {
+    std::size_t N, T;
+    const double* x;       // linear-ramp padded envelope, T + N values, then kLagGroup zeros
+    const double* window;  // periodic Hann, N points
+    const double* cosN;    // cos, sin of 2 pi j / N
+    const double* sinN;
+    const double *cos1, *sin1, *cos2, *sin2;  // at m: cos, sin of 2 pi m / N and of 4 pi m / N
+    const double *g, *gc1, *gs1, *gc2, *gs2;  // per-frame weights
+};
+
+constexpr std::size_t kTempoBlock = 256;  // frames between restarts of the prefix sums
+constexpr std::size_t kLagGroup = 4;      // lags per vector (one per lane)
+
+// The mean tempogram at lag k from the five prefix sums (scratch: 5 (kTempoBlock + N + 1)).
+double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
+    const std::size_t N = in.N, T = in.T, L = N - k, cap = kTempoBlock + N + 1;
+    double *P0 = scratch, *PC1 = P0 + cap, *PS1 = PC1 + cap, *PC2 = PS1 + cap, *PS2 = PC2 + cap;
+    const double* x = in.x;
+    const double ck = in.cosN[k], sk = in.sinN[k];
+    const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
+    const double A2c = 0.125 * ck, A2s = -0.125 * sk;
+    double acc0 = 0, u1 = 0, v1 = 0, u2 = 0, v2 = 0;
+    for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
+        const std::size_t t1 = std::min(T, t0 + kTempoBlock);
+        const std::size_t len = t1 - t0 + L - 1;  // m = t0 .. t1 - 1 + L - 1
+        P0[0] = PC1[0] = PS1[0] = PC2[0] = PS2[0] = 0.0;
+        std::size_t i1 = t0 % N, i2 = (2 * t0) % N;
+        for (std::size_t j = 0; j < len; ++j) {
+            const std::size_t m = t0 + j;
+            const double p = x[m] * x[m + k];
+            P0[j + 1] = P0[j] + p;
+            PC1[j + 1] = PC1[j] + in.cosN[i1] * p;
+            PS1[j + 1] = PS1[j] + in.sinN[i1] * p;
+            PC2[j + 1] = PC2[j] + in.cosN[i2] * p;
+            PS2[j + 1] = PS2[j] + in.sinN[i2] * p;
+            if (++i1 == N) i1 = 0;
+            i2 += 2;
+            if (i2 >= N) i2 -= N;
+        }
+        for (std::size_t t = t0; t < t1; ++t) {
+            const std::size_t j = t - t0;
+            const double c0 = P0[j + L] - P0[j];
+            const double c1 = PC1[j + L] - PC1[j], s1 = PS1[j + L] - PS1[j];
+            const double c2 = PC2[j + L] - PC2[j], s2 = PS2[j + L] - PS2[j];
+            acc0 += in.g[t] * c0;
+            u1 += in.gc1[t] * c1 + in.gs1[t] * s1;
+            v1 += in.gc1[t] * s1 - in.gs1[t] * c1;
+            u2 += in.gc2[t] * c2 + in.gs2[t] * s2;
+            v2 += in.gc2[t] * s2 - in.gs2[t] * c2;
+        }
+    }
+    return (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(T);
+}
+
+// The vector kernels below do exactly lag_sum's operations, in its order, on four lags (or four
+// frames) at once, so every lag gets the same bits from either path and on any CPU.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+
+using D4 = double __attribute__((vector_size(32)));
+using I4 = long __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline D4 load4(const double* p) {
+    D4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+[[gnu::always_inline]] inline void store4(double* p, D4 v) { std::memcpy(p, &v, sizeof v); }
+
+// Frame energies sum_n (w[n] x[t+n])^2, four frames per vector.
+[[gnu::always_inline]] inline void energies_body(const TempogramInputs& in, double* e) {
+    const std::size_t N = in.N, T = in.T;
+    std::size_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        D4 acc{};
+        for (std::size_t n = 0; n < N; ++n) {
+            const D4 v = in.window[n] * load4(in.x + t + n);
+            acc = acc + v * v;
+        }
+        store4(e + t, acc);
+    }
+    for (; t < T; ++t) {
+        double acc = 0.0;
+        for (std::size_t n = 0; n < N; ++n) {
+            const double v = in.window[n] * in.x[t + n];
+            acc += v * v;
+        }
+        e[t] = acc;
+    }
+}
+
+// {r[0], (r - stride)[1], (r - 2 stride)[2], (r - 3 stride)[3]}: lane l from l rows earlier.
+[[gnu::always_inline]] inline D4 diagonal(const double* r, std::size_t stride) {
+    const D4 a = __builtin_shuffle(load4(r), load4(r - stride), I4{0, 5, 2, 7});
+    const D4 b = __builtin_shuffle(load4(r - 2 * stride), load4(r - 3 * stride), I4{0, 5, 2, 7});
+    return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
+}
+
+// lag_sum for lags k0 .. k0+3, lane l holding lag k0 + l. Lane l's window is L0 - l long, so
+// its upper prefix term sits l rows earlier: a diagonal of four consecutive rows.
+[[gnu::always_inline]] inline void lag_group_body(const TempogramInputs& in, std::size_t k0, double* scratch,
+                                                  double* out) {
+    // Locals, not in.*: the vector stores below may alias anything, so members would be reloaded.
+    const std::size_t N = in.N, T = in.T, L0 = N - k0;
+    const double *x = in.x, *c1m = in.cos1, *s1m = in.sin1, *c2m = in.cos2, *s2m = in.sin2;
+    const double *g = in.g, *gc1 = in.gc1, *gs1 = in.gs1, *gc2 = in.gc2, *gs2 = in.gs2;
+    // Row j holds the five prefix sums after j terms, 4 lanes each, side by side.
+    constexpr std::size_t R = 5 * 4;
+    double* P = scratch;
+    D4 acc0{}, u1{}, v1{}, u2{}, v2{};
+    for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
+        const std::size_t t1 = std::min(T, t0 + kTempoBlock);
+        const std::size_t len = t1 - t0 + L0 - 1;  // lane 0's span, the longest
+        D4 s0{}, sc1{}, ss1{}, sc2{}, ss2{};
+        for (std::size_t a = 0; a < R; ++a) P[a] = 0.0;
+        for (std::size_t j = 0; j < len; ++j) {
+            const std::size_t m = t0 + j;
+            const D4 p = x[m] * load4(x + m + k0);
+            s0 = s0 + p;
+            sc1 = sc1 + c1m[m] * p;
+            ss1 = ss1 + s1m[m] * p;
+            sc2 = sc2 + c2m[m] * p;
+            ss2 = ss2 + s2m[m] * p;
+            double* row = P + (j + 1) * R;
+            store4(row, s0);
+            store4(row + 4, sc1);
+            store4(row + 8, ss1);
+            store4(row + 12, sc2);
+            store4(row + 16, ss2);
+        }
+        for (std::size_t t = t0; t < t1; ++t) {
+            const std::size_t j = t - t0;
+            const double* lo = P + j * R;
+            const double* hi = P + (j + L0) * R;
+            const D4 c0 = diagonal(hi, R) - load4(lo);
+            const D4 c1 = diagonal(hi + 4, R) - load4(lo + 4);
+            const D4 s1 = diagonal(hi + 8, R) - load4(lo + 8);
+            const D4 c2 = diagonal(hi + 12, R) - load4(lo + 12);
+            const D4 s2 = diagonal(hi + 16, R) - load4(lo + 16);
+            acc0 = acc0 + g[t] * c0;
+            u1 = u1 + (gc1[t] * c1 + gs1[t] * s1);
+            v1 = v1 + (gc1[t] * s1 - gs1[t] * c1);
+            u2 = u2 + (gc2[t] * c2 + gs2[t] * s2);
+            v2 = v2 + (gc2[t] * s2 - gs2[t] * c2);
+        }
+    }
+    for (int l = 0; l < 4; ++l) {
+        const std::size_t k = k0 + static_cast<std::size_t>(l);
+        const double ck = in.cosN[k], sk = in.sinN[k];
+        const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
+        const double A2c = 0.125 * ck, A2s = -0.125 * sk;
+        out[l] = (A0 * acc0[l] + A1c * u1[l] + A1s * v1[l] + A2c * u2[l] + A2s * v2[l]) / static_cast<double>(T);
+    }
+}
+
+struct TempogramKernels {
+    void (*energies)(const TempogramInputs&, double*);
+    void (*lag_group)(const TempogramInputs&, std::size_t, double*, double*);
+};
+
+#define GENREKIT_TEMPOGRAM_KERNELS(SUFFIX, ATTR)                                                            \
+    [[maybe_unused]] ATTR void energies_##SUFFIX(const TempogramInputs& in, double* e) { energies_body(in, e); } \
+    [[maybe_unused]] ATTR void lag_group_##SUFFIX(const TempogramInputs& in, std::size_t k0, double* scratch,  \
+                                                  double* out) {                                            \
+        lag_group_body(in, k0, scratch, out);                                                              \
+    }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+GENREKIT_TEMPOGRAM_KERNELS(base, )
+GENREKIT_TEMPOGRAM_KERNELS(avx2, [[gnu::target("avx2")]])
+TempogramKernels select_tempogram_kernels() {
+    if (__builtin_cpu_supports("avx2")) return {energies_avx2, lag_group_avx2};
+    return {energies_base, lag_group_base};
+}
+#else
+GENREKIT_TEMPOGRAM_KERNELS(native, )
+TempogramKernels select_tempogram_kernels() { return {energies_native, lag_group_native}; }
+#endif
+
+#pragma GCC pop_options
+
+const TempogramKernels& tempogram_kernels() {
+    static const TempogramKernels k = select_tempogram_kernels();
+    return k;
 }
 
 }  // namespace
@@ -225,9 +421,9 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
     const std::size_t T = onset_env.size();
     std::vector<double> mean(N, 0.0);
     if (T == 0) return mean;
-    const auto x = pad_linear_ramp(onset_env, win_ / 2);
+    std::vector<double> x = pad_linear_ramp(onset_env, win_ / 2);
+    x.resize(x.size() + kLagGroup, 0.0);  // a lag group reads up to kLagGroup - 1 past the last lag's end
 
-    // Per-frame weights: g = 1 / energy, and g modulated by cos/sin of theta t and 2 theta t.
     std::vector<double> cosN(N), sinN(N);
     for (std::size_t j = 0; j < N; ++j) {
         const double a = 2.0 * std::numbers::pi * static_cast<double>(j) / static_cast<double>(N);
@@ -235,12 +431,21 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         sinN[j] = std::sin(a);
     }
     std::vector<double> g(T), gc1(T), gs1(T), gc2(T), gs2(T);
+    // The phase tables by envelope index m, for the vector kernel's prefix sums.
+    std::vector<double> cos1(x.size()), sin1(x.size()), cos2(x.size()), sin2(x.size());
+    for (std::size_t m = 0; m < x.size(); ++m) {
+        cos1[m] = cosN[m % N];
+        sin1[m] = sinN[m % N];
+        cos2[m] = cosN[(2 * m) % N];
+        sin2[m] = sinN[(2 * m) % N];
+    }
+    TempogramInputs in{N,           T,           x.data(),    window_.data(), cosN.data(), sinN.data(),
+                       cos1.data(), sin1.data(), cos2.data(), sin2.data(),    g.data(),    gc1.data(),
+                       gs1.data(),  gc2.data(),  gs2.data()};
+    tempogram_kernels().energies(in, g.data());
+    // Per-frame weights: g = 1 / energy, and g modulated by cos/sin of theta t and 2 theta t.
     for (std::size_t t = 0; t < T; ++t) {
-        double e = 0.0;
-        for (std::size_t n = 0; n < N; ++n) {
-            const double v = window_[n] * x[t + n];
-            e += v * v;
-        }
+        const double e = g[t];
         const double gt = e >= std::numeric_limits<double>::min() ? 1.0 / e : 0.0;
         const std::size_t i1 = t % N, i2 = (2 * t) % N;
         g[t] = gt;
@@ -250,48 +455,13 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         gs2[t] = gt * sinN[i2];
     }
 
-    constexpr std::size_t kBlock = 256;
-    const std::size_t cap = kBlock + N;
-    std::vector<double> P0(cap + 1), PC1(cap + 1), PS1(cap + 1), PC2(cap + 1), PS2(cap + 1);
-    for (std::size_t k = 0; k < N; ++k) {
-        const std::size_t L = N - k;
-        const double ck = cosN[k], sk = sinN[k];
-        const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
-        const double A2c = 0.125 * ck, A2s = -0.125 * sk;
-        double acc0 = 0, u1 = 0, v1 = 0, u2 = 0, v2 = 0;
-        for (std::size_t t0 = 0; t0 < T; t0 += kBlock) {
-            const std::size_t t1 = std::min(T, t0 + kBlock);
-            const std::size_t len = t1 - t0 + L - 1;  // m = t0 .. t1 - 1 + L - 1
-            P0[0] = PC1[0] = PS1[0] = PC2[0] = PS2[0] = 0.0;
-            std::size_t i1 = t0 % N, i2 = (2 * t0) % N;
-            for (std::size_t j = 0; j < len; ++j) {
-                const std::size_t m = t0 + j;
-                const double p = x[m] * x[m + k];
-                P0[j + 1] = P0[j] + p;
-                PC1[j + 1] = PC1[j] + cosN[i1] * p;
-                PS1[j + 1] = PS1[j] + sinN[i1] * p;
-                PC2[j + 1] = PC2[j] + cosN[i2] * p;
-                PS2[j + 1] = PS2[j] + sinN[i2] * p;
-                if (++i1 == N) i1 = 0;
-                i2 += 2;
-                if (i2 >= N) i2 -= N;
-            }
-            for (std::size_t t = t0; t < t1; ++t) {
-                const std::size_t j = t - t0;
-                const double c0 = P0[j + L] - P0[j];
-                const double c1 = PC1[j + L] - PC1[j], s1 = PS1[j + L] - PS1[j];
-                const double c2 = PC2[j + L] - PC2[j], s2 = PS2[j + L] - PS2[j];
-                acc0 += g[t] * c0;
-                u1 += gc1[t] * c1 + gs1[t] * s1;
-                v1 += gc1[t] * s1 - gs1[t] * c1;
-                u2 += gc2[t] * c2 + gs2[t] * s2;
-                v2 += gc2[t] * s2 - gs2[t] * c2;
-            }
-        }
-        mean[k] = (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(T);
-    }
+    std::vector<double> prefix(5 * (kTempoBlock + N + 1) * kLagGroup);
+    std::size_t k = 0;
+    for (; k + kLagGroup <= N; k += kLagGroup) tempogram_kernels().lag_group(in, k, prefix.data(), mean.data() + k);
+    for (; k < N; ++k) mean[k] = lag_sum(in, k, prefix.data());
     return mean;
 }
+
 
 std::vector<double> TempoEstimator::tempo_scores(std::span<const float> onset_env) const {
     const auto tg = mean_tempogram(onset_env);
