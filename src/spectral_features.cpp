@@ -305,14 +305,14 @@ std::vector<double> zero_crossing_rate(std::span<const float> y, const ZcrParams
         }
         neg[i] = is_neg(n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Edge)]);
     }
-    // crossings[i]: crossings between consecutive samples up to i; a frame starting at s counts
-    // those at s+1 .. s+L-1 (the first sample of a frame is never a crossing).
-    std::vector<std::uint32_t>& crossings = scratch<std::uint32_t>(N);
-    crossings[0] = 0;
-    for (std::size_t i = 1; i < N; ++i) crossings[i] = crossings[i - 1] + (neg[i] != neg[i - 1] ? 1u : 0u);
+    // A frame starting at s counts the crossings at s+1 .. s+L-1 (the first sample of a frame is
+    // never a crossing). Summed frame by frame: no running count, so the loop vectorises.
+    const unsigned char* sign = neg.data();
     for (std::size_t t = 0; t < T; ++t) {
-        const std::size_t s = t * hop;
-        out[t] = static_cast<double>(crossings[s + L - 1] - crossings[s]) / static_cast<double>(L);
+        const unsigned char* f = sign + t * hop;
+        std::uint32_t count = 0;
+        for (std::size_t i = 1; i < L; ++i) count += f[i] != f[i - 1] ? 1u : 0u;
+        out[t] = static_cast<double>(count) / static_cast<double>(L);
     }
     return out;
 }
