@@ -1,6 +1,7 @@
 #include "genrekit/stft.hpp"
 
 #include <kissfft/kiss_fftr.h>
+
 #include <unsupported/Eigen/FFT>
 
 #if defined(__x86_64__) || defined(__SSE2__)
@@ -11,8 +12,10 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <optional>
 
 #include "fft_batch.hpp"
+#include "fft_exact.hpp"
 #include "genrekit/error.hpp"
 
 namespace genrekit {
@@ -138,7 +141,9 @@ struct Stft::Plans {
     fft_batch::Plan batch;
     fft_batch::Scratch batch_scratch;
     std::vector<std::complex<float>> cols;
-    // frame_magnitude_exact: a float64 FFT (its plans are cached inside) and the window in double.
+    // frame_magnitude_exact: a float64 FFT (our radix-2 for powers of two, else Eigen's KissFFT,
+    // whose plans are cached inside) and the window in double.
+    std::optional<fft_exact::RealFft> exact_pow2;
     Eigen::FFT<double> exact_fft;
     std::vector<double> exact_window, exact_frame;
     std::vector<std::complex<double>> exact_bins;
@@ -344,8 +349,14 @@ std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::si
         p.exact_frame[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(i, n)]);
     }
     // ref: librosa 0.7.2 stft: rfft in float64, stored as complex64, np.abs in float32.
-    p.exact_fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
-    p.exact_fft.fwd(p.exact_bins, p.exact_frame);
+    if (fft_exact::RealFft::supported(params_.n_fft)) {
+        if (!p.exact_pow2) p.exact_pow2.emplace(params_.n_fft);
+        p.exact_bins.resize(static_cast<std::size_t>(n_bins()));
+        p.exact_pow2->forward(p.exact_frame.data(), p.exact_bins.data());
+    } else {
+        p.exact_fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
+        p.exact_fft.fwd(p.exact_bins, p.exact_frame);
+    }
     std::vector<float> mag(static_cast<std::size_t>(n_bins()));
     for (std::size_t b = 0; b < mag.size(); ++b) {
         const double re = static_cast<float>(p.exact_bins[b].real()), im = static_cast<float>(p.exact_bins[b].imag());

@@ -1,0 +1,33 @@
+// A float64 real FFT of power-of-two size, for the few STFT frames whose float32 magnitudes sit
+// too close to a decision (a roll-off bin, a tuning peak) and are recomputed the way librosa
+// computes every frame (numpy's float64 rfft, rounded to complex64). Private to the library.
+//
+// One complex radix-2 FFT of size M = N/2 on z[m] = x[2m] + i x[2m+1], then the real split,
+// with every twiddle from cos/sin in double: the error is a few log2(N) double epsilons, far
+// below a float32 rounding step, so the complex64 bins agree with numpy's.
+#pragma once
+
+#include <complex>
+#include <vector>
+
+namespace genrekit::fft_exact {
+
+class RealFft {
+public:
+    // n must be a power of two >= 4 (see supported()).
+    explicit RealFft(int n);
+    static bool supported(int n);
+    int size() const { return n_; }
+
+    // ref: numpy.fft.rfft(x) in float64: x has n values, out receives n/2 + 1 bins.
+    void forward(const double* x, std::complex<double>* out);
+
+private:
+    int n_ = 0, m_ = 0;
+    std::vector<int> bitrev_;                // m_ entries
+    std::vector<double> tw_re_, tw_im_;      // stage by stage: e^{-2 pi i j/(2s)}, j < s, s = 1, 2, 4 ...
+    std::vector<double> post_re_, post_im_;  // e^{-2 pi i k/n}, k <= m_/2
+    std::vector<double> re_, im_;            // working buffers
+};
+
+}  // namespace genrekit::fft_exact
