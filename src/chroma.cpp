@@ -4,6 +4,11 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
@@ -78,40 +83,114 @@ void TuningParams::validate() const {
     require_param(bins_per_octave >= 1, "bins_per_octave", bins_per_octave, ">= 1");
 }
 
-std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params) {
-    params.validate();
-    const int n_bins = static_cast<int>(S.rows());
-    if (n_bins < 3) throw Error("piptrack: spectrogram has " + std::to_string(n_bins) + " bins, needs at least 3");
-    const int n_fft = 2 * (n_bins - 1);
-    const auto [lo, hi] = piptrack_bins(params, n_bins);
+namespace {
 
-    const float thresh = static_cast<float>(params.threshold);
-    const float tiny = std::numeric_limits<float>::min();
-    const double hz_per_bin_num = static_cast<double>(params.sample_rate);
-    std::vector<PitchPeak> peaks;
-    for (Eigen::Index t = 0; t < S.cols(); ++t) {
-        const float* s = S.col(t).data();
+// Whether any of p[0..3] passes the bin test, 4 bins at a time: most bins of a frame lie far
+// below its maximum, so the scans below skip them in blocks. Above: p[i] > v (false for NaN);
+// NotAtMost: !(p[i] <= v) (true for NaN), each exactly the scalar test it guards.
+enum class Test { Above, NotAtMost };
+template <Test kTest>
+bool any4(const float* p, float v) {
+#if defined(__SSE2__)
+    const __m128 x = _mm_loadu_ps(p), r = _mm_set1_ps(v);
+    return _mm_movemask_ps(kTest == Test::Above ? _mm_cmpgt_ps(x, r) : _mm_cmpnle_ps(x, r)) != 0;
+#else
+    for (int i = 0; i < 4; ++i)
+        if (kTest == Test::Above ? p[i] > v : !(p[i] <= v)) return true;
+    return false;
+#endif
+}
+
+// piptrack's peak picking, one frame at a time.
+class PeakPicker {
+public:
+    PeakPicker(const TuningParams& params, int n_bins)
+        : n_fft_(2 * (n_bins - 1)), thresh_(static_cast<float>(params.threshold)), sr_(static_cast<double>(params.sample_rate)) {
+        std::tie(lo_, hi_) = piptrack_bins(params, n_bins);
+    }
+    int lo() const { return lo_; }
+    int hi() const { return hi_; }
+
+    // Appends the peaks of frame t (column s, whose maximum is col_max).
+    void frame(const float* s, int t, float col_max, std::vector<PitchPeak>& peaks) const {
+        const float tiny = std::numeric_limits<float>::min();
         // ref: ref_value = threshold * max(S, axis=0), in float32.
-        const float ref_value = thresh * S.col(t).maxCoeff();
+        const float ref_value = thresh_ * col_max;
         auto x = [&](int b) { return s[b] > ref_value ? s[b] : 0.f; };  // S * (S > ref_value)
-        for (int b = lo; b < hi; ++b) {
-            const float xb = x(b);
-            // ref: librosa 0.7.2 util.localmax along frequency: x[b] > x[b-1] and x[b] >= x[b+1].
-            if (!(xb > x(b - 1) && xb >= x(b + 1))) continue;
-            // ref: piptrack's parabolic interpolation, all in float32 as numpy does it.
-            const float avg = 0.5f * (s[b + 1] - s[b - 1]);
-            const float den = 2.0f * s[b] - s[b + 1] - s[b - 1];
-            const float shift = avg / (den + (std::abs(den) < tiny ? 1.0f : 0.0f));
-            const float dskew = 0.5f * avg * shift;
-            PitchPeak p;
-            p.bin = b;
-            p.frame = static_cast<int>(t);
-            // (bin + shift) * float(sr) / n_fft in float64, stored as float32.
-            p.frequency = static_cast<float>((static_cast<double>(b) + static_cast<double>(shift)) * hz_per_bin_num / n_fft);
-            p.magnitude = s[b] + dskew;
-            peaks.push_back(p);
+        for (int b0 = lo_; b0 < hi_; b0 += 4) {
+            // A peak has x(b) > x(b-1) >= 0, so s[b] > ref_value.
+            if (b0 + 4 <= hi_ && !any4<Test::Above>(s + b0, ref_value)) continue;
+            for (int b = b0; b < std::min(b0 + 4, hi_); ++b) {
+                const float xb = x(b);
+                // ref: librosa 0.7.2 util.localmax along frequency: x[b] > x[b-1] and x[b] >= x[b+1].
+                if (!(xb > x(b - 1) && xb >= x(b + 1))) continue;
+                // ref: piptrack's parabolic interpolation, all in float32 as numpy does it.
+                const float avg = 0.5f * (s[b + 1] - s[b - 1]);
+                const float den = 2.0f * s[b] - s[b + 1] - s[b - 1];
+                const float shift = avg / (den + (std::abs(den) < tiny ? 1.0f : 0.0f));
+                const float dskew = 0.5f * avg * shift;
+                PitchPeak p;
+                p.bin = b;
+                p.frame = t;
+                // (bin + shift) * float(sr) / n_fft in float64, stored as float32.
+                p.frequency = static_cast<float>((static_cast<double>(b) + static_cast<double>(shift)) * sr_ / n_fft_);
+                p.magnitude = s[b] + dskew;
+                peaks.push_back(p);
+            }
         }
     }
+
+    // Whether a peak/no-peak decision of the frame (S > threshold * max, and the local-maximum
+    // test) could flip when each power value may be off by e.
+    bool decisions_fragile(const float* s, float col_max, float e) const {
+        const float ref = thresh_ * col_max, ref_err = e + thresh_ * e;
+        // The interval of S * (S > ref) for bin b.
+        auto x = [&](int b, float& xl, float& xh) {
+            if (s[b] > ref + ref_err) {
+                xl = s[b] - e;
+                xh = s[b] + e;
+            } else if (s[b] <= ref - ref_err) {
+                xl = xh = 0.f;
+            } else {
+                xl = 0.f;
+                xh = s[b] + e;
+            }
+        };
+        for (int b0 = lo_; b0 < hi_; b0 += 4) {
+            // x(b) = 0 surely (s[b] <= ref - ref_err) is never a local maximum.
+            if (b0 + 4 <= hi_ && !any4<Test::NotAtMost>(s + b0, ref - ref_err)) continue;
+            for (int b = b0; b < std::min(b0 + 4, hi_); ++b) {
+                if (s[b] <= ref - ref_err) continue;
+                float bl, bh, ml, mh, pl, ph;
+                x(b, bl, bh);
+                x(b - 1, ml, mh);
+                x(b + 1, pl, ph);
+                const bool surely = bl > mh && bl >= ph;
+                const bool surely_not = bh <= ml || bh < pl;
+                if (!surely && !surely_not) return true;
+            }
+        }
+        return false;
+    }
+
+private:
+    int n_fft_, lo_ = 0, hi_ = 0;
+    float thresh_;
+    double sr_;
+};
+
+void require_piptrack_bins(const Spectrogram& S) {
+    if (S.rows() < 3) throw Error("piptrack: spectrogram has " + std::to_string(S.rows()) + " bins, needs at least 3");
+}
+
+}  // namespace
+
+std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params) {
+    params.validate();
+    require_piptrack_bins(S);
+    const PeakPicker picker(params, static_cast<int>(S.rows()));
+    std::vector<PitchPeak> peaks;
+    for (Eigen::Index t = 0; t < S.cols(); ++t) picker.frame(S.col(t).data(), static_cast<int>(t), S.col(t).maxCoeff(), peaks);
     return peaks;
 }
 
@@ -195,61 +274,37 @@ double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
 TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float noise,
                          std::span<const std::uint8_t> exact_frames) {
     TuningCheck out;
-    const auto peaks = piptrack(S, params);
+    params.validate();
+    require_piptrack_bins(S);
+    const Eigen::Index T = S.cols();
+    const int n_bins = static_cast<int>(S.rows());
+    const PeakPicker picker(params, n_bins);
+    // One pass over the frames, each column read while it is in cache: its maximum, its peaks
+    // (piptrack), and
+    // 1. whether a peak/no-peak decision is within eps of flipping: the effect of that on the
+    //    median is not bounded here, so such frames are always recomputed. Each frame's power
+    //    may be off by eps = noise * (the frame's maximum); exact frames by 0.
+    std::vector<float> eps(static_cast<std::size_t>(T)), col_max(static_cast<std::size_t>(T));
+    std::vector<char> fragile(static_cast<std::size_t>(T), 0);
+    std::vector<PitchPeak> peaks;
+    bool forced = false;
+    for (Eigen::Index t = 0; t < T; ++t) {
+        const auto ti = static_cast<std::size_t>(t);
+        const float* s = S.col(t).data();
+        col_max[ti] = S.col(t).maxCoeff();
+        picker.frame(s, static_cast<int>(t), col_max[ti], peaks);
+        const bool exact = ti < exact_frames.size() && exact_frames[ti];
+        eps[ti] = exact || noise <= 0.f ? 0.f : noise * col_max[ti];
+        if (eps[ti] != 0.f && picker.decisions_fragile(s, col_max[ti], eps[ti])) {
+            fragile[ti] = 1;
+            forced = true;
+        }
+    }
     // The same steps as estimate_tuning, so the same result.
     const TuningHistogram h = tuning_histogram(frequencies_above_median(peaks), params.resolution, params.bins_per_octave);
     out.tuning = h.estimate();
     if (noise <= 0.f || peaks.empty()) return out;
-
-    // Each frame's power may be off by eps = noise * (the frame's maximum); exact frames by 0.
-    const Eigen::Index T = S.cols();
-    const int n_bins = static_cast<int>(S.rows());
-    std::vector<float> eps(static_cast<std::size_t>(T)), col_max(static_cast<std::size_t>(T));
-    for (Eigen::Index t = 0; t < T; ++t) {
-        const bool exact = static_cast<std::size_t>(t) < exact_frames.size() && exact_frames[static_cast<std::size_t>(t)];
-        col_max[static_cast<std::size_t>(t)] = S.col(t).maxCoeff();
-        eps[static_cast<std::size_t>(t)] = exact ? 0.f : noise * col_max[static_cast<std::size_t>(t)];
-    }
-    std::vector<char> fragile(static_cast<std::size_t>(T), 0);
-
-    // 1. Peak/no-peak decisions within eps of flipping (piptrack's S > threshold * max and its
-    //    local-maximum test): their effect on the median is not bounded here, so their frames
-    //    are always recomputed.
     const auto freqs_hz = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
-    const auto [lo, hi] = piptrack_bins(params, n_bins);
-    const float thresh = static_cast<float>(params.threshold);
-    bool forced = false;
-    for (Eigen::Index t = 0; t < T; ++t) {
-        const float e = eps[static_cast<std::size_t>(t)];
-        if (e == 0.f) continue;
-        const float* s = S.col(t).data();
-        const float ref = thresh * col_max[static_cast<std::size_t>(t)], ref_err = e + thresh * e;
-        // The interval of S * (S > ref) for bin b.
-        auto x = [&](int b, float& xl, float& xh) {
-            if (s[b] > ref + ref_err) {
-                xl = s[b] - e;
-                xh = s[b] + e;
-            } else if (s[b] <= ref - ref_err) {
-                xl = xh = 0.f;
-            } else {
-                xl = 0.f;
-                xh = s[b] + e;
-            }
-        };
-        for (int b = lo; b < hi; ++b) {
-            if (s[b] <= ref - ref_err) continue;  // x(b) = 0 surely: never a local maximum
-            float bl, bh, ml, mh, pl, ph;
-            x(b, bl, bh);
-            x(b - 1, ml, mh);
-            x(b + 1, pl, ph);
-            const bool surely = bl > mh && bl >= ph;
-            const bool surely_not = bh <= ml || bh < pl;
-            if (!surely && !surely_not) {
-                fragile[static_cast<std::size_t>(t)] = 1;
-                forced = true;
-            }
-        }
-    }
 
     // 2. Each peak's magnitude and histogram bin as intervals: the interpolation shift avg/den
     //    moves by at most (e*den + |avg|*4e) / (den*(den - 4e)) when avg moves by e and den by 4e,
