@@ -344,9 +344,13 @@ std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::si
     if (p.exact_window.size() != n_fft) p.exact_window = hann_window(params_.n_fft);
     // The frame's samples, reflect-padded at the edges exactly as forward() pads them.
     p.exact_frame.resize(n_fft);
-    for (std::size_t k = 0; k < n_fft; ++k) {
-        const std::ptrdiff_t i = static_cast<std::ptrdiff_t>(t * hop + k) - static_cast<std::ptrdiff_t>(half);
-        p.exact_frame[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(i, n)]);
+    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * hop) - static_cast<std::ptrdiff_t>(half);
+    if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) {  // no padding in this frame
+        const float* src = y.data() + start;
+        for (std::size_t k = 0; k < n_fft; ++k) p.exact_frame[k] = p.exact_window[k] * static_cast<double>(src[k]);
+    } else {
+        for (std::size_t k = 0; k < n_fft; ++k)
+            p.exact_frame[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(start + static_cast<std::ptrdiff_t>(k), n)]);
     }
     // ref: librosa 0.7.2 stft: rfft in float64, stored as complex64, np.abs in float32.
     if (fft_exact::RealFft::supported(params_.n_fft)) {
