@@ -7,6 +7,10 @@
 
 #include "genrekit/error.hpp"
 
+// The 4-lane vectors in mel_group have internal linkage: the ABI note about passing AVX vectors
+// without AVX enabled concerns no caller.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace genrekit {
 
 namespace {
@@ -15,6 +19,41 @@ constexpr double kFSp = 200.0 / 3.0;
 constexpr double kMinLogHz = 1000.0;
 constexpr double kMinLogMel = kMinLogHz / kFSp;
 const double kLogStep = std::log(6.4) / 27.0;
+
+// One band of a filterbank, for mel_group.
+struct MelBandView {
+    int first_bin;
+    std::size_t size;
+    const float* weights;
+};
+
+constexpr int kMelLanes = 8;  // frames per group
+
+// The float64 band sums of kMelLanes frames (cols: their n_bins power values): sums[m * 8 + l].
+// Compiled for AVX2 too (chosen at load time); the same operations either way, no FMA.
+[[gnu::target_clones("avx2", "default")]] void mel_group(const float* const* cols, std::size_t n_bins,
+                                                         const MelBandView* bands, std::size_t n_bands, float* buf,
+                                                         double* sums) {
+    using v4f = float __attribute__((vector_size(16)));
+    using v4d = double __attribute__((vector_size(32)));
+    constexpr int G = kMelLanes;
+    for (std::size_t b = 0; b < n_bins; ++b)
+        for (int l = 0; l < G; ++l) buf[b * G + static_cast<std::size_t>(l)] = cols[l][b];
+    for (std::size_t m = 0; m < n_bands; ++m) {
+        const MelBandView& band = bands[m];
+        v4d acc[G / 4] = {};
+        for (std::size_t k = 0; k < band.size; ++k) {
+            const double wk = band.weights[k];
+            const float* x = buf + (static_cast<std::size_t>(band.first_bin) + k) * G;
+            for (int h = 0; h < G / 4; ++h) {
+                v4f xf;
+                std::memcpy(&xf, x + 4 * h, sizeof xf);
+                acc[h] += wk * __builtin_convertvector(xf, v4d);
+            }
+        }
+        for (int l = 0; l < G; ++l) sums[m * G + static_cast<std::size_t>(l)] = acc[l / 4][l % 4];
+    }
+}
 }  // namespace
 
 double hz_to_mel(double hz, bool htk) {
@@ -107,36 +146,23 @@ void MelFilterbank::apply(const Spectrogram& S, Spectrogram& M) const {
         throw Error("mel: spectrogram has " + std::to_string(S.rows()) + " bins, the filterbank expects " +
                     std::to_string(1 + params_.n_fft / 2));
     if (M.rows() != params_.n_mels || M.cols() != S.cols()) M.resize(params_.n_mels, S.cols());
-    // Each band is a float64 running sum over its bins (one dependency chain), so G = 8 frames
-    // run side by side in SIMD lanes: their bins are first transposed to bins x frames. Every
-    // sum still adds the same products in bin order.
-    using v2f = float __attribute__((vector_size(8)));
-    using v2d = double __attribute__((vector_size(16)));
-    constexpr int G = 8;
+    // Each band is a float64 running sum over its bins (one dependency chain), so kMelLanes
+    // frames run side by side in SIMD lanes: their bins are first transposed to bins x frames.
+    // Every sum still adds the same products in bin order.
+    constexpr int G = kMelLanes;
     const Eigen::Index T = S.cols();
     const auto nb = static_cast<std::size_t>(S.rows());
     std::vector<float> buf(nb * G);
+    std::vector<MelBandView> views;
+    for (const Band& band : bands_) views.push_back({band.first_bin, band.weights.size(), band.weights.data()});
+    std::vector<double> sums(views.size() * G);
     for (Eigen::Index t0 = 0; t0 < T; t0 += G) {
         const int lanes = static_cast<int>(std::min<Eigen::Index>(G, T - t0));
-        for (int l = 0; l < G; ++l) {
-            const float* col = S.col(t0 + std::min(l, lanes - 1)).data();
-            for (std::size_t b = 0; b < nb; ++b) buf[b * G + static_cast<std::size_t>(l)] = col[b];
-        }
-        for (int m = 0; m < params_.n_mels; ++m) {
-            const Band& band = bands_[static_cast<std::size_t>(m)];
-            const float* w = band.weights.data();
-            v2d acc[G / 2] = {};
-            for (std::size_t k = 0; k < band.weights.size(); ++k) {
-                const double wk = w[k];
-                const float* x = buf.data() + (static_cast<std::size_t>(band.first_bin) + k) * G;
-                for (int h = 0; h < G / 2; ++h) {
-                    v2f xf;
-                    std::memcpy(&xf, x + 2 * h, sizeof xf);
-                    acc[h] += wk * __builtin_convertvector(xf, v2d);
-                }
-            }
-            for (int l = 0; l < lanes; ++l) M(m, t0 + l) = static_cast<float>(acc[l / 2][l % 2]);
-        }
+        const float* cols[G];
+        for (int l = 0; l < G; ++l) cols[l] = S.col(t0 + std::min(l, lanes - 1)).data();
+        mel_group(cols, nb, views.data(), views.size(), buf.data(), sums.data());
+        for (int m = 0; m < params_.n_mels; ++m)
+            for (int l = 0; l < lanes; ++l) M(m, t0 + l) = static_cast<float>(sums[static_cast<std::size_t>(m) * G + l]);
     }
 }
 
