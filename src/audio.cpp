@@ -152,18 +152,24 @@ Audio load_audio(const std::string& path, const LoadParams& params) {
     }
     sf_count_t wanted = params.duration < 0 ? -1 : static_cast<sf_count_t>(params.duration * info.samplerate);
 
-    // Read in blocks rather than trusting the header's frame count: a header may
-    // claim gigabytes that the file does not hold.
+    // Read in blocks, straight into the output, rather than trusting the header's frame count:
+    // a header may claim gigabytes that the file does not hold. The claim only sizes a first
+    // reservation, capped (the vector still grows past it if the file holds more).
     const std::size_t channels = static_cast<std::size_t>(info.channels);
     constexpr sf_count_t kBlock = 1 << 16;
-    std::vector<float> block(static_cast<std::size_t>(kBlock) * channels);
+    constexpr sf_count_t kMaxReserve = sf_count_t{1} << 24;  // frames: ~6 min at 44.1 kHz
     std::vector<float> interleaved;
+    sf_count_t expect = std::clamp<sf_count_t>(info.frames - std::max<sf_count_t>(start, 0), 0, kMaxReserve);
+    if (wanted >= 0) expect = std::min(expect, wanted);
+    interleaved.reserve(static_cast<std::size_t>(expect) * channels);
     sf_count_t total = 0;
     while (wanted < 0 || total < wanted) {
         const sf_count_t ask = wanted < 0 ? kBlock : std::min(kBlock, wanted - total);
-        const sf_count_t got = sf_readf_float(file.get(), block.data(), ask);
+        const std::size_t at = interleaved.size();
+        interleaved.resize(at + static_cast<std::size_t>(ask) * channels);
+        const sf_count_t got = sf_readf_float(file.get(), interleaved.data() + at, ask);
+        interleaved.resize(at + static_cast<std::size_t>(std::max<sf_count_t>(got, 0)) * channels);
         if (got <= 0) break;
-        interleaved.insert(interleaved.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(got * info.channels));
         total += got;
     }
     if (sf_error(file.get()) != SF_ERR_NO_ERROR && total == 0)
