@@ -6,7 +6,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
+#include <random>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -228,6 +230,34 @@ TEST(RhythmParams, RejectsBadParametersByName) {
     EXPECT_THROW(genrekit::TempoEstimator({.ac_size = 0.001}), genrekit::Error);
     EXPECT_THROW(genrekit::onset_strength(genrekit::Spectrogram::Zero(4, 4), {.lag = 0}), genrekit::Error);
     EXPECT_THROW(genrekit::track_beats(std::vector<float>{1.f}, 120.0, {.tightness = 0}), genrekit::Error);
+}
+
+// The median aggregate against np.median written out (sort, middle values, float32 mean), bit
+// for bit: 128 and 64 bands go through the 8-frame sorting network (37 frames: a partial last
+// group), 48 and 7 bands through the partial sort. Values repeat and many differences are 0.
+TEST(OnsetStrength, MedianOverBandsIsNumpysMedianBitForBit) {
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> level(-40, 40);
+    for (int bands : {128, 64, 48, 7}) {
+        genrekit::Spectrogram S(bands, 37);
+        for (Eigen::Index i = 0; i < S.size(); ++i) S.data()[i] = 0.25f * static_cast<float>(level(rng));
+        const genrekit::OnsetParams params{.center = false};
+        const auto env = genrekit::onset_strength(S, params);
+        ASSERT_EQ(env.size(), 37u);
+        int mismatches = 0;
+        for (Eigen::Index t = 1; t < S.cols(); ++t) {
+            std::vector<float> d(static_cast<std::size_t>(bands));
+            for (int b = 0; b < bands; ++b) d[static_cast<std::size_t>(b)] = std::max(0.0f, S(b, t) - S(b, t - 1));
+            std::sort(d.begin(), d.end());
+            const std::size_t h = d.size() / 2;
+            const float want = d.size() % 2 ? d[h] : (d[h - 1] + d[h]) / 2.0f;
+            // With lag 1 and no centring, column t - 1 of the difference lands at frame t.
+            if (env[static_cast<std::size_t>(t)] != want) ++mismatches;
+        }
+        EXPECT_EQ(env[0], 0.0f);
+        std::cout << "[onset median, " << bands << " bands, exact] frames differing: " << mismatches << " of 36\n";
+        EXPECT_EQ(mismatches, 0) << bands << " bands";
+    }
 }
 
 TEST(TempoFrequencies, MatchLibrosa) {
