@@ -529,6 +529,32 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
 // samples) divided by the window sum-square where it exceeds tiny, hop*(nt-1) samples written
 // to out[0..], the rest of `out` zero (fix_length). `ws` is scratch. With `residual` (out.size()
 // floats), also residual[i] = signal[i] - out[i] on those samples and 0 after them.
+// out[i] = y[i] / w[i] where w[i] > tiny(float32), else y[i]; with `residual`, also residual[i]
+// = signal[i] - out[i] (the percussive residual, see Hpss::waveforms). Eight samples per vector
+// with the same IEEE division and subtraction as one at a time; compiled for AVX2 too.
+[[gnu::target_clones("avx2", "default")]] void divide_by_window(const float* y, const float* w, std::size_t n,
+                                                                float* out, const float* signal, float* residual) {
+    const float tiny = std::numeric_limits<float>::min();
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8f yv, wv;
+        std::memcpy(&yv, y + i, sizeof yv);
+        std::memcpy(&wv, w + i, sizeof wv);
+        const v8f o = wv > tiny ? yv / wv : yv;
+        std::memcpy(out + i, &o, sizeof o);
+        if (residual) {
+            v8f sv;
+            std::memcpy(&sv, signal + i, sizeof sv);
+            const v8f r = sv - o;
+            std::memcpy(residual + i, &r, sizeof r);
+        }
+    }
+    for (; i < n; ++i) {
+        out[i] = w[i] > tiny ? y[i] / w[i] : y[i];
+        if (residual) residual[i] = signal[i] - out[i];
+    }
+}
+
 void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std::vector<float>& y,
                      std::vector<float>& ws, int& ws_frames, std::vector<float>& out, const float* signal = nullptr,
                      float* residual = nullptr) {
@@ -537,14 +563,9 @@ void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std
     // The window sum-square depends only on the frame count: kept while that stays (ws_frames).
     if (ws_frames != nt || ws.size() != signal_len) compute_window_sumsquare(p, hop, nt, ws);
     ws_frames = nt;
-    const float tiny = std::numeric_limits<float>::min();
     const std::size_t start = N / 2, covered = hop * static_cast<std::size_t>(nt - 1);
     const std::size_t n = std::min(covered, out.size());
-    for (std::size_t i = 0; i < n; ++i) {
-        const float w = ws[start + i];
-        out[i] = w > tiny ? y[start + i] / w : y[start + i];
-        if (residual) residual[i] = signal[i] - out[i];  // the percussive residual, see Hpss::waveforms
-    }
+    divide_by_window(y.data() + start, ws.data() + start, n, out.data(), signal, residual);
     std::fill(out.begin() + static_cast<std::ptrdiff_t>(n), out.end(), 0.0f);
     if (residual) std::fill(residual + n, residual + out.size(), 0.0f);
 }
