@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "genrekit/error.hpp"
@@ -19,6 +20,9 @@ namespace genrekit::fft_batch {
 namespace {
 
 constexpr int L = kLanes;
+// The FFT buffer interleaves re and im by position: position j holds re at j P and im at
+// j P + L, one 64-byte cache line, so a bit-reversed store or a butterfly touches whole lines.
+constexpr int P = 2 * L;
 using V = float __attribute__((vector_size(32)));
 using VI = int __attribute__((vector_size(32)));
 using V4 = float __attribute__((vector_size(16)));
@@ -50,9 +54,13 @@ using V4 = float __attribute__((vector_size(16)));
     }
 }
 
-// t = b * w (complex, w a scalar pair); b' = a - t; a' = a + t.
+// t = b * w (complex, w a scalar pair; conj w when Conj); b' = a - t; a' = a + t. With
+// Conj, t is the same bits as b * (wr, -wi) would give (b (-wi) = -(b wi) exactly, and
+// x - (-y) = x + y), without negating each twiddle before broadcasting it.
+template <bool Conj>
 [[gnu::always_inline]] inline void butterfly(V& ar, V& ai, V& br, V& bi, float wr, float wi) {
-    const V tr = br * wr - bi * wi, ti = br * wi + bi * wr;
+    const V tr = Conj ? br * wr + bi * wi : br * wr - bi * wi;
+    const V ti = Conj ? bi * wr - br * wi : br * wi + bi * wr;
     br = ar - tr;
     bi = ai - ti;
     ar = ar + tr;
@@ -63,33 +71,62 @@ using V4 = float __attribute__((vector_size(16)));
 // bit-reversed order, output natural), with twiddles e^{sign 2 pi i j/(2 sz)}: sign +1 for the
 // inverse, -1 (conjugate twiddles) for the forward transform.
 //
-// Memory traffic bounds this (the buffers are 32 KB each for N = 2048), so stages sz and 2 sz
-// run together: in a block of 4 sz, stage sz pairs (j, j+sz) and (j+2sz, j+3sz) with twiddle
-// j, then stage 2 sz pairs (j, j+2sz) with twiddle j and (j+sz, j+3sz) with twiddle j+sz. A
-// lone last stage runs by itself. Each element sees the same operations as stage by stage.
-template <bool Forward>
-[[gnu::always_inline]] inline void dit_stages(const Plan& p, float* re, float* im) {
-    const int M = p.half;
+// Memory traffic bounds this (the buffer is 64 KB for N = 2048, more than L1 holds), so
+// stages sz and 2 sz run together: in a block of 4 sz, stage sz pairs
+// (j, j+sz) and (j+2sz, j+3sz) with twiddle j, then stage 2 sz pairs (j, j+2sz) with twiddle
+// j and (j+sz, j+3sz) with twiddle j+sz. A lone last stage runs by itself. Stages sz, 2 sz ..
+// below sz_end run here over n points.
+//
+// With R8 (32 vector registers: the AVX-512 variant), stages sz, 2 sz, 4 sz run together
+// first: in a block of 8 sz, the points j + t sz (t < 8) go through stage sz (t, t+1), stage
+// 2 sz (t, t+2) with twiddles j, j+sz, and stage 4 sz (t, t+4) with twiddles j + t sz.
+template <bool Forward, bool R8>
+[[gnu::always_inline]] inline void dit_range(const Plan& p, float* re, float* im, int n, int sz, int sz_end) {
     const float* twr = p.tw_re.data();  // stage sz's twiddles start at sz - 1
     const float* twi = p.tw_im.data();
-    auto wi = [&](int i) { return Forward ? -twi[i] : twi[i]; };
-    int sz = 1;
-    for (; 4 * sz <= M; sz *= 4) {
+    // (The forward transform's conjugate twiddles are taken in the butterfly.)
+    if constexpr (R8)
+        for (; 8 * sz <= sz_end; sz *= 8)
+            for (int g = 0; g < n; g += 8 * sz)
+                for (int j = 0; j < sz; ++j) {
+                    float* pr = re + (g + j) * P;
+                    float* pi = im + (g + j) * P;
+                    const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
+                    V xr[8], xi[8];
+                    for (int t = 0; t < 8; ++t) {
+                        xr[t] = loadv(pr + t * d);
+                        xi[t] = loadv(pi + t * d);
+                    }
+                    const int i1 = sz - 1 + j, i2 = 2 * sz - 1 + j, i4 = 4 * sz - 1 + j;
+                    for (int t = 0; t < 8; t += 2)
+                        butterfly<Forward>(xr[t], xi[t], xr[t + 1], xi[t + 1], twr[i1], twi[i1]);
+                    for (int t = 0; t < 8; t += 4)
+                        for (int u = 0; u < 2; ++u)
+                            butterfly<Forward>(xr[t + u], xi[t + u], xr[t + u + 2], xi[t + u + 2], twr[i2 + u * sz],
+                                               twi[i2 + u * sz]);
+                    for (int u = 0; u < 4; ++u)
+                        butterfly<Forward>(xr[u], xi[u], xr[u + 4], xi[u + 4], twr[i4 + u * sz], twi[i4 + u * sz]);
+                    for (int t = 0; t < 8; ++t) {
+                        storev(pr + t * d, xr[t]);
+                        storev(pi + t * d, xi[t]);
+                    }
+                }
+    for (; 4 * sz <= sz_end; sz *= 4) {
         const float* w1r = twr + (sz - 1);
         const float* w2r = twr + (2 * sz - 1);
-        for (int g = 0; g < M; g += 4 * sz)
+        for (int g = 0; g < n; g += 4 * sz)
             for (int j = 0; j < sz; ++j) {
-                float* pr = re + (g + j) * L;
-                float* pi = im + (g + j) * L;
-                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
+                float* pr = re + (g + j) * P;
+                float* pi = im + (g + j) * P;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
                 V x0r = loadv(pr), x0i = loadv(pi);
                 V x1r = loadv(pr + d), x1i = loadv(pi + d);
                 V x2r = loadv(pr + 2 * d), x2i = loadv(pi + 2 * d);
                 V x3r = loadv(pr + 3 * d), x3i = loadv(pi + 3 * d);
-                butterfly(x0r, x0i, x1r, x1i, w1r[j], wi(sz - 1 + j));
-                butterfly(x2r, x2i, x3r, x3i, w1r[j], wi(sz - 1 + j));
-                butterfly(x0r, x0i, x2r, x2i, w2r[j], wi(2 * sz - 1 + j));
-                butterfly(x1r, x1i, x3r, x3i, w2r[j + sz], wi(2 * sz - 1 + j + sz));
+                butterfly<Forward>(x0r, x0i, x1r, x1i, w1r[j], twi[sz - 1 + j]);
+                butterfly<Forward>(x2r, x2i, x3r, x3i, w1r[j], twi[sz - 1 + j]);
+                butterfly<Forward>(x0r, x0i, x2r, x2i, w2r[j], twi[2 * sz - 1 + j]);
+                butterfly<Forward>(x1r, x1i, x3r, x3i, w2r[j + sz], twi[2 * sz - 1 + j + sz]);
                 storev(pr, x0r);
                 storev(pi, x0i);
                 storev(pr + d, x1r);
@@ -100,19 +137,34 @@ template <bool Forward>
                 storev(pi + 3 * d, x3i);
             }
     }
-    if (2 * sz <= M) {
-        for (int j = 0; j < sz; ++j) {
-            float* pr = re + j * L;
-            float* pi = im + j * L;
-            const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * L;
-            V ar = loadv(pr), ai = loadv(pi), br = loadv(pr + d), bi = loadv(pi + d);
-            butterfly(ar, ai, br, bi, twr[sz - 1 + j], wi(sz - 1 + j));
-            storev(pr, ar);
-            storev(pi, ai);
-            storev(pr + d, br);
-            storev(pi + d, bi);
-        }
+    if (2 * sz <= sz_end) {
+        for (int g = 0; g < n; g += 2 * sz)
+            for (int j = 0; j < sz; ++j) {
+                float* pr = re + (g + j) * P;
+                float* pi = im + (g + j) * P;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
+                V ar = loadv(pr), ai = loadv(pi), br = loadv(pr + d), bi = loadv(pi + d);
+                butterfly<Forward>(ar, ai, br, bi, twr[sz - 1 + j], twi[sz - 1 + j]);
+                storev(pr, ar);
+                storev(pi, ai);
+                storev(pr + d, br);
+                storev(pi + d, bi);
+            }
     }
+}
+
+// All stages of the M-point DFT. A stage of span sz acts within blocks of 2 sz points, so the
+// stages below kBlock run block by block while the block (16 KB of re/im) stays in L1, and
+// only the later stages pass over the whole buffer. Each element still sees the same
+// butterflies in the same order, so the bits do not change.
+constexpr int kBlock = 256;
+
+template <bool Forward, bool R8>
+[[gnu::always_inline]] inline void dit_stages(const Plan& p, float* re, float* im) {
+    const int M = p.half;
+    const int B = std::min(M, kBlock);
+    for (int b = 0; b < M; b += B) dit_range<Forward, R8>(p, re + b * P, im + b * P, B, 1, B);
+    dit_range<Forward, R8>(p, re, im, M, B, M);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,6 +176,7 @@ template <bool Forward>
 // bit-reversed order; bins leave through transposes too, a block of 4 bins k.. and the 4
 // mirrored bins ..M-k together, straight from the FFT buffer into the output columns.
 // ---------------------------------------------------------------------------------------------
+template <bool R8>
 [[gnu::always_inline]] inline void forward_body(const Plan& p, const float* const* frames,
                                                 std::complex<float>* const* out, int lanes, float* re, float* im) {
     const int M = p.half;
@@ -136,12 +189,12 @@ template <bool Forward>
         transpose8(r);  // r[2q], r[2q+1]: re, im of z[m0+q] across the lanes
         for (int q = 0; q < 4; ++q) {
             const int j = p.bitrev[static_cast<std::size_t>(m0 + q)];
-            storev(re + j * L, r[2 * q]);
-            storev(im + j * L, r[2 * q + 1]);
+            storev(re + j * P, r[2 * q]);
+            storev(im + j * P, r[2 * q + 1]);
         }
     }
     // 2. Z = DFT_M(z), natural order.
-    dit_stages<true>(p, re, im);
+    dit_stages<true, R8>(p, re, im);
     // 3. Split into the N/2 + 1 bins of each frame, 4 + 4 bins at a time.
     const V half = V{} + 0.5f;
     float* o[L];
@@ -150,7 +203,7 @@ template <bool Forward>
         V lo[L], hi[L];  // lo: bins k0+q (re, im pairs); hi: bins M-k0-3+q
         for (int q = 0; q < 4; ++q) {
             const int k = k0 + q;
-            const V ar = loadv(re + k * L), ai = loadv(im + k * L);
+            const V ar = loadv(re + k * P), ai = loadv(im + k * P);
             V xr, xi, yr, yi;  // X[k], X[M-k]
             if (k == 0) {
                 xr = ar + ai;
@@ -158,7 +211,7 @@ template <bool Forward>
                 yr = ar - ai;
                 yi = V{};
             } else {
-                const V br = loadv(re + (M - k) * L), bi = loadv(im + (M - k) * L);
+                const V br = loadv(re + (M - k) * P), bi = loadv(im + (M - k) * P);
                 const float c = p.post_re[static_cast<std::size_t>(k)], sn = p.post_im[static_cast<std::size_t>(k)];
                 const V fr = ar + br, fi = ai - bi;  // F = Z[k] + conj Z[M-k]
                 const V gr = ai + bi, gi = br - ar;  // -i (Z[k] - conj Z[M-k])
@@ -182,8 +235,8 @@ template <bool Forward>
     }
     // X[M/2] = conj Z[M/2]: the split formula with e^{-i pi/2} = -i.
     for (int l = 0; l < lanes; ++l) {
-        o[l][M] = re[(M / 2) * L + l];
-        o[l][M + 1] = -im[(M / 2) * L + l];
+        o[l][M] = re[(M / 2) * P + l];
+        o[l][M + 1] = -im[(M / 2) * P + l];
     }
 }
 
@@ -194,13 +247,15 @@ template <bool Forward>
 // then windowed and overlap-added as librosa's istft does. The two agree with KissFFT to ~1e-7
 // of the signal's peak (see the tests).
 // ---------------------------------------------------------------------------------------------
+template <bool R8>
 [[gnu::always_inline]] inline void inverse_body(const Plan& p, const float* X, const float* gain, int nb, int nt,
-                                                int t0, int hop, float* re, float* im, float* gather, float* y) {
+                                                int t0, int hop, float* re, float* im, float* y) {
     const int M = p.half;
-    // 1. The scaled bins of L frames (X * gain, as hpss's apply_mask computes it), transposed
-    //    to bins x lanes: gr/gi hold (M+1)*L floats. Four bins of a frame are 8 interleaved
-    //    floats, times the gain with each value repeated; a transpose of 8 frames then gives
-    //    re, im of bins k..k+3 across the lanes.
+    // 1. Z in bit-reversed order from the scaled bins of L frames (X * gain, as hpss's
+    //    apply_mask computes it). Bins k0..k0+3 and their mirrors M-k0-3..M-k0 are gathered
+    //    together, so each Z[k] and Z[M-k] comes straight from registers. Four bins of a frame
+    //    are 8 interleaved floats, times the gain with each value repeated; a transpose of 8
+    //    frames then gives re, im of the 4 bins across the lanes.
     const float* xc[L];
     const float* mc[L];
     for (int l = 0; l < L; ++l) {
@@ -208,45 +263,47 @@ template <bool Forward>
         xc[l] = X + 2 * col * nb;
         mc[l] = gain + col * nb;
     }
-    float* gr = gather;
-    float* gi = gr + (M + 1) * L;
-    int k0 = 0;
-    for (; k0 + 4 <= M; k0 += 4) {
-        V r[L];
+    auto gather4 = [&](int k, V* r) {  // r[2q], r[2q+1]: re, im of bin k+q across the lanes
         for (int l = 0; l < L; ++l) {
             // Four gains widened by a register shuffle (a 16-byte copy into the low half of a
             // zeroed 32-byte vector went through the stack and stalled on store forwarding).
             V4 m;
-            std::memcpy(&m, mc[l] + k0, sizeof m);
-            r[l] = loadv(xc[l] + 2 * k0) * __builtin_shufflevector(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
+            std::memcpy(&m, mc[l] + k, sizeof m);
+            r[l] = loadv(xc[l] + 2 * k) * __builtin_shufflevector(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
         }
         transpose8(r);
-        for (int q = 0; q < 4; ++q) {
-            storev(gr + (k0 + q) * L, r[2 * q]);
-            storev(gi + (k0 + q) * L, r[2 * q + 1]);
-        }
-    }
-    for (; k0 <= M; ++k0)
-        for (int l = 0; l < L; ++l) {
-            const float m = mc[l][k0];
-            gr[k0 * L + l] = xc[l][2 * k0] * m;
-            gi[k0 * L + l] = xc[l][2 * k0 + 1] * m;
-        }
-    // 2. Z in bit-reversed order.
-    for (int k = 0; k < M; ++k) {
-        const V ar = loadv(gr + k * L), ai = loadv(gi + k * L);
-        const V br = loadv(gr + (M - k) * L), bi = loadv(gi + (M - k) * L);
+    };
+    auto store_z = [&](int k, const V& ar, const V& ai, const V& br, const V& bi) {  // a: bin k, b: bin M-k
         const float c = p.post_re[static_cast<std::size_t>(k)], sn = p.post_im[static_cast<std::size_t>(k)];
         const V er = ar + br, ei = ai - bi;  // X[k] + conj X[M-k]
         const V dr = ar - br, di = ai + bi;  // X[k] - conj X[M-k]
         const V orr = dr * c - di * sn, oi = dr * sn + di * c;
         const int j = p.bitrev[static_cast<std::size_t>(k)];
-        storev(re + j * L, er - oi);
-        storev(im + j * L, ei + orr);
+        storev(re + j * P, er - oi);
+        storev(im + j * P, ei + orr);
+    };
+    for (int k0 = 0; k0 < M / 2; k0 += 4) {
+        V lo[L], hi[L];  // bins k0+q; bins M-k0-3+q
+        gather4(k0, lo);
+        gather4(M - k0 - 3, hi);
+        for (int q = 0; q < 4; ++q) {
+            store_z(k0 + q, lo[2 * q], lo[2 * q + 1], hi[2 * (3 - q)], hi[2 * (3 - q) + 1]);
+            if (k0 > 0 || q < 3)  // not bin M itself
+                store_z(M - k0 - 3 + q, hi[2 * q], hi[2 * q + 1], lo[2 * (3 - q)], lo[2 * (3 - q) + 1]);
+        }
     }
-    // 3. z = IDFT_M(Z).
-    dit_stages<false>(p, re, im);
-    // 4. Scale, window and overlap-add each frame: y[(t0+l) hop + 2m (+1)] += win * (z * scale).
+    {  // Z[M/2], its own mirror
+        V ar, ai;
+        for (int l = 0; l < L; ++l) {
+            const float m = mc[l][M / 2];
+            ar[l] = xc[l][M] * m;
+            ai[l] = xc[l][M + 1] * m;
+        }
+        store_z(M / 2, ar, ai, ar, ai);
+    }
+    // 2. z = IDFT_M(Z).
+    dit_stages<false, R8>(p, re, im);
+    // 3. Scale, window and overlap-add each frame: y[(t0+l) hop + 2m (+1)] += win * (z * scale).
     //    Frames must be added in order. Two lanes l1 < l2 meet at a sample from m1 > m2 (the
     //    later frame starts later), so taking blocks of 8 m from the top down, lanes in order
     //    within a block, keeps that order as long as one block never holds both (hop >= 32).
@@ -257,8 +314,8 @@ template <bool Forward>
         for (int m0 = M - 8; m0 >= 0; m0 -= 8) {
             V r[L], q[L];
             for (int i = 0; i < 8; ++i) {
-                r[i] = loadv(re + (m0 + i) * L);
-                q[i] = loadv(im + (m0 + i) * L);
+                r[i] = loadv(re + (m0 + i) * P);
+                q[i] = loadv(im + (m0 + i) * P);
             }
             transpose8(r);  // r[l] = re of m0..m0+7 for lane l
             transpose8(q);
@@ -277,44 +334,52 @@ template <bool Forward>
     for (int l = 0; l < lanes; ++l) {
         float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * hop;
         for (int m = 0; m < M; ++m) {
-            dst[2 * m] += win[2 * m] * (re[m * L + l] * scale);
-            dst[2 * m + 1] += win[2 * m + 1] * (im[m * L + l] * scale);
+            dst[2 * m] += win[2 * m] * (re[m * P + l] * scale);
+            dst[2 * m + 1] += win[2 * m + 1] * (im[m * P + l] * scale);
         }
     }
 }
 
 // Each kernel is compiled for the x86-64 baseline and, where the compiler targets x86-64
-// without it, for AVX2, and chosen at run time.
-#define GENREKIT_FFT_KERNELS(SUFFIX, ATTR)                                                                      \
-    [[maybe_unused]] ATTR void forward_##SUFFIX(const Plan& p, const float* const* frames,                       \
+// without them, for AVX2 and for AVX-512 (three stages per pass), and chosen at run time.
+// No variant uses FMA (see the pragma above), so all give the same bits.
+#define GENREKIT_FFT_KERNELS(SUFFIX, ATTR, R8)                                                                      \
+    [[maybe_unused]] ATTR void forward_##SUFFIX(const Plan& p, const float* const* frames,                          \
                                                 std::complex<float>* const* out, int lanes, float* re, float* im) { \
-        forward_body(p, frames, out, lanes, re, im);                                                            \
-    }                                                                                                            \
-    [[maybe_unused]] ATTR void inverse_##SUFFIX(const Plan& p, const float* X, const float* gain, int nb, int nt, \
-                                                int t0, int hop, float* re, float* im, float* gather, float* y) { \
-        inverse_body(p, X, gain, nb, nt, t0, hop, re, im, gather, y);                                           \
+        forward_body<R8>(p, frames, out, lanes, re, im);                                                            \
+    }                                                                                                               \
+    [[maybe_unused]] ATTR void inverse_##SUFFIX(const Plan& p, const float* X, const float* gain, int nb, int nt,   \
+                                                int t0, int hop, float* re, float* im, float* y) {                  \
+        inverse_body<R8>(p, X, gain, nb, nt, t0, hop, re, im, y);                                                   \
     }
 
 struct Kernels {
     bool fast = false;  // a wide-vector variant (the forward transform then beats KissFFT)
     void (*forward)(const Plan&, const float* const*, std::complex<float>* const*, int, float*, float*);
-    void (*inverse)(const Plan&, const float*, const float*, int, int, int, int, float*, float*, float*, float*);
+    void (*inverse)(const Plan&, const float*, const float*, int, int, int, int, float*, float*, float*);
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-GENREKIT_FFT_KERNELS(base, )
-GENREKIT_FFT_KERNELS(avx2, [[gnu::target("avx2")]])
+GENREKIT_FFT_KERNELS(base, , false)
+GENREKIT_FFT_KERNELS(avx2, [[gnu::target("avx2")]], false)
+// Still 8 lanes of 256 bits (a 16-lane working set of 128 KB spills out of L1 and measured
+// slower), but with 32 registers for the three-stage passes.
+GENREKIT_FFT_KERNELS(avx512, [[gnu::target("avx2,avx512f,avx512vl")]], true)
 Kernels select_kernels() {
-    // AVX-512 CPUs run the AVX2 variant too: a 16-lane working set (128 KB) spills out of L1
-    // and measured slower.
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
+        return {true, forward_avx512, inverse_avx512};
     if (__builtin_cpu_supports("avx2")) return {true, forward_avx2, inverse_avx2};
     return {false, forward_base, inverse_base};
 }
 #elif defined(__AVX2__)
-GENREKIT_FFT_KERNELS(native, )
+#if defined(__AVX512VL__)
+GENREKIT_FFT_KERNELS(native, , true)
+#else
+GENREKIT_FFT_KERNELS(native, , false)
+#endif
 Kernels select_kernels() { return {true, forward_native, inverse_native}; }
 #else
-GENREKIT_FFT_KERNELS(base, )
+GENREKIT_FFT_KERNELS(base, , false)
 Kernels select_kernels() { return {false, forward_base, inverse_base}; }
 #endif
 
@@ -324,11 +389,12 @@ const Kernels& kernels() {
     return k;
 }
 
-void reserve(const Plan& p, Scratch& s) {
-    const auto n = static_cast<std::size_t>((p.half + 1) * L);
-    if (s.re.size() < n) s.re.resize(n);
-    if (s.im.size() < n) s.im.resize(n);
-    if (s.gather.size() < 2 * n) s.gather.resize(2 * n);
+// The FFT buffer (re and im interleaved, see P), aligned to a cache line.
+float* reserve(const Plan& p, Scratch& s) {
+    const auto n = static_cast<std::size_t>((p.half + 1) * P);
+    if (s.buf.size() < n + 16) s.buf.resize(n + 16);
+    const auto skip = (64 - reinterpret_cast<std::uintptr_t>(s.buf.data()) % 64) % 64 / sizeof(float);
+    return s.buf.data() + skip;
 }
 
 }  // namespace
@@ -368,15 +434,14 @@ Plan make_plan(int n_fft) {
 }
 
 void forward(const Plan& plan, const float* const* frames, std::complex<float>* const* out, int lanes, Scratch& s) {
-    reserve(plan, s);
-    kernels().forward(plan, frames, out, std::clamp(lanes, 1, L), s.re.data(), s.im.data());
+    float* buf = reserve(plan, s);
+    kernels().forward(plan, frames, out, std::clamp(lanes, 1, L), buf, buf + L);
 }
 
 void inverse_overlap_add(const Plan& plan, const std::complex<float>* X, const float* gain, int nb, int nt, int t0,
                          int hop, Scratch& s, float* y) {
-    reserve(plan, s);
-    kernels().inverse(plan, reinterpret_cast<const float*>(X), gain, nb, nt, t0, hop, s.re.data(), s.im.data(),
-                      s.gather.data(), y);
+    float* buf = reserve(plan, s);
+    kernels().inverse(plan, reinterpret_cast<const float*>(X), gain, nb, nt, t0, hop, buf, buf + L, y);
 }
 
 }  // namespace genrekit::fft_batch

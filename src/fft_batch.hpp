@@ -4,9 +4,9 @@
 //
 // Both directions are the textbook real FFT of size N through one complex radix-2 FFT of
 // size M = N/2 on z[m] = x[2m] + i x[2m+1], in float32 like the KissFFT path they stand in
-// for. The kernels are compiled for the x86-64 baseline and for AVX2 (and chosen at run time);
-// every variant performs the same float operations in the same order, so the bits do not
-// depend on the CPU.
+// for. The kernels are compiled for the x86-64 baseline, AVX2 and AVX-512 (and chosen at run
+// time); every variant performs the same float operations on each value in the same order,
+// so the bits do not depend on the CPU.
 #pragma once
 
 #include <complex>
@@ -36,7 +36,7 @@ bool forward_is_fast();
 
 // Working memory of one thread: resized on first use, then reused.
 struct Scratch {
-    std::vector<float> re, im, gather;
+    std::vector<float> buf;  // the FFT buffer, re and im interleaved
 };
 
 // The Hann-windowed real FFT of frames[l] (n_fft samples each, unwindowed; l < kLanes, all
