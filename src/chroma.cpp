@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <tuple>
 
@@ -11,6 +12,10 @@
 #endif
 
 #include "genrekit/error.hpp"
+
+// The 8-float vectors in project_kernel stay inside it: the ABI note about AVX vectors concerns
+// no caller.
+#pragma GCC diagnostic ignored "-Wpsabi"
 #include "genrekit/mel.hpp"
 
 namespace genrekit {
@@ -70,6 +75,50 @@ std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks)
     for (const auto& p : peaks)
         if (p.frequency > 0.f && p.magnitude >= threshold) freqs.push_back(p.frequency);
     return freqs;
+}
+
+
+// C = W S for a few-row W (the 12 chroma filters): per frame, each row's dot product with the
+// frame in float32, 8 bins per vector with one accumulator per row, the 8 lanes then summed
+// as a fixed tree, the last bins after. Compiled for AVX2 too (chosen at load time); the same
+// operations either way, no FMA. Rows are padded to a multiple of 8 bins with zeros.
+[[gnu::target_clones("avx2", "default")]] void project_kernel(const float* Wr, std::size_t rows, std::size_t stride,
+                                                              const float* S, std::size_t nb, std::size_t T, float* C) {
+    using v8f = float __attribute__((vector_size(32)));
+    constexpr std::size_t kMaxRows = 12;
+    const std::size_t nv = nb - nb % 8;
+    for (std::size_t t = 0; t < T; ++t) {
+        const float* s = S + t * nb;
+        v8f acc[kMaxRows] = {};
+        for (std::size_t b = 0; b < nv; b += 8) {
+            v8f x;
+            std::memcpy(&x, s + b, sizeof x);
+            for (std::size_t r = 0; r < rows; ++r) {
+                v8f w;
+                std::memcpy(&w, Wr + r * stride + b, sizeof w);
+                acc[r] += w * x;
+            }
+        }
+        for (std::size_t r = 0; r < rows; ++r) {
+            const v8f a = acc[r];
+            float sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            for (std::size_t b = nv; b < nb; ++b) sum += Wr[r * stride + b] * s[b];
+            C[t * rows + r] = sum;
+        }
+    }
+}
+
+void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram& C) {
+    const auto rows = static_cast<std::size_t>(W.rows()), nb = static_cast<std::size_t>(W.cols());
+    if (rows > 12) {  // the kernel keeps one accumulator per row in registers
+        C.noalias() = W * S;
+        return;
+    }
+    const std::size_t stride = (nb + 7) / 8 * 8;
+    std::vector<float> Wr(rows * stride, 0.f);
+    for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t b = 0; b < nb; ++b) Wr[r * stride + b] = W(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(b));
+    project_kernel(Wr.data(), rows, stride, S.data(), nb, static_cast<std::size_t>(S.cols()), C.data());
 }
 
 }  // namespace
@@ -502,7 +551,8 @@ Spectrogram ChromaStft::apply_with_tuning(const Spectrogram& power, double tunin
         throw Error("chroma: spectrogram has " + std::to_string(power.rows()) + " bins, expected " +
                     std::to_string(1 + params_.n_fft / 2));
     const Eigen::MatrixXf& W = filterbank(tuning);
-    Spectrogram C = W * power;
+    Spectrogram C(W.rows(), power.cols());
+    project_frames(W, power, C);
     // ref: librosa 0.7.2 util.normalize(norm=inf, axis=0): divide each frame by its largest
     // magnitude unless that is below tiny(float32).
     const float tiny = std::numeric_limits<float>::min();
