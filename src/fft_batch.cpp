@@ -7,6 +7,7 @@
 
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
+#include "vector_access.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
 // vectors without AVX enabled does not concern any caller.
@@ -27,13 +28,6 @@ using V = float __attribute__((vector_size(32)));
 using VI = int __attribute__((vector_size(32)));
 using V4 = float __attribute__((vector_size(16)));
 
-[[gnu::always_inline]] inline V loadv(const float* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-[[gnu::always_inline]] inline void storev(float* p, V v) { std::memcpy(p, &v, sizeof v); }
 
 // In-place transpose of an 8x8 block held in 8 vectors: afterwards r[j][l] is the old r[l][j].
 [[gnu::always_inline]] inline void transpose8(V* r) {
@@ -94,8 +88,8 @@ template <bool Forward, bool R8>
                     const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
                     V xr[8], xi[8];
                     for (int t = 0; t < 8; ++t) {
-                        xr[t] = loadv(pr + t * d);
-                        xi[t] = loadv(pi + t * d);
+                        xr[t] = simd::load<V>(pr + t * d);
+                        xi[t] = simd::load<V>(pi + t * d);
                     }
                     const int i1 = sz - 1 + j, i2 = 2 * sz - 1 + j, i4 = 4 * sz - 1 + j;
                     for (int t = 0; t < 8; t += 2)
@@ -107,8 +101,8 @@ template <bool Forward, bool R8>
                     for (int u = 0; u < 4; ++u)
                         butterfly<Forward>(xr[u], xi[u], xr[u + 4], xi[u + 4], twr[i4 + u * sz], twi[i4 + u * sz]);
                     for (int t = 0; t < 8; ++t) {
-                        storev(pr + t * d, xr[t]);
-                        storev(pi + t * d, xi[t]);
+                        simd::store(pr + t * d, xr[t]);
+                        simd::store(pi + t * d, xi[t]);
                     }
                 }
     for (; 4 * sz <= sz_end; sz *= 4) {
@@ -119,22 +113,22 @@ template <bool Forward, bool R8>
                 float* pr = re + (g + j) * P;
                 float* pi = im + (g + j) * P;
                 const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
-                V x0r = loadv(pr), x0i = loadv(pi);
-                V x1r = loadv(pr + d), x1i = loadv(pi + d);
-                V x2r = loadv(pr + 2 * d), x2i = loadv(pi + 2 * d);
-                V x3r = loadv(pr + 3 * d), x3i = loadv(pi + 3 * d);
+                V x0r = simd::load<V>(pr), x0i = simd::load<V>(pi);
+                V x1r = simd::load<V>(pr + d), x1i = simd::load<V>(pi + d);
+                V x2r = simd::load<V>(pr + 2 * d), x2i = simd::load<V>(pi + 2 * d);
+                V x3r = simd::load<V>(pr + 3 * d), x3i = simd::load<V>(pi + 3 * d);
                 butterfly<Forward>(x0r, x0i, x1r, x1i, w1r[j], twi[sz - 1 + j]);
                 butterfly<Forward>(x2r, x2i, x3r, x3i, w1r[j], twi[sz - 1 + j]);
                 butterfly<Forward>(x0r, x0i, x2r, x2i, w2r[j], twi[2 * sz - 1 + j]);
                 butterfly<Forward>(x1r, x1i, x3r, x3i, w2r[j + sz], twi[2 * sz - 1 + j + sz]);
-                storev(pr, x0r);
-                storev(pi, x0i);
-                storev(pr + d, x1r);
-                storev(pi + d, x1i);
-                storev(pr + 2 * d, x2r);
-                storev(pi + 2 * d, x2i);
-                storev(pr + 3 * d, x3r);
-                storev(pi + 3 * d, x3i);
+                simd::store(pr, x0r);
+                simd::store(pi, x0i);
+                simd::store(pr + d, x1r);
+                simd::store(pi + d, x1i);
+                simd::store(pr + 2 * d, x2r);
+                simd::store(pi + 2 * d, x2i);
+                simd::store(pr + 3 * d, x3r);
+                simd::store(pi + 3 * d, x3i);
             }
     }
     if (2 * sz <= sz_end) {
@@ -143,12 +137,12 @@ template <bool Forward, bool R8>
                 float* pr = re + (g + j) * P;
                 float* pi = im + (g + j) * P;
                 const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
-                V ar = loadv(pr), ai = loadv(pi), br = loadv(pr + d), bi = loadv(pi + d);
+                V ar = simd::load<V>(pr), ai = simd::load<V>(pi), br = simd::load<V>(pr + d), bi = simd::load<V>(pi + d);
                 butterfly<Forward>(ar, ai, br, bi, twr[sz - 1 + j], twi[sz - 1 + j]);
-                storev(pr, ar);
-                storev(pi, ai);
-                storev(pr + d, br);
-                storev(pi + d, bi);
+                simd::store(pr, ar);
+                simd::store(pi, ai);
+                simd::store(pr + d, br);
+                simd::store(pi + d, bi);
             }
     }
 }
@@ -184,13 +178,13 @@ template <bool R8>
     // 1. Window, transpose to positions x lanes, store z in bit-reversed order.
     for (int m0 = 0; m0 < M; m0 += 4) {
         V r[L];
-        const V w = loadv(win + 2 * m0);
-        for (int l = 0; l < L; ++l) r[l] = loadv(frames[l] + 2 * m0) * w;
+        const V w = simd::load<V>(win + 2 * m0);
+        for (int l = 0; l < L; ++l) r[l] = simd::load<V>(frames[l] + 2 * m0) * w;
         transpose8(r);  // r[2q], r[2q+1]: re, im of z[m0+q] across the lanes
         for (int q = 0; q < 4; ++q) {
             const int j = p.bitrev[static_cast<std::size_t>(m0 + q)];
-            storev(re + j * P, r[2 * q]);
-            storev(im + j * P, r[2 * q + 1]);
+            simd::store(re + j * P, r[2 * q]);
+            simd::store(im + j * P, r[2 * q + 1]);
         }
     }
     // 2. Z = DFT_M(z), natural order.
@@ -203,7 +197,7 @@ template <bool R8>
         V lo[L], hi[L];  // lo: bins k0+q (re, im pairs); hi: bins M-k0-3+q
         for (int q = 0; q < 4; ++q) {
             const int k = k0 + q;
-            const V ar = loadv(re + k * P), ai = loadv(im + k * P);
+            const V ar = simd::load<V>(re + k * P), ai = simd::load<V>(im + k * P);
             V xr, xi, yr, yi;  // X[k], X[M-k]
             if (k == 0) {
                 xr = ar + ai;
@@ -211,7 +205,7 @@ template <bool R8>
                 yr = ar - ai;
                 yi = V{};
             } else {
-                const V br = loadv(re + (M - k) * P), bi = loadv(im + (M - k) * P);
+                const V br = simd::load<V>(re + (M - k) * P), bi = simd::load<V>(im + (M - k) * P);
                 const float c = p.post_re[static_cast<std::size_t>(k)], sn = p.post_im[static_cast<std::size_t>(k)];
                 const V fr = ar + br, fi = ai - bi;  // F = Z[k] + conj Z[M-k]
                 const V gr = ai + bi, gi = br - ar;  // -i (Z[k] - conj Z[M-k])
@@ -229,8 +223,8 @@ template <bool R8>
         transpose8(lo);  // lo[l]: bins k0..k0+3 of frame l, interleaved
         transpose8(hi);
         for (int l = 0; l < lanes; ++l) {
-            storev(o[l] + 2 * k0, lo[l]);
-            storev(o[l] + 2 * (M - k0 - 3), hi[l]);
+            simd::store(o[l] + 2 * k0, lo[l]);
+            simd::store(o[l] + 2 * (M - k0 - 3), hi[l]);
         }
     }
     // X[M/2] = conj Z[M/2]: the split formula with e^{-i pi/2} = -i.
@@ -269,7 +263,7 @@ template <bool R8>
             // zeroed 32-byte vector went through the stack and stalled on store forwarding).
             V4 m;
             std::memcpy(&m, mc[l] + k, sizeof m);
-            r[l] = loadv(xc[l] + 2 * k) * __builtin_shufflevector(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
+            r[l] = simd::load<V>(xc[l] + 2 * k) * __builtin_shufflevector(m, m, 0, 0, 1, 1, 2, 2, 3, 3);
         }
         transpose8(r);
     };
@@ -279,8 +273,8 @@ template <bool R8>
         const V dr = ar - br, di = ai + bi;  // X[k] - conj X[M-k]
         const V orr = dr * c - di * sn, oi = dr * sn + di * c;
         const int j = p.bitrev[static_cast<std::size_t>(k)];
-        storev(re + j * P, er - oi);
-        storev(im + j * P, ei + orr);
+        simd::store(re + j * P, er - oi);
+        simd::store(im + j * P, ei + orr);
     };
     for (int k0 = 0; k0 < M / 2; k0 += 4) {
         V lo[L], hi[L];  // bins k0+q; bins M-k0-3+q
@@ -314,19 +308,19 @@ template <bool R8>
         for (int m0 = M - 8; m0 >= 0; m0 -= 8) {
             V r[L], q[L];
             for (int i = 0; i < 8; ++i) {
-                r[i] = loadv(re + (m0 + i) * P);
-                q[i] = loadv(im + (m0 + i) * P);
+                r[i] = simd::load<V>(re + (m0 + i) * P);
+                q[i] = simd::load<V>(im + (m0 + i) * P);
             }
             transpose8(r);  // r[l] = re of m0..m0+7 for lane l
             transpose8(q);
-            const V w0 = loadv(win + 2 * m0), w1 = loadv(win + 2 * m0 + 8);
+            const V w0 = simd::load<V>(win + 2 * m0), w1 = simd::load<V>(win + 2 * m0 + 8);
             for (int l = 0; l < lanes; ++l) {
                 const V zr = r[l] * scale, zi = q[l] * scale;
                 const V lo = __builtin_shuffle(zr, zi, VI{0, 8, 1, 9, 2, 10, 3, 11});
                 const V hi = __builtin_shuffle(zr, zi, VI{4, 12, 5, 13, 6, 14, 7, 15});
                 float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * hop + 2 * m0;
-                storev(dst, loadv(dst) + w0 * lo);
-                storev(dst + 8, loadv(dst + 8) + w1 * hi);
+                simd::store(dst, simd::load<V>(dst) + w0 * lo);
+                simd::store(dst + 8, simd::load<V>(dst + 8) + w1 * hi);
             }
         }
         return;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "genrekit/error.hpp"
+#include "vector_access.hpp"
 
 // The 4-double vector helpers have internal linkage: the ABI note about passing AVX vectors
 // without AVX enabled concerns no caller.
@@ -17,13 +18,6 @@ namespace {
 
 using D4 = double __attribute__((vector_size(32)));
 
-inline D4 load4(const double* p) {
-    D4 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-inline void store4(double* p, D4 v) { std::memcpy(p, &v, sizeof v); }
-
 // Stages s, 2s, ... < M (s >= 4) of the radix-2 FFT, four butterflies per vector. Compiled for
 // AVX2 too (chosen at load time): the bits are the same either way (no FMA contraction).
 [[gnu::target_clones("avx2", "default")]] void radix2_stages(double* re, double* im, std::size_t M, std::size_t s,
@@ -33,14 +27,14 @@ inline void store4(double* p, D4 v) { std::memcpy(p, &v, sizeof v); }
         const double* wi = twi + (s - 1);
         for (std::size_t g = 0; g < M; g += 2 * s)
             for (std::size_t j = 0; j < s; j += 4) {
-                const D4 w_r = load4(wr + j), w_i = load4(wi + j);
-                const D4 a_r = load4(re + g + j), a_i = load4(im + g + j);
-                const D4 b_r = load4(re + g + s + j), b_i = load4(im + g + s + j);
+                const D4 w_r = simd::load<D4>(wr + j), w_i = simd::load<D4>(wi + j);
+                const D4 a_r = simd::load<D4>(re + g + j), a_i = simd::load<D4>(im + g + j);
+                const D4 b_r = simd::load<D4>(re + g + s + j), b_i = simd::load<D4>(im + g + s + j);
                 const D4 tr = b_r * w_r - b_i * w_i, ti = b_r * w_i + b_i * w_r;
-                store4(re + g + s + j, a_r - tr);
-                store4(im + g + s + j, a_i - ti);
-                store4(re + g + j, a_r + tr);
-                store4(im + g + j, a_i + ti);
+                simd::store(re + g + s + j, a_r - tr);
+                simd::store(im + g + s + j, a_i - ti);
+                simd::store(re + g + j, a_r + tr);
+                simd::store(im + g + j, a_i + ti);
             }
     }
 }

@@ -8,6 +8,7 @@
 
 #include "fft_batch.hpp"
 #include "genrekit/error.hpp"
+#include "vector_access.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
 // vectors without AVX enabled does not concern any caller.
@@ -59,18 +60,6 @@ template <class V>
     return v;
 }
 
-template <class V>
-[[gnu::always_inline]] inline V loadv(const float* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-template <class V>
-[[gnu::always_inline]] inline void storev(float* p, V v) {
-    std::memcpy(p, &v, sizeof v);
-}
-
 template <class V, int W>
 [[gnu::always_inline]] inline void window_step(V* a, int w_runtime, V in, V out, V minus_inf) {
     const int w = W > 0 ? W : w_runtime;
@@ -109,7 +98,7 @@ template <class V, int W>
     const V minus_inf = splat<V>(-std::numeric_limits<float>::infinity());
     for (int k = 0; k <= w; ++k) a[k] = inf;
     // Fill: the first w inputs replace the w sentinels.
-    for (int i = 0; i < w - 1; ++i) window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), inf, minus_inf);
+    for (int i = 0; i < w - 1; ++i) window_step<V, W>(a, w, simd::load<V>(src + idx[i] * stride), inf, minus_inf);
     // Along time, each step reads the next column, a page away (stride = n_fft/2+1 floats): the
     // hardware prefetchers do not follow that, so ask for the column kPrefetch steps ahead.
     constexpr int kPrefetch = 12;
@@ -117,9 +106,9 @@ template <class V, int W>
     for (int j = 0; j < n; ++j) {
         const int i = j + w - 1;
         __builtin_prefetch(src + idx[std::min(i + kPrefetch, last)] * stride);
-        const V out = j == 0 ? inf : loadv<V>(src + idx[i - w] * stride);
-        window_step<V, W>(a, w, loadv<V>(src + idx[i] * stride), out, minus_inf);
-        storev<V>(dst + j * stride, a[half]);
+        const V out = j == 0 ? inf : simd::load<V>(src + idx[i - w] * stride);
+        window_step<V, W>(a, w, simd::load<V>(src + idx[i] * stride), out, minus_inf);
+        simd::store<V>(dst + j * stride, a[half]);
     }
 }
 
@@ -237,7 +226,7 @@ template <class V, int B>
     static_assert((1 << K) == B);
     SortedRuns<V, B> blk[3];
     auto fill = [&](SortedRuns<V, B>& r, int k) {
-        for (int i = 0; i < B; ++i) r.run[0][i] = loadv<V>(ext + static_cast<std::ptrdiff_t>(k * B + i) * ext_stride);
+        for (int i = 0; i < B; ++i) r.run[0][i] = simd::load<V>(ext + static_cast<std::ptrdiff_t>(k * B + i) * ext_stride);
         sort_runs_from<V, B, 1>(r);
     };
     fill(blk[0], 0);
@@ -249,7 +238,7 @@ template <class V, int B>
         V out[B];
         descend<V, B, B>(blk[kc].run[K], blk[k], blk[kn], 0, out);
         const int m = std::min(B, n - g * B);
-        for (int d = 0; d < m; ++d) storev<V>(dst + static_cast<std::ptrdiff_t>(g * B + d) * stride, out[d]);
+        for (int d = 0; d < m; ++d) simd::store<V>(dst + static_cast<std::ptrdiff_t>(g * B + d) * stride, out[d]);
         k = kc;
     }
 }
@@ -293,7 +282,7 @@ template <class V>
         for (int g = 0; g < kStrip; ++g) b0[g] = std::min(s0 + g * L, nb - L);  // the last groups overlap
         for (int i = 0; i < n_ext; ++i) {
             const float* col = S + static_cast<std::ptrdiff_t>(ext[i]) * nb;
-            for (int g = 0; g < kStrip; ++g) storev<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, loadv<V>(col + b0[g]));
+            for (int g = 0; g < kStrip; ++g) simd::store<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, simd::load<V>(col + b0[g]));
         }
         // The medians go to a strip buffer too, then out a column at a time: stored straight into
         // the columns, each store would wait for its line to be read in first.
@@ -301,7 +290,7 @@ template <class V>
         for (int g = 0; g < kStrip; ++g) median_blocks<V, kBlock>(buf + g * L, W, obuf + g * L, W, nt);
         for (int t = 0; t < nt; ++t) {
             float* col = O + static_cast<std::ptrdiff_t>(t) * nb;
-            for (int g = 0; g < kStrip; ++g) storev<V>(col + b0[g], loadv<V>(obuf + static_cast<std::ptrdiff_t>(t) * W + g * L));
+            for (int g = 0; g < kStrip; ++g) simd::store<V>(col + b0[g], simd::load<V>(obuf + static_cast<std::ptrdiff_t>(t) * W + g * L));
         }
     }
 }

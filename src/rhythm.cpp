@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "genrekit/error.hpp"
+#include "vector_access.hpp"
 
 // The 4-lane tempogram helpers have internal linkage, so the ABI note about passing AVX vectors
 // without AVX enabled concerns no caller.
@@ -153,13 +154,6 @@ double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
 using D4 = double __attribute__((vector_size(32)));
 using I4 = long __attribute__((vector_size(32)));
 
-[[gnu::always_inline]] inline D4 load4(const double* p) {
-    D4 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-[[gnu::always_inline]] inline void store4(double* p, D4 v) { std::memcpy(p, &v, sizeof v); }
-
 // Frame energies sum_n (w[n] x[t+n])^2, four frames per vector.
 [[gnu::always_inline]] inline void energies_body(const TempogramInputs& in, double* e) {
     const std::size_t N = in.N, T = in.T;
@@ -167,10 +161,10 @@ using I4 = long __attribute__((vector_size(32)));
     for (; t + 4 <= T; t += 4) {
         D4 acc{};
         for (std::size_t n = 0; n < N; ++n) {
-            const D4 v = in.window[n] * load4(in.x + t + n);
+            const D4 v = in.window[n] * simd::load<D4>(in.x + t + n);
             acc = acc + v * v;
         }
-        store4(e + t, acc);
+        simd::store(e + t, acc);
     }
     for (; t < T; ++t) {
         double acc = 0.0;
@@ -184,8 +178,8 @@ using I4 = long __attribute__((vector_size(32)));
 
 // {r[0], (r - stride)[1], (r - 2 stride)[2], (r - 3 stride)[3]}: lane l from l rows earlier.
 [[gnu::always_inline]] inline D4 diagonal(const double* r, std::size_t stride) {
-    const D4 a = __builtin_shuffle(load4(r), load4(r - stride), I4{0, 5, 2, 7});
-    const D4 b = __builtin_shuffle(load4(r - 2 * stride), load4(r - 3 * stride), I4{0, 5, 2, 7});
+    const D4 a = __builtin_shuffle(simd::load<D4>(r), simd::load<D4>(r - stride), I4{0, 5, 2, 7});
+    const D4 b = __builtin_shuffle(simd::load<D4>(r - 2 * stride), simd::load<D4>(r - 3 * stride), I4{0, 5, 2, 7});
     return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
 }
 
@@ -208,28 +202,28 @@ using I4 = long __attribute__((vector_size(32)));
         for (std::size_t a = 0; a < R; ++a) P[a] = 0.0;
         for (std::size_t j = 0; j < len; ++j) {
             const std::size_t m = t0 + j;
-            const D4 p = x[m] * load4(x + m + k0);
+            const D4 p = x[m] * simd::load<D4>(x + m + k0);
             s0 = s0 + p;
             sc1 = sc1 + c1m[m] * p;
             ss1 = ss1 + s1m[m] * p;
             sc2 = sc2 + c2m[m] * p;
             ss2 = ss2 + s2m[m] * p;
             double* row = P + (j + 1) * R;
-            store4(row, s0);
-            store4(row + 4, sc1);
-            store4(row + 8, ss1);
-            store4(row + 12, sc2);
-            store4(row + 16, ss2);
+            simd::store(row, s0);
+            simd::store(row + 4, sc1);
+            simd::store(row + 8, ss1);
+            simd::store(row + 12, sc2);
+            simd::store(row + 16, ss2);
         }
         for (std::size_t t = t0; t < t1; ++t) {
             const std::size_t j = t - t0;
             const double* lo = P + j * R;
             const double* hi = P + (j + L0) * R;
-            const D4 c0 = diagonal(hi, R) - load4(lo);
-            const D4 c1 = diagonal(hi + 4, R) - load4(lo + 4);
-            const D4 s1 = diagonal(hi + 8, R) - load4(lo + 8);
-            const D4 c2 = diagonal(hi + 12, R) - load4(lo + 12);
-            const D4 s2 = diagonal(hi + 16, R) - load4(lo + 16);
+            const D4 c0 = diagonal(hi, R) - simd::load<D4>(lo);
+            const D4 c1 = diagonal(hi + 4, R) - simd::load<D4>(lo + 4);
+            const D4 s1 = diagonal(hi + 8, R) - simd::load<D4>(lo + 8);
+            const D4 c2 = diagonal(hi + 12, R) - simd::load<D4>(lo + 12);
+            const D4 s2 = diagonal(hi + 16, R) - simd::load<D4>(lo + 16);
             acc0 = acc0 + g[t] * c0;
             u1 = u1 + (gc1[t] * c1 + gs1[t] * s1);
             v1 = v1 + (gc1[t] * s1 - gs1[t] * c1);
