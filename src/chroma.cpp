@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <tuple>
 
@@ -12,11 +11,8 @@
 #endif
 
 #include "genrekit/error.hpp"
-
-// The 8-float vectors in project_kernel stay inside it: the ABI note about AVX vectors concerns
-// no caller.
-#pragma GCC diagnostic ignored "-Wpsabi"
 #include "genrekit/mel.hpp"
+#include "vector_access.hpp"
 
 namespace genrekit {
 
@@ -77,6 +73,7 @@ std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks)
     return freqs;
 }
 
+constexpr std::size_t kProjectMaxRows = 12;  // project_kernel keeps one accumulator per row in registers
 
 // C = W S for a few-row W (the 12 chroma filters): per frame, each row's dot product with the
 // frame in float32, 8 bins per vector with one accumulator per row, the 8 lanes then summed
@@ -85,19 +82,13 @@ std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks)
 [[gnu::target_clones("avx2", "default")]] void project_kernel(const float* Wr, std::size_t rows, std::size_t stride,
                                                               const float* S, std::size_t nb, std::size_t T, float* C) {
     using v8f = float __attribute__((vector_size(32)));
-    constexpr std::size_t kMaxRows = 12;
     const std::size_t nv = nb - nb % 8;
     for (std::size_t t = 0; t < T; ++t) {
         const float* s = S + t * nb;
-        v8f acc[kMaxRows] = {};
+        v8f acc[kProjectMaxRows] = {};
         for (std::size_t b = 0; b < nv; b += 8) {
-            v8f x;
-            std::memcpy(&x, s + b, sizeof x);
-            for (std::size_t r = 0; r < rows; ++r) {
-                v8f w;
-                std::memcpy(&w, Wr + r * stride + b, sizeof w);
-                acc[r] += w * x;
-            }
+            const v8f x = simd::load<v8f>(s + b);
+            for (std::size_t r = 0; r < rows; ++r) acc[r] += simd::load<v8f>(Wr + r * stride + b) * x;
         }
         for (std::size_t r = 0; r < rows; ++r) {
             const v8f a = acc[r];
@@ -110,7 +101,7 @@ std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks)
 
 void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram& C) {
     const auto rows = static_cast<std::size_t>(W.rows()), nb = static_cast<std::size_t>(W.cols());
-    if (rows > 12) {  // the kernel keeps one accumulator per row in registers
+    if (rows > kProjectMaxRows) {
         C.noalias() = W * S;
         return;
     }
@@ -153,12 +144,14 @@ bool any4(const float* p, float v) {
 // piptrack's peak picking, one frame at a time.
 class PeakPicker {
 public:
-    PeakPicker(const TuningParams& params, int n_bins)
-        : n_fft_(2 * (n_bins - 1)), thresh_(static_cast<float>(params.threshold)), sr_(static_cast<double>(params.sample_rate)) {
-        std::tie(lo_, hi_) = piptrack_bins(params, n_bins);
+    // Checks the parameters and that S has the 3 bins a peak needs.
+    PeakPicker(const TuningParams& params, const Spectrogram& S)
+        : n_fft_(2 * (static_cast<int>(S.rows()) - 1)), thresh_(static_cast<float>(params.threshold)),
+          sr_(static_cast<double>(params.sample_rate)) {
+        params.validate();
+        if (S.rows() < 3) throw Error("piptrack: spectrogram has " + std::to_string(S.rows()) + " bins, needs at least 3");
+        std::tie(lo_, hi_) = piptrack_bins(params, static_cast<int>(S.rows()));
     }
-    int lo() const { return lo_; }
-    int hi() const { return hi_; }
 
     // Appends the peaks of frame t (column s, whose maximum is col_max).
     void frame(const float* s, int t, float col_max, std::vector<PitchPeak>& peaks) const {
@@ -228,16 +221,10 @@ private:
     double sr_;
 };
 
-void require_piptrack_bins(const Spectrogram& S) {
-    if (S.rows() < 3) throw Error("piptrack: spectrogram has " + std::to_string(S.rows()) + " bins, needs at least 3");
-}
-
 }  // namespace
 
 std::vector<PitchPeak> piptrack(const Spectrogram& S, const TuningParams& params) {
-    params.validate();
-    require_piptrack_bins(S);
-    const PeakPicker picker(params, static_cast<int>(S.rows()));
+    const PeakPicker picker(params, S);
     std::vector<PitchPeak> peaks;
     for (Eigen::Index t = 0; t < S.cols(); ++t) picker.frame(S.col(t).data(), static_cast<int>(t), S.col(t).maxCoeff(), peaks);
     return peaks;
@@ -323,11 +310,9 @@ double estimate_tuning(const Spectrogram& S, const TuningParams& params) {
 TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float noise,
                          std::span<const std::uint8_t> exact_frames) {
     TuningCheck out;
-    params.validate();
-    require_piptrack_bins(S);
+    const PeakPicker picker(params, S);
     const Eigen::Index T = S.cols();
     const int n_bins = static_cast<int>(S.rows());
-    const PeakPicker picker(params, n_bins);
     // One pass over the frames, each column read while it is in cache: its maximum, its peaks
     // (piptrack), and
     // 1. whether a peak/no-peak decision is within eps of flipping: the effect of that on the

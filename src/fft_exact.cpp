@@ -1,16 +1,11 @@
 #include "fft_exact.hpp"
 
 #include <cmath>
-#include <cstring>
 #include <numbers>
 #include <string>
 
 #include "genrekit/error.hpp"
 #include "vector_access.hpp"
-
-// The 4-double vector helpers have internal linkage: the ABI note about passing AVX vectors
-// without AVX enabled concerns no caller.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace genrekit::fft_exact {
 

@@ -514,10 +514,6 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
     }
 }
 
-// ref: librosa 0.7.2 istft(length=None, center=True): the overlap-added frames y (N + hop*(nt-1)
-// samples) divided by the window sum-square where it exceeds tiny, hop*(nt-1) samples written
-// to out[0..], the rest of `out` zero (fix_length). `ws` is scratch. With `residual` (out.size()
-// floats), also residual[i] = signal[i] - out[i] on those samples and 0 after them.
 // out[i] = y[i] / w[i] where w[i] > tiny(float32), else y[i]; with `residual`, also residual[i]
 // = signal[i] - out[i] (the percussive residual, see Hpss::waveforms). Eight samples per vector
 // with the same IEEE division and subtraction as one at a time; compiled for AVX2 too.
@@ -526,17 +522,10 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
     const float tiny = std::numeric_limits<float>::min();
     std::size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        v8f yv, wv;
-        std::memcpy(&yv, y + i, sizeof yv);
-        std::memcpy(&wv, w + i, sizeof wv);
+        const v8f yv = simd::load<v8f>(y + i), wv = simd::load<v8f>(w + i);
         const v8f o = wv > tiny ? yv / wv : yv;
-        std::memcpy(out + i, &o, sizeof o);
-        if (residual) {
-            v8f sv;
-            std::memcpy(&sv, signal + i, sizeof sv);
-            const v8f r = sv - o;
-            std::memcpy(residual + i, &r, sizeof r);
-        }
+        simd::store(out + i, o);
+        if (residual) simd::store(residual + i, simd::load<v8f>(signal + i) - o);
     }
     for (; i < n; ++i) {
         out[i] = w[i] > tiny ? y[i] / w[i] : y[i];
@@ -544,6 +533,10 @@ void compute_window_sumsquare(const fft_batch::Plan& p, std::size_t hop, int nt,
     }
 }
 
+// ref: librosa 0.7.2 istft(length=None, center=True): the overlap-added frames y (N + hop*(nt-1)
+// samples) divided by the window sum-square where it exceeds tiny, hop*(nt-1) samples written
+// to out[0..], the rest of `out` zero (fix_length). `ws` is scratch. With `residual` (out.size()
+// floats), also residual[i] = signal[i] - out[i] on those samples and 0 after them.
 void istft_normalize(const fft_batch::Plan& p, int hop_length, int nt, const std::vector<float>& y,
                      std::vector<float>& ws, int& ws_frames, std::vector<float>& out, const float* signal = nullptr,
                      float* residual = nullptr) {

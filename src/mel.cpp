@@ -2,14 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <numbers>
 
 #include "genrekit/error.hpp"
-
-// The 4-lane vectors in mel_group have internal linkage: the ABI note about passing AVX vectors
-// without AVX enabled concerns no caller.
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "vector_access.hpp"
 
 namespace genrekit {
 
@@ -45,11 +41,7 @@ constexpr int kMelLanes = 8;  // frames per group
         for (std::size_t k = 0; k < band.size; ++k) {
             const double wk = band.weights[k];
             const float* x = buf + (static_cast<std::size_t>(band.first_bin) + k) * G;
-            for (int h = 0; h < G / 4; ++h) {
-                v4f xf;
-                std::memcpy(&xf, x + 4 * h, sizeof xf);
-                acc[h] += wk * __builtin_convertvector(xf, v4d);
-            }
+            for (int h = 0; h < G / 4; ++h) acc[h] += wk * __builtin_convertvector(simd::load<v4f>(x + 4 * h), v4d);
         }
         for (int l = 0; l < G; ++l) sums[m * G + static_cast<std::size_t>(l)] = acc[l / 4][l % 4];
     }

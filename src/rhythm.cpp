@@ -2,16 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <numbers>
 
 #include "genrekit/error.hpp"
 #include "vector_access.hpp"
-
-// The 4-lane tempogram helpers have internal linkage, so the ABI note about passing AVX vectors
-// without AVX enabled concerns no caller.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace genrekit {
 
@@ -87,7 +82,6 @@ std::vector<double> pad_linear_ramp(std::span<const float> env, int half) {
     return x;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Kernels of TempoEstimator::mean_tempogram (see the comment there for the method).
 // ---------------------------------------------------------------------------------------------
@@ -105,31 +99,33 @@ struct TempogramInputs {
 constexpr std::size_t kTempoBlock = 256;  // frames between restarts of the prefix sums
 constexpr std::size_t kLagGroup = 4;      // lags per vector (one per lane)
 
+// The mean tempogram at lag k from the five lag sums: w[n] w[n+k] = A0 + A1c cos + A1s sin +
+// A2c cos 2 + A2s sin 2 (see mean_tempogram), divided by the frame count.
+double lag_mean(const TempogramInputs& in, std::size_t k, double acc0, double u1, double v1, double u2, double v2) {
+    const double ck = in.cosN[k], sk = in.sinN[k];
+    const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
+    const double A2c = 0.125 * ck, A2s = -0.125 * sk;
+    return (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(in.T);
+}
+
 // The mean tempogram at lag k from the five prefix sums (scratch: 5 (kTempoBlock + N + 1)).
 double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
     const std::size_t N = in.N, T = in.T, L = N - k, cap = kTempoBlock + N + 1;
     double *P0 = scratch, *PC1 = P0 + cap, *PS1 = PC1 + cap, *PC2 = PS1 + cap, *PS2 = PC2 + cap;
     const double* x = in.x;
-    const double ck = in.cosN[k], sk = in.sinN[k];
-    const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
-    const double A2c = 0.125 * ck, A2s = -0.125 * sk;
     double acc0 = 0, u1 = 0, v1 = 0, u2 = 0, v2 = 0;
     for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
         const std::size_t t1 = std::min(T, t0 + kTempoBlock);
         const std::size_t len = t1 - t0 + L - 1;  // m = t0 .. t1 - 1 + L - 1
         P0[0] = PC1[0] = PS1[0] = PC2[0] = PS2[0] = 0.0;
-        std::size_t i1 = t0 % N, i2 = (2 * t0) % N;
         for (std::size_t j = 0; j < len; ++j) {
             const std::size_t m = t0 + j;
             const double p = x[m] * x[m + k];
             P0[j + 1] = P0[j] + p;
-            PC1[j + 1] = PC1[j] + in.cosN[i1] * p;
-            PS1[j + 1] = PS1[j] + in.sinN[i1] * p;
-            PC2[j + 1] = PC2[j] + in.cosN[i2] * p;
-            PS2[j + 1] = PS2[j] + in.sinN[i2] * p;
-            if (++i1 == N) i1 = 0;
-            i2 += 2;
-            if (i2 >= N) i2 -= N;
+            PC1[j + 1] = PC1[j] + in.cos1[m] * p;
+            PS1[j + 1] = PS1[j] + in.sin1[m] * p;
+            PC2[j + 1] = PC2[j] + in.cos2[m] * p;
+            PS2[j + 1] = PS2[j] + in.sin2[m] * p;
         }
         for (std::size_t t = t0; t < t1; ++t) {
             const std::size_t j = t - t0;
@@ -143,7 +139,7 @@ double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
             v2 += in.gc2[t] * s2 - in.gs2[t] * c2;
         }
     }
-    return (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(T);
+    return lag_mean(in, k, acc0, u1, v1, u2, v2);
 }
 
 // The vector kernels below do exactly lag_sum's operations, in its order, on four lags (or four
@@ -231,13 +227,7 @@ using I4 = long __attribute__((vector_size(32)));
             v2 = v2 + (gc2[t] * s2 - gs2[t] * c2);
         }
     }
-    for (int l = 0; l < 4; ++l) {
-        const std::size_t k = k0 + static_cast<std::size_t>(l);
-        const double ck = in.cosN[k], sk = in.sinN[k];
-        const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
-        const double A2c = 0.125 * ck, A2s = -0.125 * sk;
-        out[l] = (A0 * acc0[l] + A1c * u1[l] + A1s * v1[l] + A2c * u2[l] + A2s * v2[l]) / static_cast<double>(T);
-    }
+    for (int l = 0; l < 4; ++l) out[l] = lag_mean(in, k0 + static_cast<std::size_t>(l), acc0[l], u1[l], v1[l], u2[l], v2[l]);
 }
 
 struct TempogramKernels {
@@ -271,7 +261,6 @@ const TempogramKernels& tempogram_kernels() {
     return k;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // onset_strength's median over bands, eight frames at once.
 // ---------------------------------------------------------------------------------------------
@@ -295,12 +284,9 @@ constexpr std::size_t kOnsetLanes = 8;
                 float* q = buf + (base + j) * L;
                 if ((base & k) != 0) std::swap(p, q);  // descending: the larger value goes first
                 for (std::size_t i = 0; i < j * L; i += L) {
-                    v8f a, c;
-                    std::memcpy(&a, p + i, sizeof a);
-                    std::memcpy(&c, q + i, sizeof c);
-                    const v8f lo = a < c ? a : c, hi = a < c ? c : a;
-                    std::memcpy(p + i, &lo, sizeof lo);
-                    std::memcpy(q + i, &hi, sizeof hi);
+                    const v8f a = simd::load<v8f>(p + i), c = simd::load<v8f>(q + i);
+                    simd::store(p + i, a < c ? a : c);
+                    simd::store(q + i, a < c ? c : a);
                 }
             }
     const float* lower = buf + (B / 2 - 1) * L;
@@ -326,7 +312,6 @@ std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& param
     const auto lag = static_cast<std::size_t>(params.lag);
     std::vector<float> env(T, 0.f);  // pad_width zeros in front, then cut to T frames
     if (B == 0) return env;
-    std::vector<float> d(B);
     // Column i of the aggregated difference, i < n, lands at output frame pad + i.
     const std::size_t n = T > std::max(lag, pad) ? T - std::max(lag, pad) : 0;
     std::size_t i = 0;
@@ -348,6 +333,7 @@ std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& param
         }
         return env;
     }
+    std::vector<float> d(B);
     for (; i < n; ++i) {
         const float* cur = S.col(static_cast<Eigen::Index>(i + lag)).data();
         const float* prev = S.col(static_cast<Eigen::Index>(i)).data();
@@ -482,7 +468,7 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         sinN[j] = std::sin(a);
     }
     std::vector<double> g(T), gc1(T), gs1(T), gc2(T), gs2(T);
-    // The phase tables by envelope index m, for the vector kernel's prefix sums.
+    // The phase tables by envelope index m, for the prefix sums.
     std::vector<double> cos1(x.size()), sin1(x.size()), cos2(x.size()), sin2(x.size());
     for (std::size_t m = 0; m < x.size(); ++m) {
         cos1[m] = cosN[m % N];
@@ -512,7 +498,6 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
     for (; k < N; ++k) mean[k] = lag_sum(in, k, prefix.data());
     return mean;
 }
-
 
 std::vector<double> TempoEstimator::tempo_scores(std::span<const float> onset_env) const {
     const auto tg = mean_tempogram(onset_env);

@@ -1,7 +1,6 @@
 #include "genrekit/stft.hpp"
 
 #include <kissfft/kiss_fftr.h>
-
 #include <unsupported/Eigen/FFT>
 
 #if defined(__x86_64__) || defined(__SSE2__)
