@@ -1,5 +1,6 @@
 #include "genrekit/spectral_features.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #if defined(__x86_64__) || defined(__SSE2__)
@@ -11,6 +12,12 @@
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "genrekit/stats.hpp"
+#include "pairwise_kernels.hpp"
+#include "vector_access.hpp"
+
+// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
+// the baseline's bits.
+#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 
@@ -33,29 +40,96 @@ void SpectralParams::validate() const {
 
 namespace {
 
-// pairwise_sum of f(0), ..., f(n-1) without storing them: the same additions in the same order.
-// f is called once per index, in increasing order.
-template <typename T, typename F>
-T pairwise_sum_map(std::size_t first, std::size_t n, F& f) {
-    if (n < 8) {
-        T res = 0;
-        for (std::size_t i = 0; i < n; ++i) res += f(first + i);
-        return res;
+// The float64 sums of one frame for centroid and bandwidth: numpy's pairwise sums of the
+// products librosa forms (pairwise_kernels.hpp), one term source per sum.
+using pairwise::Vec;
+
+// |s[k]| in float64. ref: librosa 0.7.2 util.normalize(norm=1): np.sum(np.abs(S), axis=0).
+struct AbsTerms {
+    const float* s;
+    [[gnu::always_inline]] double one(std::size_t k) const { return std::abs(static_cast<double>(s[k])); }
+    [[gnu::always_inline]] Vec<double> vec(std::size_t k) const {
+        using Bits = long long __attribute__((vector_size(64)));
+        const Vec<double> v = __builtin_convertvector(simd::load<Vec<float>>(s + k), Vec<double>);
+        return reinterpret_cast<Vec<double>>(reinterpret_cast<Bits>(v) & 0x7FFFFFFFFFFFFFFFLL);
     }
-    if (n <= 128) {
-        T r[8];
-        for (std::size_t j = 0; j < 8; ++j) r[j] = f(first + j);
-        std::size_t i = 8;
-        for (; i < n - (n % 8); i += 8)
-            for (std::size_t j = 0; j < 8; ++j) r[j] += f(first + i + j);
-        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; ++i) res += f(first + i);
-        return res;
+};
+
+// freq[k] * q[k]. ref: librosa 0.7.2 spectral_centroid: np.sum(freq * normalize(S), axis=0).
+struct WeightedTerms {
+    const double* fq;
+    const float* q;
+    [[gnu::always_inline]] double one(std::size_t k) const { return fq[k] * static_cast<double>(q[k]); }
+    [[gnu::always_inline]] Vec<double> vec(std::size_t k) const {
+        return simd::load<Vec<double>>(fq + k) * __builtin_convertvector(simd::load<Vec<float>>(q + k), Vec<double>);
     }
-    std::size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    const T left = pairwise_sum_map<T>(first, n2, f);
-    return left + pairwise_sum_map<T>(first + n2, n - n2, f);
+};
+
+// w[k] * |freq[k] - c|**2 (squaring the signed difference gives the same bits).
+// ref: librosa 0.7.2 spectral_bandwidth(p=2): np.sum(S * abs(freq - centroid)**p, axis=0).
+struct SquaredDeviationTerms {
+    const double* fq;
+    const float* w;
+    double c;
+    [[gnu::always_inline]] double one(std::size_t k) const {
+        const double d = fq[k] - c;
+        return static_cast<double>(w[k]) * (d * d);
+    }
+    [[gnu::always_inline]] Vec<double> vec(std::size_t k) const {
+        const Vec<double> d = simd::load<Vec<double>>(fq + k) - c;
+        return __builtin_convertvector(simd::load<Vec<float>>(w + k), Vec<double>) * (d * d);
+    }
+};
+
+// w[k] * |freq[k] - c|**p for any other p, one term at a time.
+struct PowerDeviationTerms {
+    const double* fq;
+    const float* w;
+    double c, p;
+    double one(std::size_t k) const { return static_cast<double>(w[k]) * std::pow(std::abs(fq[k] - c), p); }
+    Vec<double> vec(std::size_t k) const {
+        Vec<double> v;
+        for (int j = 0; j < 8; ++j) v[j] = one(k + static_cast<std::size_t>(j));
+        return v;
+    }
+};
+
+struct ShapeSums {
+    double (*abs)(const float* s, std::size_t n);
+    double (*weighted)(const double* fq, const float* q, std::size_t n);
+    double (*squared_deviation)(const double* fq, const float* w, double c, std::size_t n);
+};
+
+#define GENREKIT_SHAPE_SUMS(SUFFIX, ATTR)                                                                   \
+    GENREKIT_PAIRWISE_SUM(pairwise_##SUFFIX, ATTR)                                                          \
+    ATTR double abs_sum_##SUFFIX(const float* s, std::size_t n) {                                           \
+        return pairwise_##SUFFIX<double>(AbsTerms{s}, 0, n);                                                \
+    }                                                                                                       \
+    ATTR double weighted_sum_##SUFFIX(const double* fq, const float* q, std::size_t n) {                    \
+        return pairwise_##SUFFIX<double>(WeightedTerms{fq, q}, 0, n);                                       \
+    }                                                                                                       \
+    ATTR double squared_deviation_sum_##SUFFIX(const double* fq, const float* w, double c, std::size_t n) { \
+        return pairwise_##SUFFIX<double>(SquaredDeviationTerms{fq, w, c}, 0, n);                            \
+    }                                                                                                       \
+    [[maybe_unused]] constexpr ShapeSums shape_sums_##SUFFIX{abs_sum_##SUFFIX, weighted_sum_##SUFFIX,       \
+                                                             squared_deviation_sum_##SUFFIX};
+
+GENREKIT_SHAPE_SUMS(base, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+GENREKIT_SHAPE_SUMS(avx2, [[gnu::target("avx2")]])
+GENREKIT_SHAPE_SUMS(avx512, [[gnu::target("avx2,avx512f")]])
+#endif
+
+// Chosen once; every variant gives the same bits.
+const ShapeSums& shape_sums() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+    static const ShapeSums& s = __builtin_cpu_supports("avx512f") ? shape_sums_avx512
+                                : __builtin_cpu_supports("avx2")  ? shape_sums_avx2
+                                                                  : shape_sums_base;
+    return s;
+#else
+    return shape_sums_base;
+#endif
 }
 
 // q[k] = float(s[k] / length) with the division in double (IEEE: the same bits in SSE2 pairs).
@@ -127,6 +201,124 @@ void normalize_f32(const float* s, double length, float* q, std::size_t n) {
 void normalize_f32(const float* s, double length, float* q, std::size_t n) { normalize_f32_base(s, length, q, n); }
 #endif
 
+// The roll-off search of 8 frames at once, frames as vector lanes: a float32 running sum is one
+// long dependency chain, so 8 chains run side by side. Per lane, the first bin whose running
+// sum reaches pct * total (n when none does) and the running sums there.
+// ref: librosa 0.7.2 spectral_rolloff: total = np.cumsum(S, axis=0) in float32 (sequential);
+// threshold = roll_percent * total[-1] in float32; the lowest bin with total >= threshold.
+struct RolloffLanes {
+    int at[8];
+    float total[8], threshold[8], cum[8], below[8];  // cum: the running sum at min(at, n-1); below: one bin before
+};
+
+// `run` is scratch for 8 n floats: the running sums of every bin, bin by bin.
+[[gnu::always_inline]] inline void rolloff_lanes_body(const float* const* col, std::size_t n, float pct, float* run,
+                                                      RolloffLanes& g) {
+    using simd::V8f;
+    using simd::V8i;
+    V8f c{};  // 0.0f + the first term is that term, as numpy's cumsum starts
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        V8f r[8];
+        for (int l = 0; l < 8; ++l) r[l] = simd::load<V8f>(col[l] + k);
+        simd::transpose8(r);  // r[q]: bin k+q of the 8 frames
+        for (int q = 0; q < 8; ++q) simd::store(run + 8 * (k + static_cast<std::size_t>(q)), c += r[q]);
+    }
+    for (; k < n; ++k) {
+        V8f v;
+        for (int l = 0; l < 8; ++l) v[l] = col[l][k];
+        simd::store(run + 8 * k, c += v);
+    }
+    const V8f threshold = pct * c;
+    const int none = static_cast<int>(n);
+    V8i at = V8i{} + none;
+    for (k = 0; k < n; ++k) {
+        const V8i hit = (simd::load<V8f>(run + 8 * k) >= threshold) & (at == none);
+        at = hit ? V8i{} + static_cast<int>(k) : at;
+        if ((k & 31) == 31) {
+            bool open = false;
+            for (int l = 0; l < 8; ++l) open |= at[l] == none;
+            if (!open) break;
+        }
+    }
+    for (int l = 0; l < 8; ++l) {
+        const std::size_t last = std::min(static_cast<std::size_t>(at[l]), n - 1);
+        g.at[l] = at[l];
+        g.total[l] = c[l];
+        g.threshold[l] = threshold[l];
+        g.cum[l] = run[8 * last + static_cast<std::size_t>(l)];
+        g.below[l] = last > 0 ? run[8 * (last - 1) + static_cast<std::size_t>(l)] : 0.0f;
+    }
+}
+
+using RolloffKernel = void (*)(const float* const*, std::size_t, float, float*, RolloffLanes&);
+
+#define GENREKIT_ROLLOFF_KERNEL(SUFFIX, ATTR)                                                              \
+    [[maybe_unused]] ATTR void rolloff_lanes_##SUFFIX(const float* const* col, std::size_t n, float pct, \
+                                                      float* run, RolloffLanes& g) {                     \
+        rolloff_lanes_body(col, n, pct, run, g);                                                         \
+    }
+
+GENREKIT_ROLLOFF_KERNEL(base, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+GENREKIT_ROLLOFF_KERNEL(avx2, [[gnu::target("avx2")]])
+#endif
+
+// Chosen once; both variants give the same bits.
+RolloffKernel rolloff_kernel() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+    static const RolloffKernel k = __builtin_cpu_supports("avx2") ? rolloff_lanes_avx2 : rolloff_lanes_base;
+    return k;
+#else
+    return rolloff_lanes_base;
+#endif
+}
+
+// Squares x[k]^2 as rms forms them (float32).
+struct SquareTerms {
+    const float* x;
+    [[gnu::always_inline]] float one(std::size_t k) const { return x[k] * x[k]; }
+    [[gnu::always_inline]] Vec<float> vec(std::size_t k) const {
+        const Vec<float> v = simd::load<Vec<float>>(x + k);
+        return v * v;
+    }
+};
+
+// numpy's pairwise sum of a power-of-two length L >= kLeaf is a balanced tree over leaves of
+// kLeaf terms at multiples of kLeaf. When the hop is a multiple of kLeaf too, frames that
+// overlap share their leaves: each is summed once.
+constexpr std::size_t kLeaf = 128;
+
+// out[b] = the pairwise leaf sum of x[kLeaf b] ^ 2 .. x[kLeaf b + kLeaf - 1] ^ 2, b < blocks.
+using SquareLeavesKernel = void (*)(const float* x, std::size_t blocks, float* out);
+
+#define GENREKIT_SQUARE_LEAVES(SUFFIX, ATTR)                                                                     \
+    [[maybe_unused]] ATTR void square_leaves_##SUFFIX(const float* x, std::size_t blocks, float* out) {          \
+        for (std::size_t b = 0; b < blocks; ++b) out[b] = pairwise::leaf<float>(SquareTerms{x + kLeaf * b}, 0, kLeaf); \
+    }
+
+GENREKIT_SQUARE_LEAVES(base, )
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+GENREKIT_SQUARE_LEAVES(avx2, [[gnu::target("avx2")]])
+#endif
+
+// Chosen once; both variants give the same bits.
+SquareLeavesKernel square_leaves() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+    static const SquareLeavesKernel k = __builtin_cpu_supports("avx2") ? square_leaves_avx2 : square_leaves_base;
+    return k;
+#else
+    return square_leaves_base;
+#endif
+}
+
+// The upper levels of the pairwise tree over m leaves (m a power of two).
+float leaf_tree(const float* leaf, std::size_t m) {
+    if (m == 1) return leaf[0];
+    const float left = leaf_tree(leaf, m / 2);
+    return left + leaf_tree(leaf + m / 2, m / 2);
+}
+
 enum Want { kCentroid = 1, kBandwidth = 2, kRolloff = 4 };
 
 SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, int want) {
@@ -148,77 +340,47 @@ SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, i
     const float tiny = std::numeric_limits<float>::min();
     const double* fq = freq.data();
     if (want & (kCentroid | kBandwidth)) {
+        const ShapeSums& sums = shape_sums();
         for (Eigen::Index t = 0; t < nt; ++t) {
             const float* s = mag.col(t).data();
             const auto ti = static_cast<std::size_t>(t);
             // ref: librosa 0.7.2 util.normalize(S, norm=1, axis=0): the L1 norm in float64; below
             // tiny(float32) the frame is left as is; the quotient is stored in S's dtype (float32).
-            auto absval = [s](std::size_t k) { return std::abs(static_cast<double>(s[k])); };
-            double length = pairwise_sum_map<double>(0, n, absval);
+            double length = sums.abs(s, n);
             if (length < tiny) length = 1.0;
             float* sn = snorm.data();
             normalize_f32(s, length, sn, n);
             // ref: librosa 0.7.2 spectral_centroid: np.sum(freq * normalize(S, norm=1), axis=0).
-            auto weighted = [sn, fq](std::size_t k) { return fq[k] * static_cast<double>(sn[k]); };
-            const double centroid = pairwise_sum_map<double>(0, n, weighted);
+            const double centroid = sums.weighted(fq, sn, n);
             out.centroid[ti] = centroid;
             if (!(want & kBandwidth)) continue;
             // ref: librosa 0.7.2 spectral_bandwidth: np.sum(S * |freq - centroid|**p, axis=0)**(1/p),
             // S normalised when norm=True (the float32 quotient above).
             const float* w = params.norm ? sn : s;
-            if (params.p == 2.0) {
-                auto dev = [w, fq, centroid](std::size_t k) {
-                    const double d = std::abs(fq[k] - centroid);
-                    return static_cast<double>(w[k]) * (d * d);
-                };
-                out.bandwidth[ti] = std::sqrt(pairwise_sum_map<double>(0, n, dev));
-            } else {
-                const double p = params.p;
-                auto dev = [w, fq, centroid, p](std::size_t k) {
-                    return static_cast<double>(w[k]) * std::pow(std::abs(fq[k] - centroid), p);
-                };
-                out.bandwidth[ti] = std::pow(pairwise_sum_map<double>(0, n, dev), 1.0 / p);
-            }
+            if (params.p == 2.0)
+                out.bandwidth[ti] = std::sqrt(sums.squared_deviation(fq, w, centroid, n));
+            else
+                out.bandwidth[ti] =
+                    std::pow(pairwise_base<double>(PowerDeviationTerms{fq, w, centroid, params.p}, 0, n), 1.0 / params.p);
         }
     }
     if (want & kRolloff) {
-        // ref: librosa 0.7.2 spectral_rolloff: total = np.cumsum(S, axis=0) in float32 (sequential);
-        // threshold = roll_percent * total[-1] in float32; the lowest bin with total >= threshold.
-        // A float32 running sum is one long dependency chain, so 8 frames run side by side.
         constexpr int G = 8;
         const float pct = static_cast<float>(params.roll_percent);
+        const RolloffKernel kernel = rolloff_kernel();
+        std::vector<float> run(8 * n);
         for (Eigen::Index t0 = 0; t0 < nt; t0 += G) {
             const int lanes = static_cast<int>(std::min<Eigen::Index>(G, nt - t0));
             const float* col[G];
-            float total[G], threshold[G], cum[G], below[G];
-            std::size_t at[G];
-            for (int l = 0; l < G; ++l) {
-                col[l] = mag.col(t0 + std::min(l, lanes - 1)).data();
-                total[l] = 0.0f;
-            }
-            for (std::size_t k = 0; k < n; ++k)
-                for (int l = 0; l < G; ++l) total[l] += col[l][k];
-            for (int l = 0; l < G; ++l) {
-                threshold[l] = pct * total[l];
-                cum[l] = below[l] = 0.0f;
-                at[l] = n;
-            }
-            int open = G;
-            for (std::size_t k = 0; k < n && open > 0; ++k)
-                for (int l = 0; l < G; ++l) {
-                    if (at[l] < n) continue;
-                    below[l] = cum[l];
-                    cum[l] += col[l][k];
-                    if (cum[l] >= threshold[l]) {
-                        at[l] = k;
-                        --open;
-                    }
-                }
+            for (int l = 0; l < G; ++l) col[l] = mag.col(t0 + std::min(l, lanes - 1)).data();
+            RolloffLanes g;
+            kernel(col, n, pct, run.data(), g);
             for (int l = 0; l < lanes; ++l) {
                 const auto ti = static_cast<std::size_t>(t0 + l);
-                const std::size_t k = at[l];
-                if (total[l] > 0)
-                    out.rolloff_margin[ti] = std::min(cum[l] - threshold[l], k > 0 ? threshold[l] - below[l] : cum[l]) / total[l];
+                const auto k = static_cast<std::size_t>(g.at[l]);
+                if (g.total[l] > 0)
+                    out.rolloff_margin[ti] =
+                        std::min(g.cum[l] - g.threshold[l], k > 0 ? g.threshold[l] - g.below[l] : g.cum[l]) / g.total[l];
                 // With finite input the last bin always qualifies (cum == total >= threshold).
                 out.rolloff[ti] = k < n ? freq[k] : freq[n - 1];
             }
@@ -254,29 +416,43 @@ std::vector<float> rms(std::span<const float> y, const FrameParams& params) {
     params.validate();
     // ref: librosa 0.7.2 rms: np.pad(y, frame_length // 2, mode='reflect') when centred.
     const auto L = static_cast<std::size_t>(params.frame_length);
+    const auto hop = static_cast<std::size_t>(params.hop);
     const auto half = params.center ? static_cast<std::ptrdiff_t>(params.frame_length / 2) : 0;
     const auto n = static_cast<std::ptrdiff_t>(y.size());
     const std::size_t N = y.size() + 2 * static_cast<std::size_t>(half);
-    const std::size_t T = frame_count(N, L, static_cast<std::size_t>(params.hop));
+    const std::size_t T = frame_count(N, L, hop);
     std::vector<float> out(T);
     if (T == 0) return out;
+    // The padded signal's value at i.
+    auto padded = [&](std::size_t i) {
+        return n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Reflect)];
+    };
+    // ref: librosa 0.7.2 rms: np.sqrt(np.mean(np.abs(x)**2, axis=0)), float32 throughout.
+    auto store = [&](std::size_t t, float sum) { out[t] = std::sqrt((0.0f + sum) / static_cast<float>(L)); };
+    if (L >= kLeaf && (L & (L - 1)) == 0 && hop % kLeaf == 0) {
+        // Shared leaves (the default 2048 / 512): the padded signal's leaves are summed once.
+        const std::size_t blocks = ((T - 1) * hop + L) / kLeaf;
+        std::vector<float>& leaf = scratch<float>(blocks);
+        const auto h = static_cast<std::size_t>(half), len = y.size();
+        // Blocks wholly inside the unpadded middle are read in place; the rest are copied.
+        const std::size_t first = std::min(blocks, (h + kLeaf - 1) / kLeaf);
+        const std::size_t last = std::max(first, std::min(blocks, (h + len) / kLeaf));
+        const SquareLeavesKernel kernel = square_leaves();
+        if (last > first) kernel(y.data() + (first * kLeaf - h), last - first, leaf.data() + first);
+        float copy[kLeaf];
+        for (std::size_t b = 0; b < blocks; ++b) {
+            if (b == first && last > first) b = last;
+            if (b >= blocks) break;
+            for (std::size_t i = 0; i < kLeaf; ++i) copy[i] = padded(kLeaf * b + i);
+            kernel(copy, 1, &leaf[b]);
+        }
+        for (std::size_t t = 0; t < T; ++t) store(t, leaf_tree(leaf.data() + t * hop / kLeaf, L / kLeaf));
+        return out;
+    }
     // Each sample lies in frame_length / hop frames: square the padded signal once.
     std::vector<float>& sq = scratch<float>(N);
-    for (std::size_t i = 0; i < N; ++i) {
-        if (i == static_cast<std::size_t>(half) && n > 0) {  // the unpadded middle, read in place
-            float* dst = sq.data() + half;
-            for (std::size_t k = 0; k < y.size(); ++k) dst[k] = y[k] * y[k];
-            i += y.size() - 1;
-            continue;
-        }
-        const float v = n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Reflect)];
-        sq[i] = v * v;
-    }
-    for (std::size_t t = 0; t < T; ++t) {
-        // ref: librosa 0.7.2 rms: np.sqrt(np.mean(np.abs(x)**2, axis=0)), float32 throughout.
-        const float power = (0.0f + pairwise_sum(sq.data() + t * static_cast<std::size_t>(params.hop), L)) / static_cast<float>(L);
-        out[t] = std::sqrt(power);
-    }
+    for (std::size_t i = 0; i < N; ++i) sq[i] = padded(i) * padded(i);
+    for (std::size_t t = 0; t < T; ++t) store(t, pairwise_sum(sq.data() + t * hop, L));
     return out;
 }
 
@@ -306,14 +482,31 @@ std::vector<double> zero_crossing_rate(std::span<const float> y, const ZcrParams
         neg[i] = is_neg(n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Edge)]);
     }
     // A frame starting at s counts the crossings at s+1 .. s+L-1 (the first sample of a frame is
-    // never a crossing). Summed frame by frame: no running count, so the loop vectorises.
+    // never a crossing). Counted without a running count, so the loops vectorise; the counts are
+    // integers, so any grouping gives the same rate.
     const unsigned char* sign = neg.data();
-    for (std::size_t t = 0; t < T; ++t) {
-        const unsigned char* f = sign + t * hop;
+    auto crossings = [sign](std::size_t from, std::size_t to) {  // at from .. to-1, from >= 1
         std::uint32_t count = 0;
-        for (std::size_t i = 1; i < L; ++i) count += f[i] != f[i - 1] ? 1u : 0u;
-        out[t] = static_cast<double>(count) / static_cast<double>(L);
+        for (std::size_t i = from; i < to; ++i) count += sign[i] != sign[i - 1] ? 1u : 0u;
+        return count;
+    };
+    if (L % hop == 0) {
+        // Frame t is blocks t .. t+L/hop-1 of the crossings at (b hop, (b+1) hop], less the one
+        // at t hop + L: each crossing is looked at once per block, not once per frame.
+        const std::size_t blocks = (T - 1) + L / hop;
+        std::vector<std::uint32_t>& per_block = scratch<std::uint32_t>(blocks);
+        for (std::size_t b = 0; b < blocks; ++b) per_block[b] = crossings(b * hop + 1, std::min(N, (b + 1) * hop + 1));
+        for (std::size_t t = 0; t < T; ++t) {
+            std::uint32_t count = 0;
+            for (std::size_t b = t; b < t + L / hop; ++b) count += per_block[b];
+            const std::size_t end = t * hop + L;
+            if (end < N) count -= crossings(end, end + 1);
+            out[t] = static_cast<double>(count) / static_cast<double>(L);
+        }
+        return out;
     }
+    for (std::size_t t = 0; t < T; ++t)
+        out[t] = static_cast<double>(crossings(t * hop + 1, t * hop + L)) / static_cast<double>(L);
     return out;
 }
 

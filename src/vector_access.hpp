@@ -1,4 +1,5 @@
-// Unaligned loads and stores of GCC vector types for the library's vector kernels (private).
+// Unaligned loads and stores of GCC vector types for the library's vector kernels, and an 8x8
+// transpose (private).
 // Through memcpy rather than a pointer cast: no alignment or aliasing assumption, and the
 // compiler still emits one vector move.
 #pragma once
@@ -21,6 +22,29 @@ template <class V, class T>
 template <class V, class T>
 [[gnu::always_inline]] inline void store(T* p, const V& v) {
     std::memcpy(p, &v, sizeof v);
+}
+
+using V8f = float __attribute__((vector_size(32)));
+using V8i = int __attribute__((vector_size(32)));
+
+// In-place transpose of an 8x8 float block held in 8 vectors: afterwards r[j][l] is the old
+// r[l][j] (three rounds of two-vector shuffles).
+[[gnu::always_inline]] inline void transpose8(V8f* r) {
+    V8f t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shuffle(r[i], r[i + 1], V8i{0, 8, 1, 9, 4, 12, 5, 13});
+        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], V8i{2, 10, 3, 11, 6, 14, 7, 15});
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; ++h) {
+            u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + h + 2], V8i{0, 1, 8, 9, 4, 5, 12, 13});
+            u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + h + 2], V8i{2, 3, 10, 11, 6, 7, 14, 15});
+        }
+    // u[0..3] hold rows 0..3 of the result's lanes 0-3 | 4-7 halves from inputs 0-3; u[4..7] from inputs 4-7.
+    for (int j = 0; j < 4; ++j) {
+        r[j] = __builtin_shuffle(u[j], u[j + 4], V8i{0, 1, 2, 3, 8, 9, 10, 11});
+        r[j + 4] = __builtin_shuffle(u[j], u[j + 4], V8i{4, 5, 6, 7, 12, 13, 14, 15});
+    }
 }
 
 }  // namespace genrekit::simd

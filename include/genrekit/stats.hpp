@@ -13,6 +13,11 @@
 
 namespace genrekit {
 
+// The float32 sum below with the eight partial sums in one vector, compiled for AVX2 too and
+// chosen at run time: the same additions in the same order, so the same bits (src/stats.cpp).
+// Overload resolution picks it for float arrays.
+float pairwise_sum(const float* a, std::size_t n);
+
 // ref: numpy/core/src/umath/loops_utils.h pairwise_sum: 8 partial sums in blocks of
 // up to 128 elements, halving recursively above that.
 template <typename T>
