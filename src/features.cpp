@@ -82,35 +82,6 @@ struct Clock {
 };
 double since(Clock::time_point t) { return Clock::now() - t; }
 
-// np.var's sum((x - mean)^2) as numpy's pairwise sum of the squared deviations (the same
-// additions as np_mean_var in stats.hpp), without storing the deviations: the HPSS waveforms
-// have a whole track's samples.
-template <typename T>
-T pairwise_sum_sq_dev(const T* a, std::size_t n, T mean) {
-    auto f = [a, mean](std::size_t i) {
-        const T d = a[i] - mean;
-        return d * d;
-    };
-    if (n < 8) {
-        T res = 0;
-        for (std::size_t i = 0; i < n; ++i) res += f(i);
-        return res;
-    }
-    if (n <= 128) {
-        T r[8];
-        for (std::size_t j = 0; j < 8; ++j) r[j] = f(j);
-        std::size_t i = 8;
-        for (; i < n - (n % 8); i += 8)
-            for (std::size_t j = 0; j < 8; ++j) r[j] += f(i + j);
-        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; ++i) res += f(i);
-        return res;
-    }
-    std::size_t half = n / 2;
-    half -= half % 8;
-    return pairwise_sum_sq_dev(a, half, mean) + pairwise_sum_sq_dev(a + half, n - half, mean);
-}
-
 // Mean and variance of a librosa array, in the array's dtype, as the row stores them.
 // ref: numpy/core/_methods.py _mean and _var (ddof 0), as np_mean_var.
 template <typename T>
@@ -119,7 +90,7 @@ void push_stats(std::vector<double>& row, std::span<const T> values) {
     if (!values.empty()) {
         const T n = static_cast<T>(values.size());
         mean = pairwise_sum(values.data(), values.size()) / n;
-        var = pairwise_sum_sq_dev(values.data(), values.size(), mean) / n;
+        var = pairwise_sum_squared_deviations(values.data(), values.size(), mean) / n;
     }
     row.push_back(static_cast<double>(mean));
     row.push_back(static_cast<double>(var));

@@ -6,6 +6,20 @@ namespace genrekit {
 
 namespace {
 
+// (a[k] - mean)^2 in float32. ref: numpy/core/_methods.py _var: x = a - mean; x = x * x.
+struct SquaredDeviationTerms {
+    const float* a;
+    float mean;
+    [[gnu::always_inline]] float one(std::size_t k) const {
+        const float d = a[k] - mean;
+        return d * d;
+    }
+    [[gnu::always_inline]] pairwise::Vec<float> vec(std::size_t k) const {
+        const pairwise::Vec<float> d = simd::load<pairwise::Vec<float>>(a + k) - mean;
+        return d * d;
+    }
+};
+
 GENREKIT_PAIRWISE_SUM(sum_base, )
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
 GENREKIT_PAIRWISE_SUM(sum_avx2, [[gnu::target("avx2")]])
@@ -15,6 +29,15 @@ GENREKIT_PAIRWISE_SUM(sum_avx2, [[gnu::target("avx2")]])
 
 float pairwise_sum(const float* a, std::size_t n) {
     const pairwise::ArrayTerms<float> terms{a};
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return sum_avx2<float>(terms, 0, n);
+#endif
+    return sum_base<float>(terms, 0, n);
+}
+
+float pairwise_sum_squared_deviations(const float* a, std::size_t n, float mean) {
+    const SquaredDeviationTerms terms{a, mean};
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
     static const bool avx2 = __builtin_cpu_supports("avx2");
     if (avx2) return sum_avx2<float>(terms, 0, n);

@@ -39,7 +39,38 @@ T pairwise_sum(const T* a, std::size_t n) {
     }
     std::size_t half = n / 2;
     half -= half % 8;
-    return pairwise_sum(a, half) + pairwise_sum(a + half, n - half);
+    return pairwise_sum<T>(a, half) + pairwise_sum<T>(a + half, n - half);
+}
+
+// The float32 sum below with the eight partial sums in one vector (as pairwise_sum's).
+float pairwise_sum_squared_deviations(const float* a, std::size_t n, float mean);
+
+// np.var's sum((x - mean)**2): numpy's pairwise sum of the deviations squared in T, without
+// storing them (the same additions as np_mean_var).
+template <typename T>
+T pairwise_sum_squared_deviations(const T* a, std::size_t n, T mean) {
+    auto f = [a, mean](std::size_t i) {
+        const T d = a[i] - mean;
+        return d * d;
+    };
+    if (n < 8) {
+        T res = 0;
+        for (std::size_t i = 0; i < n; ++i) res += f(i);
+        return res;
+    }
+    if (n <= 128) {
+        T r[8];
+        for (std::size_t j = 0; j < 8; ++j) r[j] = f(j);
+        std::size_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (std::size_t j = 0; j < 8; ++j) r[j] += f(i + j);
+        T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; ++i) res += f(i);
+        return res;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    return pairwise_sum_squared_deviations<T>(a, half, mean) + pairwise_sum_squared_deviations<T>(a + half, n - half, mean);
 }
 
 template <typename T>
