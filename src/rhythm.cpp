@@ -88,7 +88,7 @@ std::vector<double> pad_linear_ramp(std::span<const float> env, int half) {
 
 struct TempogramInputs {
     std::size_t N, T;
-    const double* x;       // linear-ramp padded envelope, T + N values, then kLagGroup zeros
+    const double* x;       // linear-ramp padded envelope, T + N values, then kMaxLagGroup zeros
     const double* window;  // periodic Hann, N points
     const double* cosN;    // cos, sin of 2 pi j / N
     const double* sinN;
@@ -97,7 +97,7 @@ struct TempogramInputs {
 };
 
 constexpr std::size_t kTempoBlock = 256;  // frames between restarts of the prefix sums
-constexpr std::size_t kLagGroup = 4;      // lags per vector (one per lane)
+constexpr std::size_t kMaxLagGroup = 8;   // lags per vector (one per lane): 4 with AVX2, 8 with AVX-512
 
 // The mean tempogram at lag k from the five lag sums: w[n] w[n+k] = A0 + A1c cos + A1s sin +
 // A2c cos 2 + A2s sin 2 (see mean_tempogram), divided by the frame count.
@@ -172,33 +172,50 @@ using I4 = long __attribute__((vector_size(32)));
     }
 }
 
-// {r[0], (r - stride)[1], (r - 2 stride)[2], (r - 3 stride)[3]}: lane l from l rows earlier.
-[[gnu::always_inline]] inline D4 diagonal(const double* r, std::size_t stride) {
+using D8 = double __attribute__((vector_size(64)));
+using I8 = long __attribute__((vector_size(64)));
+
+// {r[0], (r - stride)[1], (r - 2 stride)[2], ...}: lane l from l rows earlier.
+[[gnu::always_inline]] inline D4 diagonal(const double* r, std::size_t stride, D4) {
     const D4 a = __builtin_shuffle(simd::load<D4>(r), simd::load<D4>(r - stride), I4{0, 5, 2, 7});
     const D4 b = __builtin_shuffle(simd::load<D4>(r - 2 * stride), simd::load<D4>(r - 3 * stride), I4{0, 5, 2, 7});
     return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
 }
+[[gnu::always_inline]] inline D8 diagonal(const double* r, std::size_t stride, D8) {
+    const D8 a = __builtin_shuffle(simd::load<D8>(r), simd::load<D8>(r - stride), I8{0, 9, 2, 11, 4, 13, 6, 15});
+    const D8 b = __builtin_shuffle(simd::load<D8>(r - 2 * stride), simd::load<D8>(r - 3 * stride),
+                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
+    const D8 c = __builtin_shuffle(simd::load<D8>(r - 4 * stride), simd::load<D8>(r - 5 * stride),
+                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
+    const D8 d = __builtin_shuffle(simd::load<D8>(r - 6 * stride), simd::load<D8>(r - 7 * stride),
+                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
+    const D8 ab = __builtin_shuffle(a, b, I8{0, 1, 10, 11, 4, 5, 14, 15});
+    const D8 cd = __builtin_shuffle(c, d, I8{0, 1, 10, 11, 4, 5, 14, 15});
+    return __builtin_shuffle(ab, cd, I8{0, 1, 2, 3, 12, 13, 14, 15});
+}
 
-// lag_sum for lags k0 .. k0+3, lane l holding lag k0 + l. Lane l's window is L0 - l long, so
-// its upper prefix term sits l rows earlier: a diagonal of four consecutive rows.
+// lag_sum for lags k0 .. k0+W-1 (W lanes of V), lane l holding lag k0 + l. Lane l's window is
+// L0 - l long, so its upper prefix term sits l rows earlier: a diagonal of W consecutive rows.
+template <class V>
 [[gnu::always_inline]] inline void lag_group_body(const TempogramInputs& in, std::size_t k0, double* scratch,
                                                   double* out) {
+    constexpr std::size_t W = sizeof(V) / sizeof(double);
     // Locals, not in.*: the vector stores below may alias anything, so members would be reloaded.
     const std::size_t N = in.N, T = in.T, L0 = N - k0;
     const double *x = in.x, *c1m = in.cos1, *s1m = in.sin1, *c2m = in.cos2, *s2m = in.sin2;
     const double *g = in.g, *gc1 = in.gc1, *gs1 = in.gs1, *gc2 = in.gc2, *gs2 = in.gs2;
-    // Row j holds the five prefix sums after j terms, 4 lanes each, side by side.
-    constexpr std::size_t R = 5 * 4;
+    // Row j holds the five prefix sums after j terms, W lanes each, side by side.
+    constexpr std::size_t R = 5 * W;
     double* P = scratch;
-    D4 acc0{}, u1{}, v1{}, u2{}, v2{};
+    V acc0{}, u1{}, v1{}, u2{}, v2{};
     for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
         const std::size_t t1 = std::min(T, t0 + kTempoBlock);
         const std::size_t len = t1 - t0 + L0 - 1;  // lane 0's span, the longest
-        D4 s0{}, sc1{}, ss1{}, sc2{}, ss2{};
+        V s0{}, sc1{}, ss1{}, sc2{}, ss2{};
         for (std::size_t a = 0; a < R; ++a) P[a] = 0.0;
         for (std::size_t j = 0; j < len; ++j) {
             const std::size_t m = t0 + j;
-            const D4 p = x[m] * simd::load<D4>(x + m + k0);
+            const V p = x[m] * simd::load<V>(x + m + k0);
             s0 = s0 + p;
             sc1 = sc1 + c1m[m] * p;
             ss1 = ss1 + s1m[m] * p;
@@ -206,20 +223,20 @@ using I4 = long __attribute__((vector_size(32)));
             ss2 = ss2 + s2m[m] * p;
             double* row = P + (j + 1) * R;
             simd::store(row, s0);
-            simd::store(row + 4, sc1);
-            simd::store(row + 8, ss1);
-            simd::store(row + 12, sc2);
-            simd::store(row + 16, ss2);
+            simd::store(row + W, sc1);
+            simd::store(row + 2 * W, ss1);
+            simd::store(row + 3 * W, sc2);
+            simd::store(row + 4 * W, ss2);
         }
         for (std::size_t t = t0; t < t1; ++t) {
             const std::size_t j = t - t0;
             const double* lo = P + j * R;
             const double* hi = P + (j + L0) * R;
-            const D4 c0 = diagonal(hi, R) - simd::load<D4>(lo);
-            const D4 c1 = diagonal(hi + 4, R) - simd::load<D4>(lo + 4);
-            const D4 s1 = diagonal(hi + 8, R) - simd::load<D4>(lo + 8);
-            const D4 c2 = diagonal(hi + 12, R) - simd::load<D4>(lo + 12);
-            const D4 s2 = diagonal(hi + 16, R) - simd::load<D4>(lo + 16);
+            const V c0 = diagonal(hi, R, V{}) - simd::load<V>(lo);
+            const V c1 = diagonal(hi + W, R, V{}) - simd::load<V>(lo + W);
+            const V s1 = diagonal(hi + 2 * W, R, V{}) - simd::load<V>(lo + 2 * W);
+            const V c2 = diagonal(hi + 3 * W, R, V{}) - simd::load<V>(lo + 3 * W);
+            const V s2 = diagonal(hi + 4 * W, R, V{}) - simd::load<V>(lo + 4 * W);
             acc0 = acc0 + g[t] * c0;
             u1 = u1 + (gc1[t] * c1 + gs1[t] * s1);
             v1 = v1 + (gc1[t] * s1 - gs1[t] * c1);
@@ -227,31 +244,34 @@ using I4 = long __attribute__((vector_size(32)));
             v2 = v2 + (gc2[t] * s2 - gs2[t] * c2);
         }
     }
-    for (int l = 0; l < 4; ++l) out[l] = lag_mean(in, k0 + static_cast<std::size_t>(l), acc0[l], u1[l], v1[l], u2[l], v2[l]);
+    for (std::size_t l = 0; l < W; ++l) out[l] = lag_mean(in, k0 + l, acc0[l], u1[l], v1[l], u2[l], v2[l]);
 }
 
 struct TempogramKernels {
     void (*energies)(const TempogramInputs&, double*);
     void (*lag_group)(const TempogramInputs&, std::size_t, double*, double*);
+    std::size_t lags;  // per lag_group call
 };
 
-#define GENREKIT_TEMPOGRAM_KERNELS(SUFFIX, ATTR)                                                            \
+#define GENREKIT_TEMPOGRAM_KERNELS(SUFFIX, ATTR, V)                                                         \
     [[maybe_unused]] ATTR void energies_##SUFFIX(const TempogramInputs& in, double* e) { energies_body(in, e); } \
     [[maybe_unused]] ATTR void lag_group_##SUFFIX(const TempogramInputs& in, std::size_t k0, double* scratch,  \
                                                   double* out) {                                            \
-        lag_group_body(in, k0, scratch, out);                                                              \
+        lag_group_body<V>(in, k0, scratch, out);                                                           \
     }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-GENREKIT_TEMPOGRAM_KERNELS(base, )
-GENREKIT_TEMPOGRAM_KERNELS(avx2, [[gnu::target("avx2")]])
+GENREKIT_TEMPOGRAM_KERNELS(base, , D4)
+GENREKIT_TEMPOGRAM_KERNELS(avx2, [[gnu::target("avx2")]], D4)
+GENREKIT_TEMPOGRAM_KERNELS(avx512, [[gnu::target("avx2,avx512f")]], D8)
 TempogramKernels select_tempogram_kernels() {
-    if (__builtin_cpu_supports("avx2")) return {energies_avx2, lag_group_avx2};
-    return {energies_base, lag_group_base};
+    if (__builtin_cpu_supports("avx512f")) return {energies_avx512, lag_group_avx512, 8};
+    if (__builtin_cpu_supports("avx2")) return {energies_avx2, lag_group_avx2, 4};
+    return {energies_base, lag_group_base, 4};
 }
 #else
-GENREKIT_TEMPOGRAM_KERNELS(native, )
-TempogramKernels select_tempogram_kernels() { return {energies_native, lag_group_native}; }
+GENREKIT_TEMPOGRAM_KERNELS(native, , D4)
+TempogramKernels select_tempogram_kernels() { return {energies_native, lag_group_native, 4}; }
 #endif
 
 #pragma GCC pop_options
@@ -459,7 +479,7 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
     std::vector<double> mean(N, 0.0);
     if (T == 0) return mean;
     std::vector<double> x = pad_linear_ramp(onset_env, win_ / 2);
-    x.resize(x.size() + kLagGroup, 0.0);  // a lag group reads up to kLagGroup - 1 past the last lag's end
+    x.resize(x.size() + kMaxLagGroup, 0.0);  // a lag group reads up to its width - 1 past the last lag's end
 
     std::vector<double> cosN(N), sinN(N);
     for (std::size_t j = 0; j < N; ++j) {
@@ -492,9 +512,10 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         gs2[t] = gt * sinN[i2];
     }
 
-    std::vector<double> prefix(5 * (kTempoBlock + N + 1) * kLagGroup);
+    const TempogramKernels& kernels = tempogram_kernels();
+    std::vector<double> prefix(5 * (kTempoBlock + N + 1) * kMaxLagGroup);
     std::size_t k = 0;
-    for (; k + kLagGroup <= N; k += kLagGroup) tempogram_kernels().lag_group(in, k, prefix.data(), mean.data() + k);
+    for (; k + kernels.lags <= N; k += kernels.lags) kernels.lag_group(in, k, prefix.data(), mean.data() + k);
     for (; k < N; ++k) mean[k] = lag_sum(in, k, prefix.data());
     return mean;
 }
