@@ -282,36 +282,80 @@ const TempogramKernels& tempogram_kernels() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// onset_strength's median over bands, eight frames at once.
+// onset_strength's median over bands, 8 or 16 frames at once.
 // ---------------------------------------------------------------------------------------------
 
-constexpr std::size_t kOnsetLanes = 8;
+constexpr std::size_t kMaxOnsetLanes = 16;
 
-// The band medians of kOnsetLanes frames' positive differences max(0, cur - prev): the B values
-// of each frame (B a power of two) are sorted by a bitonic network whose vector lanes are the
-// frames, then the two middle values averaged in float32 as np.median does. buf: B x 8 floats.
-[[gnu::target_clones("avx2", "default")]] void onset_medians(const float* const* cur, const float* const* prev,
-                                                             std::size_t B, float* buf, float* out) {
-    using v8f = float __attribute__((vector_size(32)));
-    constexpr std::size_t L = kOnsetLanes;
+// The band medians of L frames' positive differences max(0, cur - prev) (V holds L floats): the
+// B values of each frame (B a power of two) go through a bitonic sorting network whose vector
+// lanes are the frames, then the two middle values are averaged in float32 as np.median does.
+// The network's last merge stops after its first step: that step leaves every value of the
+// lower half below every value of the upper half, so the middle values are the lower half's
+// maximum and the upper half's minimum (the same values a full sort puts there). buf: B x L.
+template <class V>
+[[gnu::always_inline]] inline void onset_medians_body(const float* const* cur, const float* const* prev,
+                                                      std::size_t B, float* buf, float* out) {
+    constexpr std::size_t L = sizeof(V) / sizeof(float);
     for (std::size_t b = 0; b < B; ++b)
         for (std::size_t l = 0; l < L; ++l) buf[b * L + l] = std::max(0.0f, cur[l][b] - prev[l][b]);
     // Stage (k, j) compares i with i + j in blocks of 2j, ascending where bit k of i is 0.
     for (std::size_t k = 2; k <= B; k <<= 1)
-        for (std::size_t j = k >> 1; j > 0; j >>= 1)
+        for (std::size_t j = k >> 1; j > 0 && (k < B || j == B / 2); j >>= 1)
             for (std::size_t base = 0; base < B; base += 2 * j) {
                 float* p = buf + base * L;
                 float* q = buf + (base + j) * L;
                 if ((base & k) != 0) std::swap(p, q);  // descending: the larger value goes first
                 for (std::size_t i = 0; i < j * L; i += L) {
-                    const v8f a = simd::load<v8f>(p + i), c = simd::load<v8f>(q + i);
+                    const V a = simd::load<V>(p + i), c = simd::load<V>(q + i);
                     simd::store(p + i, a < c ? a : c);
                     simd::store(q + i, a < c ? c : a);
                 }
             }
-    const float* lower = buf + (B / 2 - 1) * L;
-    const float* upper = buf + (B / 2) * L;
+    const float* upper_half = buf + (B / 2) * L;
+    V lower = simd::load<V>(buf), upper = simd::load<V>(upper_half);
+    for (std::size_t b = 1; b < B / 2; ++b) {
+        const V a = simd::load<V>(buf + b * L), c = simd::load<V>(upper_half + b * L);
+        lower = lower < a ? a : lower;
+        upper = c < upper ? c : upper;
+    }
     for (std::size_t l = 0; l < L; ++l) out[l] = (lower[l] + upper[l]) / 2.0f;
+}
+
+using OnsetMediansKernel = void (*)(const float* const*, const float* const*, std::size_t, float*, float*);
+
+#define GENREKIT_ONSET_MEDIANS(SUFFIX, ATTR, V)                                                          \
+    [[maybe_unused]] ATTR void onset_medians_##SUFFIX(const float* const* cur, const float* const* prev, \
+                                                      std::size_t B, float* buf, float* out) {          \
+        onset_medians_body<V>(cur, prev, B, buf, out);                                                  \
+    }
+
+using v8f = float __attribute__((vector_size(32)));
+using v16f = float __attribute__((vector_size(64)));
+
+struct OnsetMedians {
+    OnsetMediansKernel kernel;
+    std::size_t lanes;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+GENREKIT_ONSET_MEDIANS(base, , v8f)
+GENREKIT_ONSET_MEDIANS(avx2, [[gnu::target("avx2")]], v8f)
+GENREKIT_ONSET_MEDIANS(avx512, [[gnu::target("avx2,avx512f")]], v16f)
+OnsetMedians select_onset_medians() {
+    if (__builtin_cpu_supports("avx512f")) return {onset_medians_avx512, 16};
+    if (__builtin_cpu_supports("avx2")) return {onset_medians_avx2, 8};
+    return {onset_medians_base, 8};
+}
+#else
+GENREKIT_ONSET_MEDIANS(native, , v8f)
+OnsetMedians select_onset_medians() { return {onset_medians_native, 8}; }
+#endif
+
+// Chosen once; every variant gives the same bits.
+const OnsetMedians& onset_medians() {
+    static const OnsetMedians m = select_onset_medians();
+    return m;
 }
 
 }  // namespace
@@ -336,20 +380,22 @@ std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& param
     const std::size_t n = T > std::max(lag, pad) ? T - std::max(lag, pad) : 0;
     std::size_t i = 0;
     if (params.aggregate == OnsetAggregate::Median && B >= 2 && (B & (B - 1)) == 0) {
-        // Eight frames at a time through a sorting network: the same middle values, so the same
-        // bits. Lanes past the last column repeat it.
-        std::vector<float> buf(B * kOnsetLanes);
-        float med[kOnsetLanes];
-        for (; i < n; i += kOnsetLanes) {
-            const float* cur[kOnsetLanes];
-            const float* prev[kOnsetLanes];
-            for (std::size_t l = 0; l < kOnsetLanes; ++l) {
+        // 8 or 16 frames at a time through a sorting network: the same middle values, so the
+        // same bits. Lanes past the last column repeat it.
+        const OnsetMedians& medians = onset_medians();
+        const std::size_t lanes = medians.lanes;
+        std::vector<float> buf(B * lanes);
+        float med[kMaxOnsetLanes];
+        for (; i < n; i += lanes) {
+            const float* cur[kMaxOnsetLanes];
+            const float* prev[kMaxOnsetLanes];
+            for (std::size_t l = 0; l < lanes; ++l) {
                 const auto c = static_cast<Eigen::Index>(std::min(i + l, n - 1));
                 cur[l] = S.col(c + static_cast<Eigen::Index>(lag)).data();
                 prev[l] = S.col(c).data();
             }
-            onset_medians(cur, prev, B, buf.data(), med);
-            for (std::size_t l = 0; l < kOnsetLanes && i + l < n; ++l) env[pad + i + l] = med[l];
+            medians.kernel(cur, prev, B, buf.data(), med);
+            for (std::size_t l = 0; l < lanes && i + l < n; ++l) env[pad + i + l] = med[l];
         }
         return env;
     }
