@@ -113,12 +113,13 @@ std::vector<float> c_order(const Spectrogram& S) {
 // (float64 FFT) magnitudes, as librosa computes them.
 void GtzanFeaturizer::refine_rolloff(SpectralShape& shape, std::span<const float> y) {
     constexpr float kAmbiguous = 2e-5f;
-    for (std::size_t t = 0; t < shape.rolloff.size(); ++t) {
-        if (shape.rolloff_margin[t] >= kAmbiguous) continue;
-        const std::vector<float> exact = stages_->stft.frame_magnitude_exact(y, t);
-        const Spectrogram column = Eigen::Map<const Eigen::VectorXf>(exact.data(), static_cast<Eigen::Index>(exact.size()));
-        shape.rolloff[t] = spectral_rolloff(column, {.sample_rate = params_.sample_rate}).front();
-    }
+    std::vector<std::size_t> frames;
+    for (std::size_t t = 0; t < shape.rolloff.size(); ++t)
+        if (shape.rolloff_margin[t] < kAmbiguous) frames.push_back(t);
+    if (frames.empty()) return;
+    const Spectrogram exact = stages_->stft.frame_magnitudes_exact(y, frames);
+    const std::vector<double> rolloff = spectral_rolloff(exact, {.sample_rate = params_.sample_rate});
+    for (std::size_t f = 0; f < frames.size(); ++f) shape.rolloff[frames[f]] = rolloff[f];
 }
 
 // The tuning estimate is an argmax over a histogram of peak frequencies: float32 FFT noise can
@@ -137,10 +138,12 @@ double GtzanFeaturizer::refine_tuning(const Spectrogram& pow, std::span<const fl
     st.pow_exact = pow;
     st.exact_frames.assign(static_cast<std::size_t>(pow.cols()), 0);
     for (int round = 0; round < 4 && !check.fragile_frames.empty(); ++round) {
-        for (const int t : check.fragile_frames) {
-            const std::vector<float> m = st.stft.frame_magnitude_exact(y, static_cast<std::size_t>(t));
-            for (std::size_t b = 0; b < m.size(); ++b) st.pow_exact(static_cast<Eigen::Index>(b), t) = m[b] * m[b];
-            st.exact_frames[static_cast<std::size_t>(t)] = 1;
+        const std::vector<std::size_t> frames(check.fragile_frames.begin(), check.fragile_frames.end());
+        const Spectrogram m = st.stft.frame_magnitudes_exact(y, frames);
+        for (std::size_t f = 0; f < frames.size(); ++f) {
+            const auto t = static_cast<Eigen::Index>(frames[f]);
+            st.pow_exact.col(t) = m.col(static_cast<Eigen::Index>(f)).array().square();
+            st.exact_frames[frames[f]] = 1;
         }
         check = check_tuning(st.pow_exact, tp, kPowerNoise, st.exact_frames);
     }

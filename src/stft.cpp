@@ -146,6 +146,7 @@ struct Stft::Plans {
     Eigen::FFT<double> exact_fft;
     std::vector<double> exact_window, exact_frame;
     std::vector<std::complex<double>> exact_bins;
+    std::vector<std::complex<float>> exact_complex64;  // complex64, as librosa stores them
     ~Plans() {
         kiss_fftr_free(fwd);
         kiss_fftr_free(inv);
@@ -334,37 +335,58 @@ Spectrogram power(const ComplexSpectrogram& X) {
 }
 
 std::vector<float> Stft::frame_magnitude_exact(std::span<const float> y, std::size_t t) {
+    const std::size_t frames[1] = {t};
+    const Spectrogram m = frame_magnitudes_exact(y, frames);
+    return {m.data(), m.data() + m.size()};
+}
+
+Spectrogram Stft::frame_magnitudes_exact(std::span<const float> y, std::span<const std::size_t> frames) {
     const auto n_fft = static_cast<std::size_t>(params_.n_fft);
     const auto hop = static_cast<std::size_t>(params_.hop);
+    const auto nb = static_cast<std::size_t>(n_bins());
     const std::size_t half = params_.center ? n_fft / 2 : 0;
     const auto n = static_cast<std::ptrdiff_t>(y.size());
-    if (t >= n_frames(y.size())) throw Error("frame_magnitude_exact: frame " + std::to_string(t) + " out of range");
+    const std::size_t count = frames.size();
+    for (const std::size_t t : frames)
+        if (t >= n_frames(y.size())) throw Error("frame_magnitude_exact: frame " + std::to_string(t) + " out of range");
     Plans& p = *plans_;
     if (p.exact_window.size() != n_fft) p.exact_window = hann_window(params_.n_fft);
-    // The frame's samples, reflect-padded at the edges exactly as forward() pads them.
-    p.exact_frame.resize(n_fft);
-    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * hop) - static_cast<std::ptrdiff_t>(half);
-    if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) {  // no padding in this frame
-        const float* src = y.data() + start;
-        for (std::size_t k = 0; k < n_fft; ++k) p.exact_frame[k] = p.exact_window[k] * static_cast<double>(src[k]);
-    } else {
-        for (std::size_t k = 0; k < n_fft; ++k)
-            p.exact_frame[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(start + static_cast<std::ptrdiff_t>(k), n)]);
+    // The frames' samples, reflect-padded at the edges exactly as forward() pads them.
+    p.exact_frame.resize(n_fft * count);
+    for (std::size_t f = 0; f < count; ++f) {
+        double* dst = p.exact_frame.data() + f * n_fft;
+        const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(frames[f] * hop) - static_cast<std::ptrdiff_t>(half);
+        if (start >= 0 && start + static_cast<std::ptrdiff_t>(n_fft) <= n) {  // no padding in this frame
+            const float* src = y.data() + start;
+            for (std::size_t k = 0; k < n_fft; ++k) dst[k] = p.exact_window[k] * static_cast<double>(src[k]);
+        } else {
+            for (std::size_t k = 0; k < n_fft; ++k)
+                dst[k] = p.exact_window[k] * static_cast<double>(y[reflect_index(start + static_cast<std::ptrdiff_t>(k), n)]);
+        }
     }
     // ref: librosa 0.7.2 stft: rfft in float64, stored as complex64, np.abs in float32.
+    p.exact_complex64.resize(nb * count);
     if (fft_exact::RealFft::supported(params_.n_fft)) {
         if (!p.exact_pow2) p.exact_pow2.emplace(params_.n_fft);
-        p.exact_bins.resize(static_cast<std::size_t>(n_bins()));
-        p.exact_pow2->forward(p.exact_frame.data(), p.exact_bins.data());
+        std::vector<const double*> x(count);
+        std::vector<std::complex<float>*> out(count);
+        for (std::size_t f = 0; f < count; ++f) {
+            x[f] = p.exact_frame.data() + f * n_fft;
+            out[f] = p.exact_complex64.data() + f * nb;
+        }
+        p.exact_pow2->forward_complex64(x.data(), out.data(), count);
     } else {
         p.exact_fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
-        p.exact_fft.fwd(p.exact_bins, p.exact_frame);
+        std::vector<double> frame(n_fft);
+        for (std::size_t f = 0; f < count; ++f) {
+            std::copy_n(p.exact_frame.data() + f * n_fft, n_fft, frame.data());
+            p.exact_fft.fwd(p.exact_bins, frame);
+            for (std::size_t b = 0; b < nb; ++b) p.exact_complex64[f * nb + b] = std::complex<float>(p.exact_bins[b]);
+        }
     }
-    std::vector<float> mag(static_cast<std::size_t>(n_bins()));
-    for (std::size_t b = 0; b < mag.size(); ++b) {
-        const double re = static_cast<float>(p.exact_bins[b].real()), im = static_cast<float>(p.exact_bins[b].imag());
-        mag[b] = static_cast<float>(std::sqrt(re * re + im * im));
-    }
+    Spectrogram mag(static_cast<Eigen::Index>(nb), static_cast<Eigen::Index>(count));
+    abs_complex(reinterpret_cast<const float*>(p.exact_complex64.data()), mag.data(), nullptr,
+                static_cast<std::ptrdiff_t>(nb * count));
     return mag;
 }
 

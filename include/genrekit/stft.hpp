@@ -78,9 +78,11 @@ public:
 
     // The magnitude column of frame t computed as librosa does it (float64 FFT rounded to
     // complex64, then abs), for the rare decisions that float32 FFT noise could flip (a
-    // roll-off bin on a tie). A double FFT per call (its plan and window are kept): for single
-    // frames only.
+    // roll-off bin on a tie). A double FFT (its plan and window are kept).
     std::vector<float> frame_magnitude_exact(std::span<const float> y, std::size_t t);
+    // The same for several frames, column f for frames[f]: for power-of-two n_fft, 4 or 8
+    // frames share each vector operation of the FFT (the same bits as one frame at a time).
+    Spectrogram frame_magnitudes_exact(std::span<const float> y, std::span<const std::size_t> frames);
 
 private:
     // forward() with every output optional.
