@@ -338,6 +338,31 @@ SquareLeavesKernel square_leaves() {
 #endif
 }
 
+// ref: librosa 0.7.2 zero_crossings: y[|y| <= threshold] = 0 (a positive zero), then
+// np.signbit (zero_pos=True): negative when the sign bit is set and |v| > threshold (or NaN).
+[[gnu::always_inline]] inline bool is_negative(float v, float threshold) {
+    return !(std::abs(v) <= threshold) && std::signbit(v);
+}
+
+// The number of k in 1 .. len-1 where a[k] and a[k-1] differ in is_negative: eight pairs per
+// vector (an integer count, so any grouping gives the same number); compiled for AVX2 too.
+[[gnu::target_clones("avx2", "default")]] std::uint32_t sign_changes(const float* a, std::size_t len, float threshold) {
+    using v8f = float __attribute__((vector_size(32)));
+    using v8i = int __attribute__((vector_size(32)));
+    auto negative = [threshold](v8f v) {  // -1 where is_negative, else 0
+        const v8i bits = reinterpret_cast<v8i>(v);
+        const v8f magnitude = reinterpret_cast<v8f>(bits & 0x7FFFFFFF);
+        return (bits >> 31) & ~(magnitude <= threshold);
+    };
+    std::size_t k = 1;
+    v8i changes{};
+    for (; k + 8 <= len; k += 8) changes += negative(simd::load<v8f>(a + k)) ^ negative(simd::load<v8f>(a + k - 1));
+    std::uint32_t count = 0;
+    for (int l = 0; l < 8; ++l) count += static_cast<std::uint32_t>(-changes[l]);
+    for (; k < len; ++k) count += is_negative(a[k], threshold) != is_negative(a[k - 1], threshold) ? 1u : 0u;
+    return count;
+}
+
 // The upper levels of the pairwise tree over m leaves (m a power of two).
 float leaf_tree(const float* leaf, std::size_t m) {
     if (m == 1) return leaf[0];
@@ -493,27 +518,21 @@ std::vector<double> zero_crossing_rate(std::span<const float> y, const ZcrParams
     const std::size_t T = frame_count(N, L, hop);
     std::vector<double> out(T);
     if (T == 0) return out;
-    // ref: librosa 0.7.2 zero_crossings: y[|y| <= threshold] = 0 (a positive zero), then
-    // np.signbit (zero_pos=True); a crossing where consecutive sign bits differ.
-    std::vector<unsigned char>& neg = scratch<unsigned char>(N);
-    const float thr = params.threshold;
-    auto is_neg = [thr](float v) -> unsigned char { return !(std::abs(v) <= thr) && std::signbit(v); };
-    for (std::size_t i = 0; i < N; ++i) {
-        if (i == static_cast<std::size_t>(half) && n > 0) {  // the unpadded middle, read in place
-            unsigned char* dst = neg.data() + half;
-            for (std::size_t k = 0; k < y.size(); ++k) dst[k] = is_neg(y[k]);
-            i += y.size() - 1;
-            continue;
-        }
-        neg[i] = is_neg(n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Edge)]);
-    }
     // A frame starting at s counts the crossings at s+1 .. s+L-1 (the first sample of a frame is
     // never a crossing). Counted without a running count, so the loops vectorise; the counts are
-    // integers, so any grouping gives the same rate.
-    const unsigned char* sign = neg.data();
-    auto crossings = [sign](std::size_t from, std::size_t to) {  // at from .. to-1, from >= 1
+    // integers, so any grouping gives the same rate. Inside the unpadded middle the samples are
+    // read in place; the padded edges one by one.
+    const float thr = params.threshold;
+    const auto h = static_cast<std::size_t>(half), len = y.size();
+    auto neg_at = [&](std::size_t i) {
+        const float v = n == 0 ? 0.0f : y[padded_source(static_cast<std::ptrdiff_t>(i), half, n, PadMode::Edge)];
+        return is_negative(v, thr);
+    };
+    auto crossings = [&](std::size_t from, std::size_t to) -> std::uint32_t {  // at from .. to-1, from >= 1
+        if (to <= from) return 0;
+        if (from - 1 >= h && to <= h + len) return sign_changes(y.data() + (from - 1 - h), to - from + 1, thr);
         std::uint32_t count = 0;
-        for (std::size_t i = from; i < to; ++i) count += sign[i] != sign[i - 1] ? 1u : 0u;
+        for (std::size_t i = from; i < to; ++i) count += neg_at(i) != neg_at(i - 1) ? 1u : 0u;
         return count;
     };
     if (L % hop == 0) {
