@@ -7,6 +7,10 @@
 #include "genrekit/error.hpp"
 #include "vector_access.hpp"
 
+// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
+// the same bits as the baseline.
+#pragma GCC optimize("fp-contract=off")
+
 namespace genrekit {
 
 namespace {
@@ -24,6 +28,8 @@ struct MelBandView {
 };
 
 constexpr int kMelLanes = 8;  // frames per group
+constexpr std::size_t kDctLanes = 8;       // coefficients per vector in the DCT kernel
+constexpr std::size_t kDctMaxVectors = 4;  // the DCT kernel keeps up to 32 coefficients in registers
 
 // The float64 band sums of kMelLanes frames (cols: their n_bins power values): sums[m * 8 + l].
 // Compiled for AVX2 too (chosen at load time); the same operations either way, no FMA.
@@ -46,6 +52,82 @@ constexpr int kMelLanes = 8;  // frames per group
         for (int l = 0; l < G; ++l) sums[m * G + static_cast<std::size_t>(l)] = acc[l / 4][l % 4];
     }
 }
+
+// out = basis * X for an n_out x n_in basis (given transposed, rows padded to NV * 8), X float
+// columns of n_in values, out float columns of n_out values: each coefficient is the float64
+// sum, from 0, of basis(k, n) * X(n) added in n order and rounded to float32 -- the operations
+// and order of Eigen's GEMM kernel (gebp: one accumulator per coefficient over the whole depth,
+// multiply then add) that this replaces. C columns run side by side, 8 coefficients per vector.
+using v8d = double __attribute__((vector_size(64)));
+template <int NV, int C>
+[[gnu::always_inline]] inline void dct_columns(const double* Bt, std::size_t n_in, const float* X, std::size_t n_out,
+                                               float* out) {
+    constexpr std::size_t S = NV * kDctLanes;
+    v8d acc[C][NV];
+    for (int c = 0; c < C; ++c)
+        for (int v = 0; v < NV; ++v) acc[c][v] = v8d{};
+    for (std::size_t n = 0; n < n_in; ++n) {
+        v8d b[NV];
+        for (int v = 0; v < NV; ++v) b[v] = simd::load<v8d>(Bt + n * S + static_cast<std::size_t>(v) * kDctLanes);
+        for (int c = 0; c < C; ++c) {
+            const v8d x = v8d{} + static_cast<double>(X[static_cast<std::size_t>(c) * n_in + n]);
+            for (int v = 0; v < NV; ++v) acc[c][v] += b[v] * x;
+        }
+    }
+    for (int c = 0; c < C; ++c)
+        for (std::size_t i = 0; i < n_out; ++i)
+            out[static_cast<std::size_t>(c) * n_out + i] = static_cast<float>(acc[c][i / kDctLanes][i % kDctLanes]);
+}
+
+template <int NV, int C>
+[[gnu::always_inline]] inline void dct_body(const double* Bt, std::size_t n_in, const float* X, std::size_t T,
+                                            std::size_t n_out, float* out) {
+    std::size_t t = 0;
+    for (; t + C <= T; t += C) dct_columns<NV, C>(Bt, n_in, X + t * n_in, n_out, out + t * n_out);
+    for (; t < T; ++t) dct_columns<NV, 1>(Bt, n_in, X + t * n_in, n_out, out + t * n_out);
+}
+
+using DctFn = void (*)(const double*, std::size_t, const float*, std::size_t, std::size_t, float*);
+struct DctKernels {
+    DctFn run[kDctMaxVectors];
+};
+
+// Compiled for the x86-64 baseline and, where the compiler targets x86-64 without them, for
+// AVX2 and AVX-512, chosen at run time; the same operations at every width. Columns per step:
+// as many as keep the accumulators in registers.
+#define GENREKIT_DCT_KERNELS(SUFFIX, ATTR, C1, C2, C3, C4)                                                       \
+    ATTR void dct1_##SUFFIX(const double* B, std::size_t n, const float* X, std::size_t T, std::size_t m, float* o) { \
+        dct_body<1, C1>(B, n, X, T, m, o);                                                                       \
+    }                                                                                                            \
+    ATTR void dct2_##SUFFIX(const double* B, std::size_t n, const float* X, std::size_t T, std::size_t m, float* o) { \
+        dct_body<2, C2>(B, n, X, T, m, o);                                                                       \
+    }                                                                                                            \
+    ATTR void dct3_##SUFFIX(const double* B, std::size_t n, const float* X, std::size_t T, std::size_t m, float* o) { \
+        dct_body<3, C3>(B, n, X, T, m, o);                                                                       \
+    }                                                                                                            \
+    ATTR void dct4_##SUFFIX(const double* B, std::size_t n, const float* X, std::size_t T, std::size_t m, float* o) { \
+        dct_body<4, C4>(B, n, X, T, m, o);                                                                       \
+    }
+
+GENREKIT_DCT_KERNELS(base, , 2, 1, 1, 1)
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+GENREKIT_DCT_KERNELS(avx2, [[gnu::target("avx2")]], 4, 2, 2, 1)
+GENREKIT_DCT_KERNELS(avx512, [[gnu::target("avx512f")]], 8, 8, 8, 6)
+DctKernels select_dct_kernels() {
+    if (__builtin_cpu_supports("avx512f")) return {{dct1_avx512, dct2_avx512, dct3_avx512, dct4_avx512}};
+    if (__builtin_cpu_supports("avx2")) return {{dct1_avx2, dct2_avx2, dct3_avx2, dct4_avx2}};
+    return {{dct1_base, dct2_base, dct3_base, dct4_base}};
+}
+#else
+DctKernels select_dct_kernels() { return {{dct1_base, dct2_base, dct3_base, dct4_base}}; }
+#endif
+
+const DctKernels& dct_kernels() {
+    static const DctKernels k = select_dct_kernels();
+    return k;
+}
+#undef GENREKIT_DCT_KERNELS
 }  // namespace
 
 double hz_to_mel(double hz, bool htk) {
@@ -195,6 +277,11 @@ Dct::Dct(int n_out, int n_in) {
         const double scale = std::sqrt((k == 0 ? 1.0 : 2.0) / n_in);
         for (int n = 0; n < n_in; ++n) basis_(k, n) = scale * std::cos(std::numbers::pi * k * (2.0 * n + 1.0) / (2.0 * n_in));
     }
+    // The kernel's copy: n_in rows of the n_out coefficients, padded with zeros to whole vectors.
+    const std::size_t stride = (static_cast<std::size_t>(n_out) + kDctLanes - 1) / kDctLanes * kDctLanes;
+    basis_t_.assign(static_cast<std::size_t>(n_in) * stride, 0.0);
+    for (int k = 0; k < n_out; ++k)
+        for (int n = 0; n < n_in; ++n) basis_t_[static_cast<std::size_t>(n) * stride + static_cast<std::size_t>(k)] = basis_(k, n);
 }
 
 Spectrogram Dct::apply(const Spectrogram& X) const {
@@ -206,7 +293,15 @@ Spectrogram Dct::apply(const Spectrogram& X) const {
 void Dct::apply(const Spectrogram& X, Spectrogram& out) const {
     if (X.rows() != basis_.cols())
         throw Error("dct: input has " + std::to_string(X.rows()) + " rows, expected " + std::to_string(basis_.cols()));
-    out = (basis_ * X.cast<double>()).cast<float>();
+    const auto n_out = static_cast<std::size_t>(basis_.rows());
+    const std::size_t nv = (n_out + kDctLanes - 1) / kDctLanes;
+    if (nv > kDctMaxVectors) {
+        out = (basis_ * X.cast<double>()).cast<float>();
+        return;
+    }
+    if (out.rows() != basis_.rows() || out.cols() != X.cols()) out.resize(basis_.rows(), X.cols());
+    dct_kernels().run[nv - 1](basis_t_.data(), static_cast<std::size_t>(X.rows()), X.data(),
+                              static_cast<std::size_t>(X.cols()), n_out, out.data());
 }
 
 }  // namespace genrekit

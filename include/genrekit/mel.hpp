@@ -75,7 +75,8 @@ public:
     void apply(const Spectrogram& X, Spectrogram& out) const;  // into out
 
 private:
-    Eigen::MatrixXd basis_;  // n_out x n_in
+    Eigen::MatrixXd basis_;        // n_out x n_in
+    std::vector<double> basis_t_;  // the kernel's copy: n_in rows of n_out values, padded to whole vectors
 };
 
 }  // namespace genrekit
