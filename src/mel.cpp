@@ -24,33 +24,89 @@ const double kLogStep = std::log(6.4) / 27.0;
 struct MelBandView {
     int first_bin;
     std::size_t size;
-    const float* weights;
+    const double* weights;  // the float32 weights, widened
 };
 
 constexpr int kMelLanes = 8;  // frames per group
 constexpr std::size_t kDctLanes = 8;       // coefficients per vector in the DCT kernel
 constexpr std::size_t kDctMaxVectors = 4;  // the DCT kernel keeps up to 32 coefficients in registers
 
+using v8f = float __attribute__((vector_size(32)));
+using v8d = double __attribute__((vector_size(64)));
+
+// buf[(b + i) * 8 + l] = cols[l][b + i] for i, l < 8, widened to float64: an 8 x 8 transpose of
+// float32 values (AVX's unpack, shuffle and 128-bit permute steps).
+[[gnu::always_inline]] inline void transpose_8x8(const float* const* cols, std::size_t b, double* buf) {
+    v8f r[8], t[8], u[8];
+    for (int l = 0; l < 8; ++l) r[l] = simd::load<v8f>(cols[l] + b);
+    for (int h = 0; h < 8; h += 4) {
+        t[h + 0] = __builtin_shufflevector(r[h + 0], r[h + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[h + 1] = __builtin_shufflevector(r[h + 0], r[h + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+        t[h + 2] = __builtin_shufflevector(r[h + 2], r[h + 3], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[h + 3] = __builtin_shufflevector(r[h + 2], r[h + 3], 2, 10, 3, 11, 6, 14, 7, 15);
+        u[h + 0] = __builtin_shufflevector(t[h + 0], t[h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[h + 1] = __builtin_shufflevector(t[h + 0], t[h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[h + 2] = __builtin_shufflevector(t[h + 1], t[h + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+        u[h + 3] = __builtin_shufflevector(t[h + 1], t[h + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+    for (int i = 0; i < 4; ++i) {
+        const v8f lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        const v8f hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        simd::store(buf + i * 8, __builtin_convertvector(lo, v8d));
+        simd::store(buf + (i + 4) * 8, __builtin_convertvector(hi, v8d));
+    }
+}
+
 // The float64 band sums of kMelLanes frames (cols: their n_bins power values): sums[m * 8 + l].
-// Compiled for AVX2 too (chosen at load time); the same operations either way, no FMA.
-[[gnu::target_clones("avx2", "default")]] void mel_group(const float* const* cols, std::size_t n_bins,
-                                                         const MelBandView* bands, std::size_t n_bands, float* buf,
-                                                         double* sums) {
-    using v4f = float __attribute__((vector_size(16)));
-    using v4d = double __attribute__((vector_size(32)));
+// Each lane adds wk * x in bin order, multiply then add: the same operations at every vector
+// width. The frames are first transposed to bins x frames and widened to float64 (8 x 8 blocks
+// with vectors).
+template <bool kVec>
+[[gnu::always_inline]] inline void mel_group_body(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
+                                                  std::size_t n_bands, double* buf, double* sums) {
     constexpr int G = kMelLanes;
-    for (std::size_t b = 0; b < n_bins; ++b)
+    static_assert(G == 8);
+    std::size_t b0 = 0;
+    if constexpr (kVec)
+        for (; b0 + 8 <= n_bins; b0 += 8) transpose_8x8(cols, b0, buf + b0 * G);
+    for (std::size_t b = b0; b < n_bins; ++b)
         for (int l = 0; l < G; ++l) buf[b * G + static_cast<std::size_t>(l)] = cols[l][b];
     for (std::size_t m = 0; m < n_bands; ++m) {
         const MelBandView& band = bands[m];
-        v4d acc[G / 4] = {};
-        for (std::size_t k = 0; k < band.size; ++k) {
-            const double wk = band.weights[k];
-            const float* x = buf + (static_cast<std::size_t>(band.first_bin) + k) * G;
-            for (int h = 0; h < G / 4; ++h) acc[h] += wk * __builtin_convertvector(simd::load<v4f>(x + 4 * h), v4d);
-        }
-        for (int l = 0; l < G; ++l) sums[m * G + static_cast<std::size_t>(l)] = acc[l / 4][l % 4];
+        v8d acc = {};
+        const double* x = buf + static_cast<std::size_t>(band.first_bin) * G;
+        for (std::size_t k = 0; k < band.size; ++k) acc += band.weights[k] * simd::load<v8d>(x + k * G);
+        simd::store(sums + m * G, acc);
     }
+}
+
+using MelGroupFn = void (*)(const float* const*, std::size_t, const MelBandView*, std::size_t, double*, double*);
+void mel_group_base(const float* const* cols, std::size_t n_bins, const MelBandView* bands, std::size_t n_bands,
+                    double* buf, double* sums) {
+    mel_group_body<false>(cols, n_bins, bands, n_bands, buf, sums);
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+[[gnu::target("avx2")]] void mel_group_avx2(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
+                                            std::size_t n_bands, double* buf, double* sums) {
+    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, sums);
+}
+[[gnu::target("avx512f")]] void mel_group_avx512(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
+                                                 std::size_t n_bands, double* buf, double* sums) {
+    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, sums);
+}
+MelGroupFn select_mel_group() {
+    if (__builtin_cpu_supports("avx512f")) return mel_group_avx512;
+    if (__builtin_cpu_supports("avx2")) return mel_group_avx2;
+    return mel_group_base;
+}
+#else
+MelGroupFn select_mel_group() { return mel_group_base; }
+#endif
+
+void mel_group(const float* const* cols, std::size_t n_bins, const MelBandView* bands, std::size_t n_bands, double* buf,
+               double* sums) {
+    static const MelGroupFn fn = select_mel_group();
+    fn(cols, n_bins, bands, n_bands, buf, sums);
 }
 
 // out = basis * X for an n_out x n_in basis (given transposed, rows padded to NV * 8), X float
@@ -58,7 +114,6 @@ constexpr std::size_t kDctMaxVectors = 4;  // the DCT kernel keeps up to 32 coef
 // sum, from 0, of basis(k, n) * X(n) added in n order and rounded to float32 -- the operations
 // and order of Eigen's GEMM kernel (gebp: one accumulator per coefficient over the whole depth,
 // multiply then add) that this replaces. C columns run side by side, 8 coefficients per vector.
-using v8d = double __attribute__((vector_size(64)));
 template <int NV, int C>
 [[gnu::always_inline]] inline void dct_columns(const double* Bt, std::size_t n_in, const float* X, std::size_t n_out,
                                                float* out) {
@@ -197,6 +252,7 @@ MelFilterbank::MelFilterbank(const MelParams& params) : params_(params) {
             }
         }
         if (band.first_bin < 0) band.first_bin = 0;  // an empty filter, as librosa warns about
+        band.weights64.assign(band.weights.begin(), band.weights.end());
     }
 }
 
@@ -226,9 +282,9 @@ void MelFilterbank::apply(const Spectrogram& S, Spectrogram& M) const {
     constexpr int G = kMelLanes;
     const Eigen::Index T = S.cols();
     const auto nb = static_cast<std::size_t>(S.rows());
-    std::vector<float> buf(nb * G);
+    std::vector<double> buf(nb * G);
     std::vector<MelBandView> views;
-    for (const Band& band : bands_) views.push_back({band.first_bin, band.weights.size(), band.weights.data()});
+    for (const Band& band : bands_) views.push_back({band.first_bin, band.weights64.size(), band.weights64.data()});
     std::vector<double> sums(views.size() * G);
     for (Eigen::Index t0 = 0; t0 < T; t0 += G) {
         const int lanes = static_cast<int>(std::min<Eigen::Index>(G, T - t0));

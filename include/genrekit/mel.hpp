@@ -49,6 +49,7 @@ private:
     struct Band {
         int first_bin = 0;
         std::vector<float> weights;
+        std::vector<double> weights64;  // the same, widened for apply's float64 sums
     };
     MelParams params_;
     std::vector<Band> bands_;
