@@ -14,6 +14,10 @@
 #include "genrekit/mel.hpp"
 #include "vector_access.hpp"
 
+// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
+// the same bits as the baseline.
+#pragma GCC optimize("fp-contract=off")
+
 namespace genrekit {
 
 namespace {
@@ -99,6 +103,92 @@ constexpr std::size_t kProjectMaxRows = 12;  // project_kernel keeps one accumul
     }
 }
 
+// project_kernel for exactly R rows (the accumulators stay in registers). Each lane of a row's
+// accumulator adds W * s for the bins b = lane (mod 8) in bin order, then the lanes are summed
+// as the same fixed tree and the tail bins added after: project_kernel's operations exactly.
+// With AVX-512 a vector holds the same 8 lanes of two frames, and 4 frames run per step; with
+// 8-lane vectors, one frame.
+using v8f = float __attribute__((vector_size(32)));
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_finish(const v8f* acc, const float* Wr, std::size_t stride, const float* s,
+                                                  std::size_t nv, std::size_t nb, float* c) {
+    for (std::size_t r = 0; r < R; ++r) {
+        const v8f a = acc[r];
+        float sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        for (std::size_t b = nv; b < nb; ++b) sum += Wr[r * stride + b] * s[b];
+        c[r] = sum;
+    }
+}
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_one_frame(const float* Wr, std::size_t stride, const float* s, std::size_t nb,
+                                                     float* c) {
+    const std::size_t nv = nb - nb % 8;
+    v8f acc[R];
+    for (std::size_t r = 0; r < R; ++r) acc[r] = v8f{};
+    for (std::size_t b = 0; b < nv; b += 8) {
+        const v8f x = simd::load<v8f>(s + b);
+        for (std::size_t r = 0; r < R; ++r) acc[r] += simd::load<v8f>(Wr + r * stride + b) * x;
+    }
+    project_finish<R>(acc, Wr, stride, s, nv, nb, c);
+}
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_body8(const float* Wr, std::size_t stride, const float* S, std::size_t nb,
+                                                 std::size_t T, float* C) {
+    for (std::size_t t = 0; t < T; ++t) project_one_frame<R>(Wr, stride, S + t * nb, nb, C + t * R);
+}
+
+constexpr std::size_t kChromaRows = 12;  // the default n_chroma, with kernels of its own
+using ProjectFn = void (*)(const float*, std::size_t, const float*, std::size_t, std::size_t, float*);
+
+void project12_base(const float* Wr, std::size_t stride, const float* S, std::size_t nb, std::size_t T, float* C) {
+    project_body8<kChromaRows>(Wr, stride, S, nb, T, C);
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+[[gnu::target("avx2")]] void project12_avx2(const float* Wr, std::size_t stride, const float* S, std::size_t nb,
+                                            std::size_t T, float* C) {
+    project_body8<kChromaRows>(Wr, stride, S, nb, T, C);
+}
+[[gnu::target("avx512f,avx512dq")]] void project12_avx512(const float* Wr, std::size_t stride, const float* S,
+                                                          std::size_t nb, std::size_t T, float* C) {
+    constexpr std::size_t R = kChromaRows;
+    const std::size_t nv = nb - nb % 8;
+    std::size_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const float* s0 = S + t * nb;
+        __m512 acc0[R], acc1[R];  // frames t, t+1 and t+2, t+3: 8 lanes each
+        for (std::size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+        for (std::size_t b = 0; b < nv; b += 8) {
+            const __m512 x0 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(s0 + b)), _mm256_loadu_ps(s0 + nb + b), 1);
+            const __m512 x1 =
+                _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(s0 + 2 * nb + b)), _mm256_loadu_ps(s0 + 3 * nb + b), 1);
+            for (std::size_t r = 0; r < R; ++r) {
+                const __m512 w = _mm512_broadcast_f32x8(_mm256_loadu_ps(Wr + r * stride + b));
+                acc0[r] = _mm512_add_ps(acc0[r], _mm512_mul_ps(w, x0));
+                acc1[r] = _mm512_add_ps(acc1[r], _mm512_mul_ps(w, x1));
+            }
+        }
+        v8f part[R];
+        for (std::size_t f = 0; f < 4; ++f) {
+            const __m512* acc = f < 2 ? acc0 : acc1;
+            for (std::size_t r = 0; r < R; ++r)
+                part[r] = f % 2 == 0 ? (v8f)_mm512_castps512_ps256(acc[r]) : (v8f)_mm512_extractf32x8_ps(acc[r], 1);
+            project_finish<R>(part, Wr, stride, s0 + f * nb, nv, nb, C + (t + f) * R);
+        }
+    }
+    for (; t < T; ++t) project_one_frame<R>(Wr, stride, S + t * nb, nb, C + t * R);
+}
+ProjectFn select_project12() {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return project12_avx512;
+    if (__builtin_cpu_supports("avx2")) return project12_avx2;
+    return project12_base;
+}
+#else
+ProjectFn select_project12() { return project12_base; }
+#endif
+
 void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram& C) {
     const auto rows = static_cast<std::size_t>(W.rows()), nb = static_cast<std::size_t>(W.cols());
     if (rows > kProjectMaxRows) {
@@ -109,6 +199,11 @@ void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram&
     std::vector<float> Wr(rows * stride, 0.f);
     for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t b = 0; b < nb; ++b) Wr[r * stride + b] = W(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(b));
+    if (rows == kChromaRows) {
+        static const ProjectFn project12 = select_project12();
+        project12(Wr.data(), stride, S.data(), nb, static_cast<std::size_t>(S.cols()), C.data());
+        return;
+    }
     project_kernel(Wr.data(), rows, stride, S.data(), nb, static_cast<std::size_t>(S.cols()), C.data());
 }
 
