@@ -34,11 +34,11 @@ constexpr std::size_t kDctMaxVectors = 4;  // the DCT kernel keeps up to 32 coef
 using v8f = float __attribute__((vector_size(32)));
 using v8d = double __attribute__((vector_size(64)));
 
-// buf[(b + i) * 8 + l] = cols[l][b + i] for i, l < 8, widened to float64: an 8 x 8 transpose of
-// float32 values (AVX's unpack, shuffle and 128-bit permute steps).
-[[gnu::always_inline]] inline void transpose_8x8(const float* const* cols, std::size_t b, double* buf) {
+// o[j][k] = in[k][off + j] for j, k < 8: an 8 x 8 transpose of float32 values (AVX's unpack,
+// shuffle and 128-bit permute steps).
+[[gnu::always_inline]] inline void transpose_8x8(const float* const* in, std::size_t off, v8f* o) {
     v8f r[8], t[8], u[8];
-    for (int l = 0; l < 8; ++l) r[l] = simd::load<v8f>(cols[l] + b);
+    for (int l = 0; l < 8; ++l) r[l] = simd::load<v8f>(in[l] + off);
     for (int h = 0; h < 8; h += 4) {
         t[h + 0] = __builtin_shufflevector(r[h + 0], r[h + 1], 0, 8, 1, 9, 4, 12, 5, 13);
         t[h + 1] = __builtin_shufflevector(r[h + 0], r[h + 1], 2, 10, 3, 11, 6, 14, 7, 15);
@@ -50,25 +50,30 @@ using v8d = double __attribute__((vector_size(64)));
         u[h + 3] = __builtin_shufflevector(t[h + 1], t[h + 3], 2, 3, 10, 11, 6, 7, 14, 15);
     }
     for (int i = 0; i < 4; ++i) {
-        const v8f lo = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-        const v8f hi = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-        simd::store(buf + i * 8, __builtin_convertvector(lo, v8d));
-        simd::store(buf + (i + 4) * 8, __builtin_convertvector(hi, v8d));
+        o[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        o[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
 
-// The float64 band sums of kMelLanes frames (cols: their n_bins power values): sums[m * 8 + l].
-// Each lane adds wk * x in bin order, multiply then add: the same operations at every vector
-// width. The frames are first transposed to bins x frames and widened to float64 (8 x 8 blocks
-// with vectors).
+// The mel bands of kMelLanes frames: cols are their n_bins power values, out[l] receives frame
+// l's n_bands band values. Each band is a float64 running sum over its bins, multiply then add
+// in bin order, rounded to float32: the same operations at every vector width, frames side by
+// side in the lanes. The frames are first transposed to bins x frames and widened to float64
+// (buf), and the float32 results (stage, bands x frames) transposed back, 8 x 8 blocks with
+// vectors.
 template <bool kVec>
 [[gnu::always_inline]] inline void mel_group_body(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
-                                                  std::size_t n_bands, double* buf, double* sums) {
+                                                  std::size_t n_bands, double* buf, float* stage, float* const* out) {
     constexpr int G = kMelLanes;
     static_assert(G == 8);
     std::size_t b0 = 0;
-    if constexpr (kVec)
-        for (; b0 + 8 <= n_bins; b0 += 8) transpose_8x8(cols, b0, buf + b0 * G);
+    if constexpr (kVec) {
+        for (; b0 + 8 <= n_bins; b0 += 8) {
+            v8f o[8];
+            transpose_8x8(cols, b0, o);
+            for (std::size_t i = 0; i < 8; ++i) simd::store(buf + (b0 + i) * G, __builtin_convertvector(o[i], v8d));
+        }
+    }
     for (std::size_t b = b0; b < n_bins; ++b)
         for (int l = 0; l < G; ++l) buf[b * G + static_cast<std::size_t>(l)] = cols[l][b];
     for (std::size_t m = 0; m < n_bands; ++m) {
@@ -76,23 +81,35 @@ template <bool kVec>
         v8d acc = {};
         const double* x = buf + static_cast<std::size_t>(band.first_bin) * G;
         for (std::size_t k = 0; k < band.size; ++k) acc += band.weights[k] * simd::load<v8d>(x + k * G);
-        simd::store(sums + m * G, acc);
+        simd::store(stage + m * G, __builtin_convertvector(acc, v8f));
     }
+    std::size_t m0 = 0;
+    if constexpr (kVec) {
+        for (; m0 + 8 <= n_bands; m0 += 8) {
+            const float* in[8];
+            for (std::size_t k = 0; k < 8; ++k) in[k] = stage + (m0 + k) * G;
+            v8f o[8];
+            transpose_8x8(in, 0, o);
+            for (int l = 0; l < G; ++l) simd::store(out[l] + m0, o[l]);
+        }
+    }
+    for (std::size_t m = m0; m < n_bands; ++m)
+        for (int l = 0; l < G; ++l) out[l][m] = stage[m * G + static_cast<std::size_t>(l)];
 }
 
-using MelGroupFn = void (*)(const float* const*, std::size_t, const MelBandView*, std::size_t, double*, double*);
+using MelGroupFn = void (*)(const float* const*, std::size_t, const MelBandView*, std::size_t, double*, float*, float* const*);
 void mel_group_base(const float* const* cols, std::size_t n_bins, const MelBandView* bands, std::size_t n_bands,
-                    double* buf, double* sums) {
-    mel_group_body<false>(cols, n_bins, bands, n_bands, buf, sums);
+                    double* buf, float* stage, float* const* out) {
+    mel_group_body<false>(cols, n_bins, bands, n_bands, buf, stage, out);
 }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
 [[gnu::target("avx2")]] void mel_group_avx2(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
-                                            std::size_t n_bands, double* buf, double* sums) {
-    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, sums);
+                                            std::size_t n_bands, double* buf, float* stage, float* const* out) {
+    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, stage, out);
 }
 [[gnu::target("avx512f")]] void mel_group_avx512(const float* const* cols, std::size_t n_bins, const MelBandView* bands,
-                                                 std::size_t n_bands, double* buf, double* sums) {
-    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, sums);
+                                                 std::size_t n_bands, double* buf, float* stage, float* const* out) {
+    mel_group_body<true>(cols, n_bins, bands, n_bands, buf, stage, out);
 }
 MelGroupFn select_mel_group() {
     if (__builtin_cpu_supports("avx512f")) return mel_group_avx512;
@@ -104,9 +121,9 @@ MelGroupFn select_mel_group() { return mel_group_base; }
 #endif
 
 void mel_group(const float* const* cols, std::size_t n_bins, const MelBandView* bands, std::size_t n_bands, double* buf,
-               double* sums) {
+               float* stage, float* const* out) {
     static const MelGroupFn fn = select_mel_group();
-    fn(cols, n_bins, bands, n_bands, buf, sums);
+    fn(cols, n_bins, bands, n_bands, buf, stage, out);
 }
 
 // out = basis * X for an n_out x n_in basis (given transposed, rows padded to NV * 8), X float
@@ -285,14 +302,16 @@ void MelFilterbank::apply(const Spectrogram& S, Spectrogram& M) const {
     std::vector<double> buf(nb * G);
     std::vector<MelBandView> views;
     for (const Band& band : bands_) views.push_back({band.first_bin, band.weights64.size(), band.weights64.data()});
-    std::vector<double> sums(views.size() * G);
+    std::vector<float> stage(views.size() * G), spare(views.size());
     for (Eigen::Index t0 = 0; t0 < T; t0 += G) {
         const int lanes = static_cast<int>(std::min<Eigen::Index>(G, T - t0));
         const float* cols[G];
-        for (int l = 0; l < G; ++l) cols[l] = S.col(t0 + std::min(l, lanes - 1)).data();
-        mel_group(cols, nb, views.data(), views.size(), buf.data(), sums.data());
-        for (int m = 0; m < params_.n_mels; ++m)
-            for (int l = 0; l < lanes; ++l) M(m, t0 + l) = static_cast<float>(sums[static_cast<std::size_t>(m) * G + l]);
+        float* out[G];
+        for (int l = 0; l < G; ++l) {
+            cols[l] = S.col(t0 + std::min(l, lanes - 1)).data();
+            out[l] = l < lanes ? M.col(t0 + l).data() : spare.data();  // lanes past the end: scratch
+        }
+        mel_group(cols, nb, views.data(), views.size(), buf.data(), stage.data(), out);
     }
 }
 
