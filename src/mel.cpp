@@ -397,6 +397,12 @@ void Dct::apply(const Spectrogram& X, Spectrogram& out) const {
         out = (basis_ * X.cast<double>()).cast<float>();
         return;
     }
+    if (&out == &X) {  // in place: the kernel reads X while writing out
+        Spectrogram tmp;
+        apply(X, tmp);
+        out = std::move(tmp);
+        return;
+    }
     if (out.rows() != basis_.rows() || out.cols() != X.cols()) out.resize(basis_.rows(), X.cols());
     dct_kernels().run[nv - 1](basis_t_.data(), static_cast<std::size_t>(X.rows()), X.data(),
                               static_cast<std::size_t>(X.cols()), n_out, out.data());

@@ -113,6 +113,10 @@ TEST(Dct, SameBitsAsTheFloat64Gemm) {
                 ASSERT_EQ(got.cols(), T);
                 ASSERT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0)
                     << "n_in " << n_in << " n_out " << n_out << " T " << T;
+                genrekit::Spectrogram inplace = X;  // the same into its own input
+                genrekit::Dct(n_out, n_in).apply(inplace, inplace);
+                ASSERT_EQ(inplace.rows(), n_out);
+                ASSERT_EQ(std::memcmp(inplace.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0);
             }
         }
     }
