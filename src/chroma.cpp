@@ -564,7 +564,24 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         }
     }
     // The same steps as estimate_tuning, so the same result.
-    const TuningHistogram h = tuning_histogram(frequencies_above_median(peaks), params.resolution, params.bins_per_octave);
+    // Each peak's residual, computed once: the histogram and step 2 both need it.
+    std::vector<float> residual(peaks.size());
+    for (std::size_t i = 0; i < peaks.size(); ++i)
+        if (peaks[i].frequency > 0.f) residual[i] = tuning_residual(peaks[i].frequency, params.bins_per_octave);
+    // tuning_histogram(frequencies_above_median(peaks)) from those residuals.
+    TuningHistogram h = tuning_histogram(std::span<const float>{}, params.resolution, params.bins_per_octave);
+    {
+        std::vector<float> mags;
+        mags.reserve(peaks.size());
+        for (const auto& p : peaks)
+            if (p.frequency > 0.f) mags.push_back(p.magnitude);
+        const float threshold = mags.empty() ? 0.f : median_f32(mags);
+        for (std::size_t i = 0; i < peaks.size(); ++i) {
+            if (!(peaks[i].frequency > 0.f && peaks[i].magnitude >= threshold)) continue;
+            const int j = h.bin_of(residual[i]);
+            if (j >= 0) ++h.counts[static_cast<std::size_t>(j)];
+        }
+    }
     out.tuning = h.estimate();
     if (noise <= 0.f || peaks.empty()) return out;
     const auto freqs_hz = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
@@ -594,7 +611,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         const std::array<float, 3>& nb3 = around[static_cast<std::size_t>(&p - peaks.data())];  // s[b - 1], s[b], s[b + 1]
         Span sp;
         if (e == 0.f) {
-            sp.first = sp.last = h.bin_of(tuning_residual(p.frequency, params.bins_per_octave));
+            sp.first = sp.last = h.bin_of(residual[static_cast<std::size_t>(&p - peaks.data())]);
             sp.any = sp.first < 0;
             mag_lo.push_back(p.magnitude);
             mag_hi.push_back(p.magnitude);
@@ -606,7 +623,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         double d_shift = 1.0;  // unbounded when den could reach 0
         if (den > 4.0 * e) d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e)) + kShiftRounding;
         const double pos = static_cast<double>(p.frequency) / hz_per_bin;  // b + shift
-        const float r = tuning_residual(p.frequency, params.bins_per_octave);
+        const float r = residual[static_cast<std::size_t>(&p - peaks.data())];
         // Most residuals sit far from every edge, beyond the shift's reach plus the residual's
         // float32 rounding (< 1e-4): one bin. The others are evaluated at the interval's ends.
         const double reach = per_octave * d_shift / std::max(pos - d_shift, 1.0) + kResidualRounding;
