@@ -1,6 +1,7 @@
 #include "genrekit/chroma.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -13,6 +14,10 @@
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "vector_access.hpp"
+
+// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
+// the same bits as the baseline.
+#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 
@@ -42,6 +47,20 @@ T py_mod(T a, T b) {
         if ((b < T(0)) != (m < T(0))) m += b;
     } else {
         m = std::copysign(T(0), b);
+    }
+    return m;
+}
+
+// py_mod(a, 1.0f) without fmodf: below 2^23 in magnitude, fmod(a, 1) is a - trunc(a), an
+// exact subtraction (trunc through int32 conversion, exact too); larger finite values are
+// integers (fmod 0, so +0 after py_mod); NaN and infinities go through py_mod.
+inline float py_mod_1(float a) {
+    if (!(std::abs(a) < 8388608.0f)) return py_mod(a, 1.0f);
+    float m = a - static_cast<float>(static_cast<std::int32_t>(a));
+    if (m != 0.0f) {
+        if (m < 0.0f) m += 1.0f;
+    } else {
+        m = 0.0f;
     }
     return m;
 }
@@ -99,6 +118,92 @@ constexpr std::size_t kProjectMaxRows = 12;  // project_kernel keeps one accumul
     }
 }
 
+// project_kernel for exactly R rows (the accumulators stay in registers). Each lane of a row's
+// accumulator adds W * s for the bins b = lane (mod 8) in bin order, then the lanes are summed
+// as the same fixed tree and the tail bins added after: project_kernel's operations exactly.
+// With AVX-512 a vector holds the same 8 lanes of two frames, and 4 frames run per step; with
+// 8-lane vectors, one frame.
+using v8f = float __attribute__((vector_size(32)));
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_finish(const v8f* acc, const float* Wr, std::size_t stride, const float* s,
+                                                  std::size_t nv, std::size_t nb, float* c) {
+    for (std::size_t r = 0; r < R; ++r) {
+        const v8f a = acc[r];
+        float sum = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        for (std::size_t b = nv; b < nb; ++b) sum += Wr[r * stride + b] * s[b];
+        c[r] = sum;
+    }
+}
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_one_frame(const float* Wr, std::size_t stride, const float* s, std::size_t nb,
+                                                     float* c) {
+    const std::size_t nv = nb - nb % 8;
+    v8f acc[R];
+    for (std::size_t r = 0; r < R; ++r) acc[r] = v8f{};
+    for (std::size_t b = 0; b < nv; b += 8) {
+        const v8f x = simd::load<v8f>(s + b);
+        for (std::size_t r = 0; r < R; ++r) acc[r] += simd::load<v8f>(Wr + r * stride + b) * x;
+    }
+    project_finish<R>(acc, Wr, stride, s, nv, nb, c);
+}
+
+template <std::size_t R>
+[[gnu::always_inline]] inline void project_body8(const float* Wr, std::size_t stride, const float* S, std::size_t nb,
+                                                 std::size_t T, float* C) {
+    for (std::size_t t = 0; t < T; ++t) project_one_frame<R>(Wr, stride, S + t * nb, nb, C + t * R);
+}
+
+constexpr std::size_t kChromaRows = 12;  // the default n_chroma, with kernels of its own
+using ProjectFn = void (*)(const float*, std::size_t, const float*, std::size_t, std::size_t, float*);
+
+void project12_base(const float* Wr, std::size_t stride, const float* S, std::size_t nb, std::size_t T, float* C) {
+    project_body8<kChromaRows>(Wr, stride, S, nb, T, C);
+}
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+[[gnu::target("avx2")]] void project12_avx2(const float* Wr, std::size_t stride, const float* S, std::size_t nb,
+                                            std::size_t T, float* C) {
+    project_body8<kChromaRows>(Wr, stride, S, nb, T, C);
+}
+[[gnu::target("avx512f,avx512dq")]] void project12_avx512(const float* Wr, std::size_t stride, const float* S,
+                                                          std::size_t nb, std::size_t T, float* C) {
+    constexpr std::size_t R = kChromaRows;
+    const std::size_t nv = nb - nb % 8;
+    std::size_t t = 0;
+    for (; t + 4 <= T; t += 4) {
+        const float* s0 = S + t * nb;
+        __m512 acc0[R], acc1[R];  // frames t, t+1 and t+2, t+3: 8 lanes each
+        for (std::size_t r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+        for (std::size_t b = 0; b < nv; b += 8) {
+            const __m512 x0 = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(s0 + b)), _mm256_loadu_ps(s0 + nb + b), 1);
+            const __m512 x1 =
+                _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(s0 + 2 * nb + b)), _mm256_loadu_ps(s0 + 3 * nb + b), 1);
+            for (std::size_t r = 0; r < R; ++r) {
+                const __m512 w = _mm512_broadcast_f32x8(_mm256_loadu_ps(Wr + r * stride + b));
+                acc0[r] = _mm512_add_ps(acc0[r], _mm512_mul_ps(w, x0));
+                acc1[r] = _mm512_add_ps(acc1[r], _mm512_mul_ps(w, x1));
+            }
+        }
+        v8f part[R];
+        for (std::size_t f = 0; f < 4; ++f) {
+            const __m512* acc = f < 2 ? acc0 : acc1;
+            for (std::size_t r = 0; r < R; ++r)
+                part[r] = f % 2 == 0 ? (v8f)_mm512_castps512_ps256(acc[r]) : (v8f)_mm512_extractf32x8_ps(acc[r], 1);
+            project_finish<R>(part, Wr, stride, s0 + f * nb, nv, nb, C + (t + f) * R);
+        }
+    }
+    for (; t < T; ++t) project_one_frame<R>(Wr, stride, S + t * nb, nb, C + t * R);
+}
+ProjectFn select_project12() {
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")) return project12_avx512;
+    if (__builtin_cpu_supports("avx2")) return project12_avx2;
+    return project12_base;
+}
+#else
+ProjectFn select_project12() { return project12_base; }
+#endif
+
 void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram& C) {
     const auto rows = static_cast<std::size_t>(W.rows()), nb = static_cast<std::size_t>(W.cols());
     if (rows > kProjectMaxRows) {
@@ -109,6 +214,11 @@ void project_frames(const Eigen::MatrixXf& W, const Spectrogram& S, Spectrogram&
     std::vector<float> Wr(rows * stride, 0.f);
     for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t b = 0; b < nb; ++b) Wr[r * stride + b] = W(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(b));
+    if (rows == kChromaRows) {
+        static const ProjectFn project12 = select_project12();
+        project12(Wr.data(), stride, S.data(), nb, static_cast<std::size_t>(S.cols()), C.data());
+        return;
+    }
     project_kernel(Wr.data(), rows, stride, S.data(), nb, static_cast<std::size_t>(S.cols()), C.data());
 }
 
@@ -141,6 +251,51 @@ bool any4(const float* p, float v) {
 #endif
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
+#define GENREKIT_CHROMA_SCAN 1
+// The largest of n float32 values, 16 at a time; false (and no max) if any is NaN, where the
+// order of the comparisons would matter. Without NaN the maximum is the same value whatever the
+// order (a zero's sign aside, which no test of the scans below can tell apart).
+[[gnu::target("avx512f")]] bool column_max_avx512(const float* s, std::size_t n, float& max) {
+    __m512 m = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __mmask16 nan = 0;
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(s + i);
+        nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        m = _mm512_max_ps(m, x);
+    }
+    if (i < n) {
+        const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(k, s + i);
+        nan |= _mm512_mask_cmp_ps_mask(k, x, x, _CMP_UNORD_Q);
+        m = _mm512_mask_max_ps(m, k, m, x);
+    }
+    if (nan) return false;
+    max = _mm512_reduce_max_ps(m);
+    return true;
+}
+
+// For the bins b in [lo, hi): bit b - lo of above is s[b] > above_thr, of possible
+// !(s[b] <= floor) (true for NaN): exactly the scalar tests of PeakPicker's scans.
+[[gnu::target("avx512f")]] void bin_masks_avx512(const float* s, int lo, int hi, float above_thr, float floor,
+                                               std::uint64_t* above, std::uint64_t* possible) {
+    const __m512 a = _mm512_set1_ps(above_thr), f = _mm512_set1_ps(floor);
+    const int n = hi - lo;
+    for (int w = 0; w * 64 < n; ++w) {
+        above[w] = possible[w] = 0;
+    }
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 k = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 x = _mm512_maskz_loadu_ps(k, s + lo + i);
+        const std::uint64_t ab = _mm512_mask_cmp_ps_mask(k, x, a, _CMP_GT_OQ);
+        const std::uint64_t pb = _mm512_mask_cmp_ps_mask(k, x, f, _CMP_NLE_UQ);
+        above[i / 64] |= ab << (i % 64);
+        possible[i / 64] |= pb << (i % 64);
+    }
+}
+#endif
+
 // piptrack's peak picking, one frame at a time.
 class PeakPicker {
 public:
@@ -155,67 +310,103 @@ public:
 
     // Appends the peaks of frame t (column s, whose maximum is col_max).
     void frame(const float* s, int t, float col_max, std::vector<PitchPeak>& peaks) const {
-        const float tiny = std::numeric_limits<float>::min();
         // ref: ref_value = threshold * max(S, axis=0), in float32.
         const float ref_value = thresh_ * col_max;
-        auto x = [&](int b) { return s[b] > ref_value ? s[b] : 0.f; };  // S * (S > ref_value)
         for (int b0 = lo_; b0 < hi_; b0 += 4) {
             // A peak has x(b) > x(b-1) >= 0, so s[b] > ref_value.
             if (b0 + 4 <= hi_ && !any4<Test::Above>(s + b0, ref_value)) continue;
-            for (int b = b0; b < std::min(b0 + 4, hi_); ++b) {
-                const float xb = x(b);
-                // ref: librosa 0.7.2 util.localmax along frequency: x[b] > x[b-1] and x[b] >= x[b+1].
-                if (!(xb > x(b - 1) && xb >= x(b + 1))) continue;
-                // ref: piptrack's parabolic interpolation, all in float32 as numpy does it.
-                const float avg = 0.5f * (s[b + 1] - s[b - 1]);
-                const float den = 2.0f * s[b] - s[b + 1] - s[b - 1];
-                const float shift = avg / (den + (std::abs(den) < tiny ? 1.0f : 0.0f));
-                const float dskew = 0.5f * avg * shift;
-                PitchPeak p;
-                p.bin = b;
-                p.frame = t;
-                // (bin + shift) * float(sr) / n_fft in float64, stored as float32.
-                p.frequency = static_cast<float>((static_cast<double>(b) + static_cast<double>(shift)) * sr_ / n_fft_);
-                p.magnitude = s[b] + dskew;
-                peaks.push_back(p);
-            }
+            for (int b = b0; b < std::min(b0 + 4, hi_); ++b) peak_at(s, b, t, ref_value, peaks);
         }
+    }
+
+    // The same, visiting only the bins set in `above` (bit b - lo: s[b] > threshold * col_max,
+    // see bin_masks): the others cannot be peaks.
+    void frame_bits(const float* s, int t, float col_max, const std::uint64_t* above, std::vector<PitchPeak>& peaks) const {
+        const float ref_value = thresh_ * col_max;
+        for (int w = 0; w * 64 < hi_ - lo_; ++w)
+            for (std::uint64_t bits = above[w]; bits != 0; bits &= bits - 1)
+                peak_at(s, lo_ + w * 64 + __builtin_ctzll(bits), t, ref_value, peaks);
     }
 
     // Whether a peak/no-peak decision of the frame (S > threshold * max, and the local-maximum
     // test) could flip when each power value may be off by e.
     bool decisions_fragile(const float* s, float col_max, float e) const {
         const float ref = thresh_ * col_max, ref_err = e + thresh_ * e;
-        // The interval of S * (S > ref) for bin b.
-        auto x = [&](int b, float& xl, float& xh) {
-            if (s[b] > ref + ref_err) {
-                xl = s[b] - e;
-                xh = s[b] + e;
-            } else if (s[b] <= ref - ref_err) {
-                xl = xh = 0.f;
-            } else {
-                xl = 0.f;
-                xh = s[b] + e;
-            }
-        };
         for (int b0 = lo_; b0 < hi_; b0 += 4) {
             // x(b) = 0 surely (s[b] <= ref - ref_err) is never a local maximum.
             if (b0 + 4 <= hi_ && !any4<Test::NotAtMost>(s + b0, ref - ref_err)) continue;
-            for (int b = b0; b < std::min(b0 + 4, hi_); ++b) {
-                if (s[b] <= ref - ref_err) continue;
-                float bl, bh, ml, mh, pl, ph;
-                x(b, bl, bh);
-                x(b - 1, ml, mh);
-                x(b + 1, pl, ph);
-                const bool surely = bl > mh && bl >= ph;
-                const bool surely_not = bh <= ml || bh < pl;
-                if (!surely && !surely_not) return true;
-            }
+            for (int b = b0; b < std::min(b0 + 4, hi_); ++b)
+                if (fragile_at(s, b, ref, ref_err, e)) return true;
         }
         return false;
     }
 
+    // The same, visiting only the bins set in `possible` (bit b - lo: !(s[b] <= fragile_floor),
+    // see bin_masks).
+    bool decisions_fragile_bits(const float* s, float col_max, float e, const std::uint64_t* possible) const {
+        const float ref = thresh_ * col_max, ref_err = e + thresh_ * e;
+        for (int w = 0; w * 64 < hi_ - lo_; ++w)
+            for (std::uint64_t bits = possible[w]; bits != 0; bits &= bits - 1)
+                if (fragile_at(s, lo_ + w * 64 + __builtin_ctzll(bits), ref, ref_err, e)) return true;
+        return false;
+    }
+
+    // The float32 thresholds the two scans test each bin against: s[b] > above_threshold (frame)
+    // and !(s[b] <= fragile_floor) (decisions_fragile).
+    float above_threshold(float col_max) const { return thresh_ * col_max; }
+    float fragile_floor(float col_max, float e) const {
+        const float ref = thresh_ * col_max, ref_err = e + thresh_ * e;
+        return ref - ref_err;
+    }
+    int lo() const { return lo_; }
+    int hi() const { return hi_; }
+
 private:
+    // Appends the peak at bin b, if there is one.
+    void peak_at(const float* s, int b, int t, float ref_value, std::vector<PitchPeak>& peaks) const {
+        const float tiny = std::numeric_limits<float>::min();
+        auto x = [&](int i) { return s[i] > ref_value ? s[i] : 0.f; };  // S * (S > ref_value)
+        const float xb = x(b);
+        // ref: librosa 0.7.2 util.localmax along frequency: x[b] > x[b-1] and x[b] >= x[b+1].
+        if (!(xb > x(b - 1) && xb >= x(b + 1))) return;
+        // ref: piptrack's parabolic interpolation, all in float32 as numpy does it.
+        const float avg = 0.5f * (s[b + 1] - s[b - 1]);
+        const float den = 2.0f * s[b] - s[b + 1] - s[b - 1];
+        const float shift = avg / (den + (std::abs(den) < tiny ? 1.0f : 0.0f));
+        const float dskew = 0.5f * avg * shift;
+        PitchPeak p;
+        p.bin = b;
+        p.frame = t;
+        // (bin + shift) * float(sr) / n_fft in float64, stored as float32.
+        p.frequency = static_cast<float>((static_cast<double>(b) + static_cast<double>(shift)) * sr_ / n_fft_);
+        p.magnitude = s[b] + dskew;
+        peaks.push_back(p);
+    }
+
+    // Whether bin b's peak/no-peak decision could flip (decisions_fragile, one bin).
+    static bool fragile_at(const float* s, int b, float ref, float ref_err, float e) {
+        // The interval of S * (S > ref) for bin b.
+        auto x = [&](int i, float& xl, float& xh) {
+            if (s[i] > ref + ref_err) {
+                xl = s[i] - e;
+                xh = s[i] + e;
+            } else if (s[i] <= ref - ref_err) {
+                xl = xh = 0.f;
+            } else {
+                xl = 0.f;
+                xh = s[i] + e;
+            }
+        };
+        if (s[b] <= ref - ref_err) return false;
+        float bl, bh, ml, mh, pl, ph;
+        x(b, bl, bh);
+        x(b - 1, ml, mh);
+        x(b + 1, pl, ph);
+        const bool surely = bl > mh && bl >= ph;
+        const bool surely_not = bh <= ml || bh < pl;
+        return !surely && !surely_not;
+    }
+
     int n_fft_, lo_ = 0, hi_ = 0;
     float thresh_;
     double sr_;
@@ -252,7 +443,7 @@ TuningHistogram tuning_histogram(std::span<const float> frequencies, double reso
 float tuning_residual(float f, int bins_per_octave) {
     // ref: hz_to_octs(f) = log2(f / (440/16)) and bins_per_octave * octs, mod 1, in float32.
     const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
-    float residual = py_mod(static_cast<float>(bins_per_octave) * octs, 1.0f);
+    float residual = py_mod_1(static_cast<float>(bins_per_octave) * octs);
     if (residual >= 0.5f) residual -= 1.0f;
     return residual;
 }
@@ -264,7 +455,8 @@ int TuningHistogram::bin_of(float residual) const {
     const int n_hist = static_cast<int>(counts.size());
     if (n_hist == 0 || !(r >= edges.front() && r <= edges.back())) return -1;  // NaN too
     const double step = 1.0 / n_hist;
-    int j = std::clamp(static_cast<int>(std::floor((r + 0.5) / step)), 0, n_hist - 1);
+    // (r + 0.5) / step >= 0 here, so truncation is floor.
+    int j = std::clamp(static_cast<int>((r + 0.5) / step), 0, n_hist - 1);
     while (j > 0 && r < edges[static_cast<std::size_t>(j)]) --j;
     while (j < n_hist - 1 && r >= edges[static_cast<std::size_t>(j) + 1]) ++j;
     return j;
@@ -322,12 +514,49 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     std::vector<char> fragile(static_cast<std::size_t>(T), 0);
     std::vector<PitchPeak> peaks;
     bool forced = false;
+#if defined(GENREKIT_CHROMA_SCAN)
+    // With AVX-512: each frame's maximum and two bit masks of the bins the scans must visit.
+    static const bool wide = __builtin_cpu_supports("avx512f");
+    std::vector<std::uint64_t> above_bits, possible_bits;
+    if (wide) {
+        const auto words = static_cast<std::size_t>((std::max(picker.hi() - picker.lo(), 0) + 63) / 64);
+        above_bits.resize(std::max<std::size_t>(words, 1));
+        possible_bits.resize(std::max<std::size_t>(words, 1));
+    }
+#endif
+    // Each peak's power and its neighbours', kept while the column is in cache for step 2.
+    std::vector<std::array<float, 3>> around;
+    auto keep_around = [&](const float* s) {
+        for (std::size_t i = around.size(); i < peaks.size(); ++i) {
+            const int b = peaks[i].bin;
+            around.push_back({s[b - 1], s[b], s[b + 1]});
+        }
+    };
     for (Eigen::Index t = 0; t < T; ++t) {
         const auto ti = static_cast<std::size_t>(t);
         const float* s = S.col(t).data();
+        const bool exact = ti < exact_frames.size() && exact_frames[ti];
+#if defined(GENREKIT_CHROMA_SCAN)
+        if (wide) {
+            if (!column_max_avx512(s, static_cast<std::size_t>(n_bins), col_max[ti])) col_max[ti] = S.col(t).maxCoeff();
+            eps[ti] = exact || noise <= 0.f ? 0.f : noise * col_max[ti];
+            if (picker.hi() > picker.lo())
+                bin_masks_avx512(s, picker.lo(), picker.hi(), picker.above_threshold(col_max[ti]),
+                                 picker.fragile_floor(col_max[ti], eps[ti]), above_bits.data(), possible_bits.data());
+            else
+                above_bits[0] = possible_bits[0] = 0;
+            picker.frame_bits(s, static_cast<int>(t), col_max[ti], above_bits.data(), peaks);
+            keep_around(s);
+            if (eps[ti] != 0.f && picker.decisions_fragile_bits(s, col_max[ti], eps[ti], possible_bits.data())) {
+                fragile[ti] = 1;
+                forced = true;
+            }
+            continue;
+        }
+#endif
         col_max[ti] = S.col(t).maxCoeff();
         picker.frame(s, static_cast<int>(t), col_max[ti], peaks);
-        const bool exact = ti < exact_frames.size() && exact_frames[ti];
+        keep_around(s);
         eps[ti] = exact || noise <= 0.f ? 0.f : noise * col_max[ti];
         if (eps[ti] != 0.f && picker.decisions_fragile(s, col_max[ti], eps[ti])) {
             fragile[ti] = 1;
@@ -335,7 +564,24 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         }
     }
     // The same steps as estimate_tuning, so the same result.
-    const TuningHistogram h = tuning_histogram(frequencies_above_median(peaks), params.resolution, params.bins_per_octave);
+    // Each peak's residual, computed once: the histogram and step 2 both need it.
+    std::vector<float> residual(peaks.size());
+    for (std::size_t i = 0; i < peaks.size(); ++i)
+        if (peaks[i].frequency > 0.f) residual[i] = tuning_residual(peaks[i].frequency, params.bins_per_octave);
+    // tuning_histogram(frequencies_above_median(peaks)) from those residuals.
+    TuningHistogram h = tuning_histogram(std::span<const float>{}, params.resolution, params.bins_per_octave);
+    {
+        std::vector<float> mags;
+        mags.reserve(peaks.size());
+        for (const auto& p : peaks)
+            if (p.frequency > 0.f) mags.push_back(p.magnitude);
+        const float threshold = mags.empty() ? 0.f : median_f32(mags);
+        for (std::size_t i = 0; i < peaks.size(); ++i) {
+            if (!(peaks[i].frequency > 0.f && peaks[i].magnitude >= threshold)) continue;
+            const int j = h.bin_of(residual[i]);
+            if (j >= 0) ++h.counts[static_cast<std::size_t>(j)];
+        }
+    }
     out.tuning = h.estimate();
     if (noise <= 0.f || peaks.empty()) return out;
     const auto freqs_hz = fft_frequencies(params.sample_rate, 2 * (n_bins - 1));
@@ -362,23 +608,22 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         if (!(p.frequency > 0.f)) continue;
         kept.push_back(&p);
         const float e = eps[static_cast<std::size_t>(p.frame)];
-        const float* s = S.col(p.frame).data();
-        const int b = p.bin;
+        const std::array<float, 3>& nb3 = around[static_cast<std::size_t>(&p - peaks.data())];  // s[b - 1], s[b], s[b + 1]
         Span sp;
         if (e == 0.f) {
-            sp.first = sp.last = h.bin_of(tuning_residual(p.frequency, params.bins_per_octave));
+            sp.first = sp.last = h.bin_of(residual[static_cast<std::size_t>(&p - peaks.data())]);
             sp.any = sp.first < 0;
             mag_lo.push_back(p.magnitude);
             mag_hi.push_back(p.magnitude);
             spans.push_back(sp);
             continue;
         }
-        const double avg = 0.5 * (static_cast<double>(s[b + 1]) - s[b - 1]);
-        const double den = 2.0 * s[b] - s[b + 1] - s[b - 1];
+        const double avg = 0.5 * (static_cast<double>(nb3[2]) - nb3[0]);
+        const double den = 2.0 * nb3[1] - nb3[2] - nb3[0];
         double d_shift = 1.0;  // unbounded when den could reach 0
         if (den > 4.0 * e) d_shift = (e * den + std::abs(avg) * 4.0 * e) / (den * (den - 4.0 * e)) + kShiftRounding;
         const double pos = static_cast<double>(p.frequency) / hz_per_bin;  // b + shift
-        const float r = tuning_residual(p.frequency, params.bins_per_octave);
+        const float r = residual[static_cast<std::size_t>(&p - peaks.data())];
         // Most residuals sit far from every edge, beyond the shift's reach plus the residual's
         // float32 rounding (< 1e-4): one bin. The others are evaluated at the interval's ends.
         const double reach = per_octave * d_shift / std::max(pos - d_shift, 1.0) + kResidualRounding;

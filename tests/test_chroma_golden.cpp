@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 
 #include "genrekit/audio.hpp"
@@ -207,6 +209,78 @@ TEST(PitchTuning, RecoversAKnownOffset) {
     for (int k = 0; k < 24; ++k) f.push_back(static_cast<float>(55.0 * std::pow(2.0, (k + 0.25) / 12.0)));
     EXPECT_NEAR(genrekit::pitch_tuning(f), 0.25, 1e-12);
     EXPECT_EQ(genrekit::pitch_tuning(std::vector<float>{}), 0.0);
+}
+
+// tuning_residual's mod 1 by truncation gives numpy.mod's bits (fmod, then the divisor's sign),
+// from sub-Hz to huge frequencies and for any bins per octave (large products are integers).
+TEST(PitchTuning, ResidualMatchesFmodDefinition) {
+    auto reference = [](float f, int bpo) {
+        const float octs = static_cast<float>(std::log2(static_cast<double>(f / 27.5f)));
+        const float a = static_cast<float>(bpo) * octs;
+        float m = std::fmod(a, 1.0f);
+        if (m != 0.0f) {
+            if (m < 0.0f) m += 1.0f;
+        } else {
+            m = std::copysign(0.0f, 1.0f);
+        }
+        if (m >= 0.5f) m -= 1.0f;
+        return m;
+    };
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<double> lg(-3.0, 38.0);
+    for (int bpo : {1, 12, 24, 36, 1000, 1 << 20, 1 << 26}) {
+        for (int i = 0; i < 20000; ++i) {
+            const float f = static_cast<float>(std::pow(10.0, lg(rng)));
+            const float got = genrekit::tuning_residual(f, bpo), want = reference(f, bpo);
+            ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "f " << f << " bpo " << bpo << ": " << got << " vs " << want;
+        }
+        for (float f : {27.5f, 55.0f, 440.0f, 27.5f * 1.5f}) {
+            const float got = genrekit::tuning_residual(f, bpo), want = reference(f, bpo);
+            ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "f " << f << " bpo " << bpo;
+        }
+    }
+}
+
+// bin_of: the bin [e_j, e_j+1) holding the residual (the last one closed), -1 outside.
+TEST(PitchTuning, HistogramBinOfMatchesEdges) {
+    const genrekit::TuningHistogram h = genrekit::tuning_histogram(std::vector<float>{}, 0.01, 12);
+    auto reference = [&](float r) {
+        const double x = r;
+        if (!(x >= h.edges.front() && x <= h.edges.back())) return -1;
+        for (std::size_t j = 0; j + 1 < h.edges.size(); ++j)
+            if (x >= h.edges[j] && (x < h.edges[j + 1] || j + 2 == h.edges.size())) return static_cast<int>(j);
+        return -1;
+    };
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(-0.6f, 0.6f);
+    std::vector<float> rs = {-0.5f, 0.5f, -0.0f, 0.0f, std::nextafter(-0.5f, -1.f), std::nextafter(0.5f, 1.f)};
+    for (double e : h.edges) {
+        const float f = static_cast<float>(e);
+        rs.insert(rs.end(), {f, std::nextafter(f, -1.f), std::nextafter(f, 1.f)});
+    }
+    for (int i = 0; i < 20000; ++i) rs.push_back(u(rng));
+    for (float r : rs) ASSERT_EQ(h.bin_of(r), reference(r)) << r;
+}
+
+// check_tuning with no noise is estimate_tuning, on any spectrogram (NaN and zeros included):
+// its vector scans of each frame give the same peaks as piptrack's.
+TEST(PitchTuning, CheckTuningWithoutNoiseIsTheEstimate) {
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    for (int round = 0; round < 20; ++round) {
+        genrekit::Spectrogram S(1025, 37);
+        for (Eigen::Index i = 0; i < S.size(); ++i) {
+            const float v = u(rng);
+            S.data()[i] = v * v * v * v * 100.f;
+        }
+        if (round % 4 == 1) S.col(3).setZero();
+        if (round % 4 == 2) S(200, 5) = std::numeric_limits<float>::quiet_NaN();
+        if (round % 4 == 3) S.col(7).setConstant(-0.0f);
+        const genrekit::TuningParams tp;
+        const auto check = genrekit::check_tuning(S, tp, 0.f);
+        EXPECT_EQ(check.tuning, genrekit::estimate_tuning(S, tp)) << "round " << round;
+        EXPECT_TRUE(check.fragile_frames.empty());
+    }
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <numbers>
+#include <random>
 
 #include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
@@ -87,6 +90,37 @@ TEST_P(SpectralGolden, MelPowerDbAndMfcc) {
 
 INSTANTIATE_TEST_SUITE_P(Tracks, SpectralGolden,
                          GK_GOLDEN_TRACKS, gktest::track_name);
+
+// The DCT kernel adds the same float64 products in the same order as the Eigen GEMM it
+// replaced (one accumulator per coefficient, from 0, multiply then add): the same bits for every
+// shape, the vector widths and column tails included.
+TEST(Dct, SameBitsAsTheFloat64Gemm) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(-40.f, 30.f);
+    for (int n_in : {1, 9, 40, 128, 131}) {
+        for (int n_out = 1; n_out <= std::min(n_in, 40); ++n_out) {
+            for (int T : {1, 5, 13}) {
+                genrekit::Spectrogram X(n_in, T);
+                for (Eigen::Index i = 0; i < X.size(); ++i) X.data()[i] = nd(rng);
+                Eigen::MatrixXd B(n_out, n_in);
+                for (int k = 0; k < n_out; ++k)
+                    for (int n = 0; n < n_in; ++n)
+                        B(k, n) = std::sqrt((k == 0 ? 1.0 : 2.0) / n_in) *
+                                  std::cos(std::numbers::pi * k * (2.0 * n + 1.0) / (2.0 * n_in));
+                const genrekit::Spectrogram want = (B * X.cast<double>()).cast<float>();
+                const genrekit::Spectrogram got = genrekit::Dct(n_out, n_in).apply(X);
+                ASSERT_EQ(got.rows(), n_out);
+                ASSERT_EQ(got.cols(), T);
+                ASSERT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0)
+                    << "n_in " << n_in << " n_out " << n_out << " T " << T;
+                genrekit::Spectrogram inplace = X;  // the same into its own input
+                genrekit::Dct(n_out, n_in).apply(inplace, inplace);
+                ASSERT_EQ(inplace.rows(), n_out);
+                ASSERT_EQ(std::memcmp(inplace.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0);
+            }
+        }
+    }
+}
 
 TEST(Istft, RoundTripRecoversSignal) {
     std::vector<float> y(22050 * 2);

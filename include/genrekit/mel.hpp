@@ -49,6 +49,7 @@ private:
     struct Band {
         int first_bin = 0;
         std::vector<float> weights;
+        std::vector<double> weights64;  // the same, widened for apply's float64 sums
     };
     MelParams params_;
     std::vector<Band> bands_;
@@ -75,7 +76,8 @@ public:
     void apply(const Spectrogram& X, Spectrogram& out) const;  // into out
 
 private:
-    Eigen::MatrixXd basis_;  // n_out x n_in
+    Eigen::MatrixXd basis_;        // n_out x n_in
+    std::vector<double> basis_t_;  // the kernel's copy: n_in rows of n_out values, padded to whole vectors
 };
 
 }  // namespace genrekit
