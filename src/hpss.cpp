@@ -658,12 +658,17 @@ HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram&
     return out;
 }
 
-// The harmonic half of masks() and istft_masked() run kSlice frames at a time: the percussive
-// median, the harmonic mask and the masked inverse transforms of a slice stay in cache, where
-// whole-track passes would write and read back two 5 MB matrices. The same operations on the
-// same values in the same order (frames still overlap-added in order): the same bits. Leaves the
-// overlap-added frames in s.ola. Needs power 2, both margins 1 and a power-of-two n_fft.
-void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
+// The harmonic half of masks(), istft_masked() and istft_normalize() run kSlice frames at a
+// time: the percussive median, the harmonic mask and the masked inverse transforms of a slice
+// stay in cache, where whole-track passes would write and read back two 5 MB matrices. The
+// overlap-add goes to a window of N + kSlice*hop samples that slides along the signal: once a
+// slice is added, the samples no later frame reaches are final, so they are divided by the
+// window sum-square (and the percussive residual formed) right away, and the tail the next
+// frames still add to moves to the front. The same operations on the same values in the same
+// order (frames still overlap-added in order): the same bits. Writes s.waves (the harmonic
+// waveform and the percussive residual, y.size() samples each). Needs power 2, both margins 1
+// and a power-of-two n_fft.
+void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
     constexpr int kSlice = 32;
     Scratch& s = *scratch_;
     const int nb = static_cast<int>(mag.rows()), nt = static_cast<int>(mag.cols()), hop = stft_params_.hop;
@@ -674,9 +679,22 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
     const std::size_t in_size = prepare_median_freq(nb, width, ms);
     s.perc_slice.resize(nb, kSlice);
     s.mask_slice.resize(nb, kSlice);
-    const std::size_t signal_len =
-        static_cast<std::size_t>(s.fft.n_fft) + static_cast<std::size_t>(hop) * static_cast<std::size_t>(nt - 1);
-    s.ola.assign(signal_len, 0.0f);
+    const auto N = static_cast<std::size_t>(s.fft.n_fft), H = static_cast<std::size_t>(hop);
+    const std::size_t signal_len = N + H * static_cast<std::size_t>(nt - 1);
+    // The window sum-square depends only on the frame count: kept while that stays (wss_frames).
+    if (s.wss_frames != nt || s.wss.size() != signal_len) compute_window_sumsquare(s.fft, H, nt, s.wss);
+    s.wss_frames = nt;
+    // ref: librosa 0.7.2 istft(center=True) trims N/2 samples at the start; fix_length(len(y)).
+    const std::size_t start = N / 2, covered = H * static_cast<std::size_t>(nt - 1);
+    const std::size_t n_out = std::min(covered, y.size());
+    s.waves.harmonic.resize(y.size());
+    s.waves.percussive.resize(y.size());
+    float* const harm_out = s.waves.harmonic.data();
+    float* const perc_out = s.waves.percussive.data();
+    const std::size_t win_len = N + H * kSlice, keep = N > H ? N - H : 0;
+    s.ola.assign(win_len, 0.0f);
+    float* const ola = s.ola.data();
+    std::size_t done = 0;  // output samples written
     const Kernels& k = kernels();
     for (int t0 = 0; t0 < nt; t0 += kSlice) {
         const int cnt = std::min(kSlice, nt - t0);
@@ -687,8 +705,27 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
                       static_cast<std::ptrdiff_t>(cnt) * nb);
         for (int l0 = 0; l0 < cnt; l0 += fft_batch::kLanes)
             fft_batch::inverse_overlap_add(s.fft, X.data() + off, s.mask_slice.data(), nb, cnt, l0, hop, s.fft_scratch,
-                                           s.ola.data() + static_cast<std::ptrdiff_t>(t0) * hop);
+                                           ola);
+        // ola[0] is signal sample base; samples before `complete` have all their frames.
+        const bool last = t0 + cnt == nt;
+        const std::size_t base = H * static_cast<std::size_t>(t0);
+        const std::size_t complete = last ? signal_len : H * static_cast<std::size_t>(t0 + cnt);
+        const std::size_t o_end = complete > start ? std::min(n_out, complete - start) : 0;
+        if (o_end > done) {
+            const std::size_t first = done + start;  // >= base
+            divide_by_window(ola + (first - base), s.wss.data() + first, o_end - done, harm_out + done, y.data() + done,
+                             perc_out + done);
+            done = o_end;
+        }
+        if (!last) {
+            const std::size_t shift = H * static_cast<std::size_t>(cnt);
+            std::memmove(ola, ola + shift, keep * sizeof(float));
+            std::fill(ola + keep, ola + win_len, 0.0f);
+        }
     }
+    // fix_length: zeros after the samples istft covers.
+    std::fill(harm_out + n_out, harm_out + y.size(), 0.0f);
+    std::fill(perc_out + n_out, perc_out + y.size(), 0.0f);
 }
 
 const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
@@ -718,12 +755,8 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
         std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
     };
     if (residual && s.fft.valid() && params_.power == 2.0f) {
-        harmonic_fused(X, mag);
-        s.waves.harmonic.resize(y.size());
-        s.waves.percussive.resize(y.size());
-        // The percussive residual (as below) in the same pass.
-        istft_normalize(s.fft, stft_params_.hop, static_cast<int>(X.cols()), s.ola, s.wss, s.wss_frames,
-                        s.waves.harmonic, y.data(), s.waves.percussive.data());
+        // The percussive residual (as below) formed as the harmonic samples are.
+        harmonic_fused(X, mag, y);
         return s.waves;
     }
     masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask

@@ -83,8 +83,9 @@ public:
 private:
     // masks() with the percussive mask optional (null: not computed).
     void masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram* mask_percussive);
-    // waveforms()' harmonic overlap-add with the masks formed a few frames at a time (see hpss.cpp).
-    void harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag);
+    // waveforms() with the masks, the overlap-add and the normalisation a few frames at a time
+    // (see hpss.cpp).
+    void harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y);
     struct Scratch;
     HpssParams params_;
     StftParams stft_params_;
