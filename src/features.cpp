@@ -128,6 +128,17 @@ template <typename T>
 void push_stats(std::vector<double>& row, const std::vector<T>& values) {
     push_stats(row, std::span<const T>(values));
 }
+// push_stats with the values' pairwise sum already formed (the HPSS waveforms': see HpssWaveforms).
+void push_stats(std::vector<double>& row, const std::vector<float>& values, float sum) {
+    float mean = 0, var = 0;
+    if (!values.empty()) {
+        const auto n = static_cast<float>(values.size());
+        mean = sum / n;
+        var = pairwise_sum_sq_dev(values.data(), values.size(), mean) / n;
+    }
+    row.push_back(static_cast<double>(mean));
+    row.push_back(static_cast<double>(var));
+}
 
 // numpy reduces a (rows x frames) C-order array row by row; Eigen stores frames contiguously.
 std::vector<float> c_order(const Spectrogram& S) {
@@ -210,8 +221,13 @@ std::vector<double> GtzanFeaturizer::compute(std::span<const float> y, StageTime
 
     t0 = Clock::now();
     const HpssWaveforms& w = st.hpss.waveforms(X, mag, y);
-    push_stats(row, w.harmonic);
-    push_stats(row, w.percussive);
+    if (w.has_sums) {
+        push_stats(row, w.harmonic, w.harmonic_sum);
+        push_stats(row, w.percussive, w.percussive_sum);
+    } else {
+        push_stats(row, w.harmonic);
+        push_stats(row, w.percussive);
+    }
     t.hpss = since(t0);
 
     // ref: librosa 0.7.2 feature.mfcc: power_to_db(melspectrogram(power 2)) through a DCT-II;

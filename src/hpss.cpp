@@ -8,6 +8,7 @@
 
 #include "fft_batch.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/stats.hpp"
 #include "vector_access.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
@@ -566,6 +567,30 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
     istft_normalize(p, hop_length, nt, y, ws, ws_frames, out);
 }
 
+// numpy's pairwise_sum (stats.hpp) splits n values into leaves of at most 128 in order: their
+// end offsets, so that the leaves can be summed as the values are written.
+void pairwise_leaves(std::size_t n, std::size_t off, std::vector<std::size_t>& ends) {
+    if (n <= 128) {
+        ends.push_back(off + n);
+        return;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    pairwise_leaves(half, off, ends);
+    pairwise_leaves(n - half, off + half, ends);
+}
+
+// pairwise_sum of n values from the sums of its leaves (in order, advancing `leaf`): the same
+// additions in the same tree.
+float pairwise_from_leaves(std::size_t n, const float*& leaf) {
+    if (n <= 128) return *leaf++;
+    std::size_t half = n / 2;
+    half -= half % 8;
+    const float a = pairwise_from_leaves(half, leaf);
+    const float b = pairwise_from_leaves(n - half, leaf);
+    return a + b;
+}
+
 }  // namespace
 
 void median_filter_time(const Spectrogram& S, int width, Spectrogram& out) {
@@ -604,6 +629,10 @@ struct Hpss::Scratch {
     fft_batch::Scratch fft_scratch;
     std::vector<float> ola, wss;
     int wss_frames = -1;                       // the frame count wss holds the window sum-square of
+    std::vector<float> wss_period;             // harmonic_fused: wss over one hop of its periodic part, twice
+    std::vector<std::size_t> leaf_ends;        // the pairwise-sum leaves of leaf_n samples (their ends)
+    std::size_t leaf_n = static_cast<std::size_t>(-1);
+    std::vector<float> leaf_harm, leaf_perc;   // the leaves' sums
     explicit Scratch(const StftParams& p) : stft(p) {
         if (fft_batch::supported(p.n_fft)) fft = fft_batch::make_plan(p.n_fft);
     }
@@ -691,10 +720,53 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
     s.waves.percussive.resize(y.size());
     float* const harm_out = s.waves.harmonic.data();
     float* const perc_out = s.waves.percussive.data();
+    // On [N, interior_end) the sum-square repeats every hop (compute_window_sumsquare copies it so):
+    // read from one period held twice, in cache, instead of the whole-signal array.
+    const std::size_t interior_end = std::min(signal_len, H * static_cast<std::size_t>(nt));
+    const bool periodic = interior_end >= N + H;
+    if (periodic) {
+        s.wss_period.resize(2 * H);
+        for (std::size_t j = 0; j < 2 * H; ++j) s.wss_period[j] = s.wss[N + j % H];
+    }
+    auto normalize = [&](const float* src, std::size_t first, std::size_t count, std::size_t o) {
+        // signal samples first .. first+count-1 (src) to output samples o .. (and the residual).
+        const std::size_t end = first + count;
+        while (first < end) {
+            std::size_t stop = end;
+            const float* w = s.wss.data() + first;
+            if (periodic && first >= N && first < interior_end) {
+                stop = std::min({end, interior_end, first + H});
+                w = s.wss_period.data() + (first - N) % H;
+            } else if (periodic && first < N) {
+                stop = std::min(end, N);
+            }
+            divide_by_window(src, w, stop - first, harm_out + o, y.data() + o, perc_out + o);
+            src += stop - first;
+            o += stop - first;
+            first = stop;
+        }
+    };
     const std::size_t win_len = N + H * kSlice, keep = N > H ? N - H : 0;
     s.ola.assign(win_len, 0.0f);
     float* const ola = s.ola.data();
     std::size_t done = 0;  // output samples written
+    // numpy's pairwise sums of the two waveforms (np.mean's), leaf by leaf as the samples are final.
+    if (s.leaf_n != y.size()) {
+        s.leaf_ends.clear();
+        pairwise_leaves(y.size(), 0, s.leaf_ends);
+        s.leaf_n = y.size();
+    }
+    s.leaf_harm.resize(s.leaf_ends.size());
+    s.leaf_perc.resize(s.leaf_ends.size());
+    std::size_t leaf = 0, leaf_start = 0;
+    auto sum_leaves = [&](std::size_t upto) {
+        for (; leaf < s.leaf_ends.size() && s.leaf_ends[leaf] <= upto; ++leaf) {
+            const std::size_t e = s.leaf_ends[leaf];
+            s.leaf_harm[leaf] = pairwise_sum(harm_out + leaf_start, e - leaf_start);
+            s.leaf_perc[leaf] = pairwise_sum(perc_out + leaf_start, e - leaf_start);
+            leaf_start = e;
+        }
+    };
     const Kernels& k = kernels();
     for (int t0 = 0; t0 < nt; t0 += kSlice) {
         const int cnt = std::min(kSlice, nt - t0);
@@ -713,9 +785,9 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
         const std::size_t o_end = complete > start ? std::min(n_out, complete - start) : 0;
         if (o_end > done) {
             const std::size_t first = done + start;  // >= base
-            divide_by_window(ola + (first - base), s.wss.data() + first, o_end - done, harm_out + done, y.data() + done,
-                             perc_out + done);
+            normalize(ola + (first - base), first, o_end - done, done);
             done = o_end;
+            sum_leaves(done);
         }
         if (!last) {
             const std::size_t shift = H * static_cast<std::size_t>(cnt);
@@ -726,6 +798,12 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
     // fix_length: zeros after the samples istft covers.
     std::fill(harm_out + n_out, harm_out + y.size(), 0.0f);
     std::fill(perc_out + n_out, perc_out + y.size(), 0.0f);
+    sum_leaves(y.size());
+    const float* lh = s.leaf_harm.data();
+    const float* lp = s.leaf_perc.data();
+    s.waves.harmonic_sum = pairwise_from_leaves(y.size(), lh);
+    s.waves.percussive_sum = pairwise_from_leaves(y.size(), lp);
+    s.waves.has_sums = true;
 }
 
 const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
@@ -759,6 +837,7 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
         harmonic_fused(X, mag, y);
         return s.waves;
     }
+    s.waves.has_sums = false;
     masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
     invert(s.mask_h, s.waves.harmonic);
     if (residual) {

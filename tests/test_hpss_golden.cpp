@@ -118,6 +118,21 @@ TEST_P(HpssGolden, ReusedObjectGivesIdenticalOutput) {
     EXPECT_EQ(first.percussive, again.percussive);
 }
 
+// The default path forms the masks, the inverse transforms and the normalisation a few frames
+// at a time, and the waveforms' sums as their samples are written; the whole-matrix path (two
+// inverse STFTs) must give the same harmonic waveform bit for bit, and the sums must be the
+// pairwise sums of the returned vectors.
+TEST_P(HpssGolden, SlicedPathMatchesWholeMatrixPathAndSums) {
+    genrekit::Hpss sliced, whole({.percussive_from_residual = false});
+    const auto& a = sliced.waveforms(X_, mag_, y_);
+    const auto& b = whole.waveforms(X_, mag_, y_);
+    EXPECT_EQ(a.harmonic, b.harmonic);
+    ASSERT_TRUE(a.has_sums);
+    EXPECT_FALSE(b.has_sums);
+    EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size()));
+    EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Tracks, HpssGolden,
                          GK_GOLDEN_TRACKS, gktest::track_name);
 
@@ -232,7 +247,7 @@ TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
 }
 
 TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
-    for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
+    for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{66149}, std::size_t{5001}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
         for (const bool silent : {true, false}) {
             std::vector<float> y(n, 0.0f);
             if (!silent)
@@ -249,6 +264,9 @@ TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
                     ASSERT_TRUE(w.harmonic[i] == 0.0f && w.percussive[i] == 0.0f) << n << " samples, at " << i;
                 }
             }
+            ASSERT_TRUE(w.has_sums);
+            EXPECT_EQ(w.harmonic_sum, genrekit::pairwise_sum(w.harmonic.data(), n)) << n << " samples";
+            EXPECT_EQ(w.percussive_sum, genrekit::pairwise_sum(w.percussive.data(), n)) << n << " samples";
             // istft without length covers hop*(T-1) samples: fewer than one hop gives all zeros.
             if (n < 512) {
                 for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(w.harmonic[i], 0.0f);

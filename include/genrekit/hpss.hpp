@@ -53,6 +53,10 @@ struct HpssSpectrograms {
 
 struct HpssWaveforms {
     std::vector<float> harmonic, percussive;  // float32, as librosa's y_harmonic / y_percussive
+    // With has_sums, numpy's float32 sums of the two (np.sum, the pairwise_sum of stats.hpp),
+    // formed while the samples were written: the same bits as summing the vectors afterwards.
+    float harmonic_sum = 0, percussive_sum = 0;
+    bool has_sums = false;
 };
 
 class Hpss {
