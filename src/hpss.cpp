@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "fft_batch.hpp"
 #include "genrekit/error.hpp"
@@ -48,6 +50,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 using v8f = float __attribute__((vector_size(32)));
 using v16f = float __attribute__((vector_size(64)));
+using v8i = int __attribute__((vector_size(32)));
+using v16i = int __attribute__((vector_size(64)));
 constexpr int kMaxLanes = 16;
 constexpr int kMaxWidth = 255;
 
@@ -315,7 +319,40 @@ template <class V, int W>
     }
 }
 
-// Width 31 along frequency: the L frames' extended lines gathered into ext_count(nb) x L.
+// In-register transpose of an L x L block held in L vectors (afterwards r[j][l] is the old
+// r[l][j]): for each bit s of the lane index, the off-diagonal s x s sub-blocks of each 2s x 2s
+// block are swapped, one two-source shuffle per vector and bit.
+template <class VI, int L, int S, std::size_t... P>
+constexpr VI transpose_mask_lo(std::index_sequence<P...>) {
+    return VI{((P & S) ? static_cast<int>(L + P - S) : static_cast<int>(P))...};
+}
+template <class VI, int L, int S, std::size_t... P>
+constexpr VI transpose_mask_hi(std::index_sequence<P...>) {
+    return VI{((P & S) ? static_cast<int>(L + P) : static_cast<int>(P + S))...};
+}
+template <class V, int S>
+[[gnu::always_inline]] inline void transpose_stage(V* r) {
+    constexpr int L = lanes_of<V>;
+    using VI = std::conditional_t<sizeof(V) == sizeof(v8i), v8i, v16i>;
+    constexpr VI lo = transpose_mask_lo<VI, L, S>(std::make_index_sequence<L>{});
+    constexpr VI hi = transpose_mask_hi<VI, L, S>(std::make_index_sequence<L>{});
+#pragma GCC unroll 16
+    for (int i = 0; i < L; ++i)
+        if (!(i & S)) {
+            const V a = r[i], b = r[i + S];
+            r[i] = __builtin_shuffle(a, b, lo);
+            r[i + S] = __builtin_shuffle(a, b, hi);
+        }
+    if constexpr (S > 1) transpose_stage<V, S / 2>(r);
+}
+template <class V>
+[[gnu::always_inline]] inline void transpose_lanes(V* r) {
+    transpose_stage<V, lanes_of<V> / 2>(r);
+}
+
+// Width 31 along frequency: the L frames' extended lines gathered into ext_count(nb) x L, L x L
+// blocks at a time through register transposes where the extended line runs straight through
+// the column (all but the reflected ends); the medians go back to the columns the same way.
 template <class V>
 [[gnu::always_inline]] inline void median_freq_blocks(const float* S, float* O, int nb, int nt, const int* ext,
                                                       float* in_buf, float* out_buf) {
@@ -324,14 +361,34 @@ template <class V>
     for (int t0 = 0; t0 < nt; t0 += L) {
         const float* cols[L];
         for (int l = 0; l < L; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
-        for (int i = 0; i < n_ext; ++i)
-            for (int l = 0; l < L; ++l) in_buf[i * L + l] = cols[l][ext[i]];
+        for (int i = 0; i < n_ext; i += L) {
+            // ext steps by -1, 0 or +1, so a rise of L-1 over L samples is a straight run.
+            if (i + L <= n_ext && ext[i + L - 1] - ext[i] == L - 1) {
+                V r[L];
+#pragma GCC unroll 16
+                for (int l = 0; l < L; ++l) r[l] = simd::load<V>(cols[l] + ext[i]);
+                transpose_lanes(r);
+#pragma GCC unroll 16
+                for (int j = 0; j < L; ++j) simd::store(in_buf + (i + j) * L, r[j]);
+            } else {
+                for (int j = i; j < std::min(i + L, n_ext); ++j)
+                    for (int l = 0; l < L; ++l) in_buf[j * L + l] = cols[l][ext[j]];
+            }
+        }
         median_blocks<V, kBlock>(in_buf, L, out_buf, L, nb);
         const int lanes = std::min(L, nt - t0);
-        for (int l = 0; l < lanes; ++l) {
-            float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
-            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * L + l];
+        float* ocols[L];
+        for (int l = 0; l < L; ++l) ocols[l] = O + static_cast<std::ptrdiff_t>(t0 + std::min(l, lanes - 1)) * nb;
+        int b = 0;
+        for (; b + L <= nb; b += L) {
+            V r[L];
+#pragma GCC unroll 16
+            for (int j = 0; j < L; ++j) r[j] = simd::load<V>(out_buf + (b + j) * L);
+            transpose_lanes(r);
+            for (int l = 0; l < lanes; ++l) simd::store(ocols[l] + b, r[l]);
         }
+        for (; b < nb; ++b)
+            for (int l = 0; l < lanes; ++l) ocols[l][b] = out_buf[b * L + l];
     }
 }
 
