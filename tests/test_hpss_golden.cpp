@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -203,6 +205,51 @@ TEST(Softmask, MatchesLibrosaFormulaAndZeros) {
     EXPECT_EQ(M(0, 3), 1.0f);
     genrekit::softmask(X, R, 2.0f, false, M);
     EXPECT_EQ(M(0, 2), 0.0f);
+}
+
+// Hpss::masks runs vector kernels for the medians and the soft mask (with two divisions, see
+// hpss.cpp): bit for bit the public median filters and softmask(), on values with many ties,
+// zeros, subnormals and infinities. (Not NaNs: softmask() takes std::max, the kernels a > b ? a : b.)
+TEST(Hpss, MaskKernelsMatchScalarReferenceBitForBit) {
+    const int rows = 300, cols = 77;
+    genrekit::Spectrogram S(rows, cols);
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> pick(0, 99);
+    std::uniform_real_distribution<float> u(0.0f, 2.0f);
+    const float specials[] = {0.0f, 1e-39f, 1e-38f, std::numeric_limits<float>::min(), 1.0f, 3.0f,
+                              std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                              2.5f};
+    for (int t = 0; t < cols; ++t)
+        for (int r = 0; r < rows; ++r) {
+            const int k = pick(rng);
+            // Runs of one special value in places, so that the medians take them too.
+            const int zone = (r / 40 + t / 20) % 6;
+            S(r, t) = zone == 0 ? specials[(t / 7) % 9] : (k < 25 ? specials[k % 9] : u(rng));
+        }
+    genrekit::Hpss hpss;
+    genrekit::Spectrogram mh, mp, H, P, rh, rp;
+    hpss.masks(S, mh, mp);
+    genrekit::median_filter_time(S, 31, H);
+    genrekit::median_filter_frequency(S, 31, P);
+    genrekit::softmask(H, P, 2.0f, true, rh);
+    genrekit::softmask(P, H, 2.0f, true, rp);
+    std::size_t bad = 0;
+    for (Eigen::Index i = 0; i < S.size(); ++i) {
+        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+    }
+    EXPECT_EQ(bad, 0u);
+    // Margins above 1: the references scaled, no split of zeros.
+    genrekit::Hpss with_margins({.margin_harmonic = 2.0f, .margin_percussive = 3.0f});
+    with_margins.masks(S, mh, mp);
+    genrekit::softmask(H, P * 2.0f, 2.0f, false, rh);
+    genrekit::softmask(P, H * 3.0f, 2.0f, false, rp);
+    bad = 0;
+    for (Eigen::Index i = 0; i < S.size(); ++i) {
+        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+    }
+    EXPECT_EQ(bad, 0u);
 }
 
 TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
