@@ -230,7 +230,7 @@ template <class V, int B>
     constexpr int K = log2_of(B);
     static_assert((1 << K) == B);
     SortedRuns<V, B> blk[3];
-    auto fill = [&](SortedRuns<V, B>& r, int k) {
+    auto fill = [&](SortedRuns<V, B>& r, int k) __attribute__((always_inline)) {
         for (int i = 0; i < B; ++i) r.run[0][i] = simd::load<V>(ext + static_cast<std::ptrdiff_t>(k * B + i) * ext_stride);
         sort_runs_from<V, B, 1>(r);
     };
@@ -297,6 +297,27 @@ template <class V>
             float* col = O + static_cast<std::ptrdiff_t>(t) * nb;
             for (int g = 0; g < kStrip; ++g) simd::store<V>(col + b0[g], simd::load<V>(obuf + static_cast<std::ptrdiff_t>(t) * W + g * L));
         }
+    }
+}
+
+// median_time_blocks without the scatter into columns: the medians stay in the strip layout,
+// strip i (bins i*W .., W = kStrip*L, the last strip's groups overlapping as above) at
+// out + i*nt*W, frame t's W medians at + t*W. Written in order, where the columns lie a page
+// apart; harmonic_fused reads them back a slice of frames at a time (strip_columns).
+template <class V>
+[[gnu::always_inline]] inline void median_time_strips(const float* S, float* out, int nb, int nt, const int* ext,
+                                                      float* buf) {
+    constexpr int L = lanes_of<V>, W = kStrip * L;
+    const int n_ext = ext_count(nt);
+    for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
+        int b0[kStrip];
+        for (int g = 0; g < kStrip; ++g) b0[g] = std::min(s0 + g * L, nb - L);
+        for (int i = 0; i < n_ext; ++i) {
+            const float* col = S + static_cast<std::ptrdiff_t>(ext[i]) * nb;
+            for (int g = 0; g < kStrip; ++g) simd::store<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, simd::load<V>(col + b0[g]));
+        }
+        float* obuf = out + static_cast<std::ptrdiff_t>(si) * nt * W;
+        for (int g = 0; g < kStrip; ++g) median_blocks<V, kBlock>(buf + g * L, W, obuf + g * L, W, nt);
     }
 }
 
@@ -412,6 +433,29 @@ template <class V>
     }
 }
 
+// softmask_p2_body of frames t0 .. t0+cnt-1 with x the time medians in strips (see
+// median_time_strips) and ref, mask column-major (cnt columns of nb).
+template <int L>
+[[gnu::always_inline]] inline void softmask_p2_strips_body(const float* strips, int nt, int t0, int cnt, int nb,
+                                                           const float* ref, float margin, float zero_value,
+                                                           float* mask) {
+    constexpr int W = kStrip * L;
+    for (int t = t0; t < t0 + cnt; ++t) {
+        const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(t - t0) * nb;
+        for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
+            const float* x = strips + (static_cast<std::ptrdiff_t>(si) * nt + t) * W;
+            if (s0 + W <= nb) {
+                softmask_p2_body(x, ref + c + s0, margin, zero_value, mask + c + s0, W);
+            } else {
+                for (int g = 0; g < kStrip; ++g) {
+                    const int b0 = std::min(s0 + g * L, nb - L);
+                    softmask_p2_body(x + g * L, ref + c + b0, margin, zero_value, mask + c + b0, L);
+                }
+            }
+        }
+    }
+}
+
 // Each kernel is compiled for the x86-64 baseline and, where the compiler targets x86-64 without
 // them, for AVX2 and AVX-512, and chosen at run time. The results are identical (selections,
 // and IEEE arithmetic without contraction); the wider units are only faster.
@@ -426,6 +470,13 @@ template <class V>
         if (w == 2 * kBlock - 1) return median_freq_blocks<V>(S, O, nb, nt, ext, ib, ob);                       \
         median_freq_body<V, 0>(S, O, nb, nt, w, idx, ib, ob);                                                   \
     }                                                                                                            \
+    ATTR void median_time_strips_##SUFFIX(const float* S, float* out, int nb, int nt, const int* ext, float* buf) { \
+        median_time_strips<V>(S, out, nb, nt, ext, buf);                                                       \
+    }                                                                                                            \
+    ATTR void softmask_p2_strips_##SUFFIX(const float* strips, int nt, int t0, int cnt, int nb, const float* ref,  \
+                                          float margin, float zero_value, float* mask) {                         \
+        softmask_p2_strips_body<lanes_of<V>>(strips, nt, t0, cnt, nb, ref, margin, zero_value, mask);            \
+    }                                                                                                            \
     ATTR void softmask_p2_##SUFFIX(const float* x, const float* ref, float margin, float zero_value, float* mask, \
                                    std::ptrdiff_t n) {                                                           \
         softmask_p2_body(x, ref, margin, zero_value, mask, n);                                                  \
@@ -438,6 +489,9 @@ struct Kernels {
     void (*median_time)(const float*, float*, int, int, int, const int*, const int*, float*) = median_time_base;
     void (*median_freq)(const float*, float*, int, int, int, const int*, const int*, float*, float*) = median_freq_base;
     void (*softmask_p2)(const float*, const float*, float, float, float*, std::ptrdiff_t) = softmask_p2_base;
+    void (*median_time_strips)(const float*, float*, int, int, const int*, float*) = median_time_strips_base;
+    void (*softmask_p2_strips)(const float*, int, int, int, int, const float*, float, float, float*) =
+        softmask_p2_strips_base;
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
@@ -447,15 +501,19 @@ GENREKIT_HPSS_KERNELS(avx512, [[gnu::target("avx512f")]], v16f)
 Kernels select_kernels() {
     Kernels k;
     if (__builtin_cpu_supports("avx512f")) {
-        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512};
+        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512, median_time_strips_avx512,
+             softmask_p2_strips_avx512};
     } else if (__builtin_cpu_supports("avx2")) {
-        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2};
+        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2, median_time_strips_avx2, softmask_p2_strips_avx2};
     }
     return k;
 }
 #elif defined(__AVX512F__)
 GENREKIT_HPSS_KERNELS(wide, , v16f)
-Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_p2_wide}; }
+Kernels select_kernels() {
+    return {16, median_time_wide, median_freq_wide, softmask_p2_wide, median_time_strips_wide,
+            softmask_p2_strips_wide};
+}
 #else
 Kernels select_kernels() { return {}; }
 #endif
@@ -690,6 +748,7 @@ struct Hpss::Scratch {
     std::vector<std::size_t> leaf_ends;        // the pairwise-sum leaves of leaf_n samples (their ends)
     std::size_t leaf_n = static_cast<std::size_t>(-1);
     std::vector<float> leaf_harm, leaf_perc;   // the leaves' sums
+    std::vector<float> harm_strips;            // harmonic_fused: the time median in strips
     explicit Scratch(const StftParams& p) : stft(p) {
         if (fft_batch::supported(p.n_fft)) fft = fft_batch::make_plan(p.n_fft);
     }
@@ -759,9 +818,23 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
     Scratch& s = *scratch_;
     const int nb = static_cast<int>(mag.rows()), nt = static_cast<int>(mag.cols()), hop = stft_params_.hop;
     // ref: librosa 0.7.2 decompose.hpss, as masks() (split_zeros: both margins are 1).
-    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
-    const int width = params_.kernel_percussive;
+    // Width 31 (the sorted-block kernel) leaves the time median in strips (median_time_strips),
+    // which the soft mask reads as they are; otherwise it is a whole matrix.
+    const Kernels& k = kernels();
     MedianScratch& ms = s.median;
+    const bool strips = params_.kernel_harmonic == 2 * kBlock - 1 && nb >= k.lanes;
+    const int strip_w = kStrip * k.lanes, n_strips = (nb + strip_w - 1) / strip_w;
+    if (strips) {
+        reflect_indices(nt, params_.kernel_harmonic / 2, ms.idx);
+        ext_indices(ms.idx, nt, ms.ext);
+        ms.buf.resize(std::max(ms.buf.size(), static_cast<std::size_t>(ext_count(nt) * kStrip * kMaxLanes)));
+        s.harm_strips.resize(static_cast<std::size_t>(n_strips) * static_cast<std::size_t>(nt) *
+                             static_cast<std::size_t>(strip_w));
+        k.median_time_strips(mag.data(), s.harm_strips.data(), nb, nt, ms.ext.data(), ms.buf.data());
+    } else {
+        median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
+    }
+    const int width = params_.kernel_percussive;
     const std::size_t in_size = prepare_median_freq(nb, width, ms);
     s.perc_slice.resize(nb, kSlice);
     s.mask_slice.resize(nb, kSlice);
@@ -824,14 +897,17 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
             leaf_start = e;
         }
     };
-    const Kernels& k = kernels();
     for (int t0 = 0; t0 < nt; t0 += kSlice) {
         const int cnt = std::min(kSlice, nt - t0);
         const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(t0) * nb;
         k.median_freq(mag.data() + off, s.perc_slice.data(), nb, cnt, width, ms.idx.data(), ms.ext.data(),
                       ms.buf.data(), ms.buf.data() + in_size);
-        k.softmask_p2(s.harm.data() + off, s.perc_slice.data(), params_.margin_harmonic, 0.5f, s.mask_slice.data(),
-                      static_cast<std::ptrdiff_t>(cnt) * nb);
+        if (strips)
+            k.softmask_p2_strips(s.harm_strips.data(), nt, t0, cnt, nb, s.perc_slice.data(), params_.margin_harmonic,
+                                 0.5f, s.mask_slice.data());
+        else
+            k.softmask_p2(s.harm.data() + off, s.perc_slice.data(), params_.margin_harmonic, 0.5f, s.mask_slice.data(),
+                          static_cast<std::ptrdiff_t>(cnt) * nb);
         for (int l0 = 0; l0 < cnt; l0 += fft_batch::kLanes)
             fft_batch::inverse_overlap_add(s.fft, X.data() + off, s.mask_slice.data(), nb, cnt, l0, hop, s.fft_scratch,
                                            ola);
