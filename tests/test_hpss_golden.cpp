@@ -293,6 +293,29 @@ TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
     }
 }
 
+// The sliced path (strips of the time median, sliding overlap-add, streamed sums) against the
+// whole-matrix path at other STFT sizes: bins not a multiple of the strips, fewer bins than lanes.
+TEST(Hpss, SlicedPathMatchesWholeMatrixPathAtOtherSizes) {
+    std::vector<float> y(20000);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g(0.0f, 0.1f);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
+    for (const int n_fft : {16, 64, 512, 1024}) {
+        const genrekit::StftParams sp{.n_fft = n_fft, .hop = n_fft / 4};
+        genrekit::Stft stft(sp);
+        const auto X = stft.forward(y);
+        const auto mag = genrekit::magnitude(X);
+        genrekit::Hpss sliced({}, sp), whole({.percussive_from_residual = false}, sp);
+        const auto& a = sliced.waveforms(X, mag, y);
+        const auto& b = whole.waveforms(X, mag, y);
+        EXPECT_EQ(a.harmonic, b.harmonic) << "n_fft " << n_fft;
+        ASSERT_TRUE(a.has_sums);
+        EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size())) << "n_fft " << n_fft;
+        EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()))
+            << "n_fft " << n_fft;
+    }
+}
+
 TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
     for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{66149}, std::size_t{5001}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
         for (const bool silent : {true, false}) {
