@@ -439,11 +439,14 @@ template <int L>
 [[gnu::always_inline]] inline void softmask_p2_strips_body(const float* strips, int nt, int t0, int cnt, int nb,
                                                            const float* ref, float margin, float zero_value,
                                                            float* mask) {
-    constexpr int W = kStrip * L;
+    constexpr int W = kStrip * L, kAhead = 8;
     for (int t = t0; t < t0 + cnt; ++t) {
         const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(t - t0) * nb;
         for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
             const float* x = strips + (static_cast<std::ptrdiff_t>(si) * nt + t) * W;
+            // Each strip is a stream of its own (17 for 1025 bins): ask for the medians of a few
+            // frames ahead (addresses past the strip are only prefetched, never read).
+            for (int q = 0; q < W; q += 16) __builtin_prefetch(x + kAhead * W + q);
             if (s0 + W <= nb) {
                 softmask_p2_body(x, ref + c + s0, margin, zero_value, mask + c + s0, W);
             } else {
