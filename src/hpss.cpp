@@ -387,7 +387,11 @@ template <class V>
             if (i + L <= n_ext && ext[i + L - 1] - ext[i] == L - 1) {
                 V r[L];
 #pragma GCC unroll 16
-                for (int l = 0; l < L; ++l) r[l] = simd::load<V>(cols[l] + ext[i]);
+                for (int l = 0; l < L; ++l) {
+                    // The same bins of the next L frames (16 streams), for the next group.
+                    __builtin_prefetch(cols[l] + ext[i] + static_cast<std::ptrdiff_t>(L) * nb);
+                    r[l] = simd::load<V>(cols[l] + ext[i]);
+                }
                 transpose_lanes(r);
 #pragma GCC unroll 16
                 for (int j = 0; j < L; ++j) simd::store(in_buf + (i + j) * L, r[j]);
