@@ -307,13 +307,16 @@ template <class V>
 template <class V>
 [[gnu::always_inline]] inline void median_time_strips(const float* S, float* out, int nb, int nt, const int* ext,
                                                       float* buf) {
-    constexpr int L = lanes_of<V>, W = kStrip * L;
+    constexpr int L = lanes_of<V>, W = kStrip * L, kAhead = 16;
     const int n_ext = ext_count(nt);
     for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
         int b0[kStrip];
         for (int g = 0; g < kStrip; ++g) b0[g] = std::min(s0 + g * L, nb - L);
         for (int i = 0; i < n_ext; ++i) {
             const float* col = S + static_cast<std::ptrdiff_t>(ext[i]) * nb;
+            // The columns lie a page apart: ask for the strip's lines of the column kAhead on.
+            const float* next = S + static_cast<std::ptrdiff_t>(ext[std::min(i + kAhead, n_ext - 1)]) * nb;
+            for (int q = 0; q < W; q += 16) __builtin_prefetch(next + s0 + q);
             for (int g = 0; g < kStrip; ++g) simd::store<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, simd::load<V>(col + b0[g]));
         }
         float* obuf = out + static_cast<std::ptrdiff_t>(si) * nt * W;
