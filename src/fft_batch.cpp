@@ -162,6 +162,78 @@ template <bool Forward, bool R8>
 }
 
 // ---------------------------------------------------------------------------------------------
+// The inverse transform's butterflies with 512-bit vectors (the AVX-512 variant): a point's re
+// and im (one 64-byte line, see P) in one register, [re x L | im x L]. With t1 = b wr and
+// t2 = swap(b) wi = [bi wi | br wi], t = [t1 - t2 | t1 + t2] is [br wr - bi wi | bi wr + br wi]:
+// the same products, difference and sum as butterfly<false> (IEEE addition commutes), so the
+// same bits, in about half the vector operations.
+// ---------------------------------------------------------------------------------------------
+using VZ = float __attribute__((vector_size(64)));
+using VZI = int __attribute__((vector_size(64)));
+
+[[gnu::always_inline]] inline void zbutterfly(VZ& a, VZ& b, float wr, float wi) {
+    const VZ bs = __builtin_shuffle(b, VZI{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    const VZ t1 = b * wr, t2 = bs * wi;
+    const VZ t = __builtin_shuffle(t1 - t2, t1 + t2,
+                                   VZI{0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31});
+    b = a - t;
+    a = a + t;
+}
+
+// dit_range<false, true> on 512-bit points: the same butterflies in the same order.
+[[gnu::always_inline]] inline void dit_range_z(const Plan& p, float* buf, int n, int sz, int sz_end) {
+    const float* twr = p.tw_re.data();
+    const float* twi = p.tw_im.data();
+    for (; 8 * sz <= sz_end; sz *= 8)
+        for (int g = 0; g < n; g += 8 * sz)
+            for (int j = 0; j < sz; ++j) {
+                float* pp = buf + (g + j) * P;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
+                VZ x[8];
+                for (int t = 0; t < 8; ++t) x[t] = simd::load<VZ>(pp + t * d);
+                const int i1 = sz - 1 + j, i2 = 2 * sz - 1 + j, i4 = 4 * sz - 1 + j;
+                for (int t = 0; t < 8; t += 2) zbutterfly(x[t], x[t + 1], twr[i1], twi[i1]);
+                for (int t = 0; t < 8; t += 4)
+                    for (int u = 0; u < 2; ++u) zbutterfly(x[t + u], x[t + u + 2], twr[i2 + u * sz], twi[i2 + u * sz]);
+                for (int u = 0; u < 4; ++u) zbutterfly(x[u], x[u + 4], twr[i4 + u * sz], twi[i4 + u * sz]);
+                for (int t = 0; t < 8; ++t) simd::store(pp + t * d, x[t]);
+            }
+    for (; 4 * sz <= sz_end; sz *= 4)
+        for (int g = 0; g < n; g += 4 * sz)
+            for (int j = 0; j < sz; ++j) {
+                float* pp = buf + (g + j) * P;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
+                VZ x0 = simd::load<VZ>(pp), x1 = simd::load<VZ>(pp + d);
+                VZ x2 = simd::load<VZ>(pp + 2 * d), x3 = simd::load<VZ>(pp + 3 * d);
+                zbutterfly(x0, x1, twr[sz - 1 + j], twi[sz - 1 + j]);
+                zbutterfly(x2, x3, twr[sz - 1 + j], twi[sz - 1 + j]);
+                zbutterfly(x0, x2, twr[2 * sz - 1 + j], twi[2 * sz - 1 + j]);
+                zbutterfly(x1, x3, twr[2 * sz - 1 + j + sz], twi[2 * sz - 1 + j + sz]);
+                simd::store(pp, x0);
+                simd::store(pp + d, x1);
+                simd::store(pp + 2 * d, x2);
+                simd::store(pp + 3 * d, x3);
+            }
+    if (2 * sz <= sz_end)
+        for (int g = 0; g < n; g += 2 * sz)
+            for (int j = 0; j < sz; ++j) {
+                float* pp = buf + (g + j) * P;
+                const std::ptrdiff_t d = static_cast<std::ptrdiff_t>(sz) * P;
+                VZ a = simd::load<VZ>(pp), b = simd::load<VZ>(pp + d);
+                zbutterfly(a, b, twr[sz - 1 + j], twi[sz - 1 + j]);
+                simd::store(pp, a);
+                simd::store(pp + d, b);
+            }
+}
+
+[[gnu::always_inline]] inline void dit_stages_z(const Plan& p, float* buf) {
+    const int M = p.half;
+    const int B = std::min(M, kBlock);
+    for (int b = 0; b < M; b += B) dit_range_z(p, buf + b * P, B, 1, B);
+    dit_range_z(p, buf, M, B, M);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Forward. Per frame, with z[m] = w[2m] x[2m] + i w[2m+1] x[2m+1] and Z = DFT_M(z):
 //   X[k]   = (F + T) / 2,  X[M-k] = conj(F - T) / 2,   k = 1 .. M/2 - 1,
 //   F = Z[k] + conj Z[M-k],  T = -i (Z[k] - conj Z[M-k]) e^{-2 pi i k/N},
@@ -276,8 +348,16 @@ template <bool R8>
         simd::store(re + j * P, er - oi);
         simd::store(im + j * P, ei + orr);
     };
+    // X is read once, from memory: ask for the same bins of the next L frames (the next call's,
+    // or past the end, which a prefetch may address harmlessly) a cache line at a time.
+    const std::ptrdiff_t ahead = 2 * static_cast<std::ptrdiff_t>(L) * nb;
     for (int k0 = 0; k0 < M / 2; k0 += 4) {
         V lo[L], hi[L];  // bins k0+q; bins M-k0-3+q
+        if (k0 % 8 == 0)
+            for (int l = 0; l < L; ++l) {
+                __builtin_prefetch(xc[l] + ahead + 2 * k0, 0, 2);
+                __builtin_prefetch(xc[l] + ahead + 2 * (M - k0 - 3), 0, 2);
+            }
         gather4(k0, lo);
         gather4(M - k0 - 3, hi);
         for (int q = 0; q < 4; ++q) {
@@ -296,7 +376,10 @@ template <bool R8>
         store_z(M / 2, ar, ai, ar, ai);
     }
     // 2. z = IDFT_M(Z).
-    dit_stages<false, R8>(p, re, im);
+    if constexpr (R8)
+        dit_stages_z(p, re);  // re: the buffer, re and im interleaved by line
+    else
+        dit_stages<false, R8>(p, re, im);
     // 3. Scale, window and overlap-add each frame: y[(t0+l) hop + 2m (+1)] += win * (z * scale).
     //    Frames must be added in order. Two lanes l1 < l2 meet at a sample from m1 > m2 (the
     //    later frame starts later), so taking blocks of 8 m from the top down, lanes in order

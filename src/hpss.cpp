@@ -5,9 +5,12 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "fft_batch.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/stats.hpp"
 #include "vector_access.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
@@ -47,6 +50,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 using v8f = float __attribute__((vector_size(32)));
 using v16f = float __attribute__((vector_size(64)));
+using v8i = int __attribute__((vector_size(32)));
+using v16i = int __attribute__((vector_size(64)));
 constexpr int kMaxLanes = 16;
 constexpr int kMaxWidth = 255;
 
@@ -225,7 +230,7 @@ template <class V, int B>
     constexpr int K = log2_of(B);
     static_assert((1 << K) == B);
     SortedRuns<V, B> blk[3];
-    auto fill = [&](SortedRuns<V, B>& r, int k) {
+    auto fill = [&](SortedRuns<V, B>& r, int k) __attribute__((always_inline)) {
         for (int i = 0; i < B; ++i) r.run[0][i] = simd::load<V>(ext + static_cast<std::ptrdiff_t>(k * B + i) * ext_stride);
         sort_runs_from<V, B, 1>(r);
     };
@@ -295,6 +300,30 @@ template <class V>
     }
 }
 
+// median_time_blocks without the scatter into columns: the medians stay in the strip layout,
+// strip i (bins i*W .., W = kStrip*L, the last strip's groups overlapping as above) at
+// out + i*nt*W, frame t's W medians at + t*W. Written in order, where the columns lie a page
+// apart; harmonic_fused reads them back a slice of frames at a time (strip_columns).
+template <class V>
+[[gnu::always_inline]] inline void median_time_strips(const float* S, float* out, int nb, int nt, const int* ext,
+                                                      float* buf) {
+    constexpr int L = lanes_of<V>, W = kStrip * L, kAhead = 16;
+    const int n_ext = ext_count(nt);
+    for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
+        int b0[kStrip];
+        for (int g = 0; g < kStrip; ++g) b0[g] = std::min(s0 + g * L, nb - L);
+        for (int i = 0; i < n_ext; ++i) {
+            const float* col = S + static_cast<std::ptrdiff_t>(ext[i]) * nb;
+            // The columns lie a page apart: ask for the strip's lines of the column kAhead on.
+            const float* next = S + static_cast<std::ptrdiff_t>(ext[std::min(i + kAhead, n_ext - 1)]) * nb;
+            for (int q = 0; q < W; q += 16) __builtin_prefetch(next + s0 + q);
+            for (int g = 0; g < kStrip; ++g) simd::store<V>(buf + static_cast<std::ptrdiff_t>(i) * W + g * L, simd::load<V>(col + b0[g]));
+        }
+        float* obuf = out + static_cast<std::ptrdiff_t>(si) * nt * W;
+        for (int g = 0; g < kStrip; ++g) median_blocks<V, kBlock>(buf + g * L, W, obuf + g * L, W, nt);
+    }
+}
+
 // Along frequency: lanes are L frames, gathered into a bins x L buffer and scattered back.
 template <class V, int W>
 [[gnu::always_inline]] inline void median_freq_body(const float* S, float* O, int nb, int nt, int w,
@@ -314,7 +343,40 @@ template <class V, int W>
     }
 }
 
-// Width 31 along frequency: the L frames' extended lines gathered into ext_count(nb) x L.
+// In-register transpose of an L x L block held in L vectors (afterwards r[j][l] is the old
+// r[l][j]): for each bit s of the lane index, the off-diagonal s x s sub-blocks of each 2s x 2s
+// block are swapped, one two-source shuffle per vector and bit.
+template <class VI, int L, int S, std::size_t... P>
+constexpr VI transpose_mask_lo(std::index_sequence<P...>) {
+    return VI{((P & S) ? static_cast<int>(L + P - S) : static_cast<int>(P))...};
+}
+template <class VI, int L, int S, std::size_t... P>
+constexpr VI transpose_mask_hi(std::index_sequence<P...>) {
+    return VI{((P & S) ? static_cast<int>(L + P) : static_cast<int>(P + S))...};
+}
+template <class V, int S>
+[[gnu::always_inline]] inline void transpose_stage(V* r) {
+    constexpr int L = lanes_of<V>;
+    using VI = std::conditional_t<sizeof(V) == sizeof(v8i), v8i, v16i>;
+    constexpr VI lo = transpose_mask_lo<VI, L, S>(std::make_index_sequence<L>{});
+    constexpr VI hi = transpose_mask_hi<VI, L, S>(std::make_index_sequence<L>{});
+#pragma GCC unroll 16
+    for (int i = 0; i < L; ++i)
+        if (!(i & S)) {
+            const V a = r[i], b = r[i + S];
+            r[i] = __builtin_shuffle(a, b, lo);
+            r[i + S] = __builtin_shuffle(a, b, hi);
+        }
+    if constexpr (S > 1) transpose_stage<V, S / 2>(r);
+}
+template <class V>
+[[gnu::always_inline]] inline void transpose_lanes(V* r) {
+    transpose_stage<V, lanes_of<V> / 2>(r);
+}
+
+// Width 31 along frequency: the L frames' extended lines gathered into ext_count(nb) x L, L x L
+// blocks at a time through register transposes where the extended line runs straight through
+// the column (all but the reflected ends); the medians go back to the columns the same way.
 template <class V>
 [[gnu::always_inline]] inline void median_freq_blocks(const float* S, float* O, int nb, int nt, const int* ext,
                                                       float* in_buf, float* out_buf) {
@@ -323,14 +385,38 @@ template <class V>
     for (int t0 = 0; t0 < nt; t0 += L) {
         const float* cols[L];
         for (int l = 0; l < L; ++l) cols[l] = S + static_cast<std::ptrdiff_t>(std::min(t0 + l, nt - 1)) * nb;
-        for (int i = 0; i < n_ext; ++i)
-            for (int l = 0; l < L; ++l) in_buf[i * L + l] = cols[l][ext[i]];
+        for (int i = 0; i < n_ext; i += L) {
+            // ext steps by -1, 0 or +1, so a rise of L-1 over L samples is a straight run.
+            if (i + L <= n_ext && ext[i + L - 1] - ext[i] == L - 1) {
+                V r[L];
+#pragma GCC unroll 16
+                for (int l = 0; l < L; ++l) {
+                    // The same bins of the next L frames (16 streams), for the next group.
+                    __builtin_prefetch(cols[l] + ext[i] + static_cast<std::ptrdiff_t>(L) * nb);
+                    r[l] = simd::load<V>(cols[l] + ext[i]);
+                }
+                transpose_lanes(r);
+#pragma GCC unroll 16
+                for (int j = 0; j < L; ++j) simd::store(in_buf + (i + j) * L, r[j]);
+            } else {
+                for (int j = i; j < std::min(i + L, n_ext); ++j)
+                    for (int l = 0; l < L; ++l) in_buf[j * L + l] = cols[l][ext[j]];
+            }
+        }
         median_blocks<V, kBlock>(in_buf, L, out_buf, L, nb);
         const int lanes = std::min(L, nt - t0);
-        for (int l = 0; l < lanes; ++l) {
-            float* col = O + static_cast<std::ptrdiff_t>(t0 + l) * nb;
-            for (int b = 0; b < nb; ++b) col[b] = out_buf[b * L + l];
+        float* ocols[L];
+        for (int l = 0; l < L; ++l) ocols[l] = O + static_cast<std::ptrdiff_t>(t0 + std::min(l, lanes - 1)) * nb;
+        int b = 0;
+        for (; b + L <= nb; b += L) {
+            V r[L];
+#pragma GCC unroll 16
+            for (int j = 0; j < L; ++j) r[j] = simd::load<V>(out_buf + (b + j) * L);
+            transpose_lanes(r);
+            for (int l = 0; l < lanes; ++l) simd::store(ocols[l] + b, r[l]);
         }
+        for (; b < nb; ++b)
+            for (int l = 0; l < lanes; ++l) ocols[l][b] = out_buf[b * L + l];
     }
 }
 
@@ -354,6 +440,32 @@ template <class V>
     }
 }
 
+// softmask_p2_body of frames t0 .. t0+cnt-1 with x the time medians in strips (see
+// median_time_strips) and ref, mask column-major (cnt columns of nb).
+template <int L>
+[[gnu::always_inline]] inline void softmask_p2_strips_body(const float* strips, int nt, int t0, int cnt, int nb,
+                                                           const float* ref, float margin, float zero_value,
+                                                           float* mask) {
+    constexpr int W = kStrip * L, kAhead = 8;
+    for (int t = t0; t < t0 + cnt; ++t) {
+        const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(t - t0) * nb;
+        for (int s0 = 0, si = 0; s0 < nb; s0 += W, ++si) {
+            const float* x = strips + (static_cast<std::ptrdiff_t>(si) * nt + t) * W;
+            // Each strip is a stream of its own (17 for 1025 bins): ask for the medians of a few
+            // frames ahead (addresses past the strip are only prefetched, never read).
+            for (int q = 0; q < W; q += 16) __builtin_prefetch(x + kAhead * W + q);
+            if (s0 + W <= nb) {
+                softmask_p2_body(x, ref + c + s0, margin, zero_value, mask + c + s0, W);
+            } else {
+                for (int g = 0; g < kStrip; ++g) {
+                    const int b0 = std::min(s0 + g * L, nb - L);
+                    softmask_p2_body(x + g * L, ref + c + b0, margin, zero_value, mask + c + b0, L);
+                }
+            }
+        }
+    }
+}
+
 // Each kernel is compiled for the x86-64 baseline and, where the compiler targets x86-64 without
 // them, for AVX2 and AVX-512, and chosen at run time. The results are identical (selections,
 // and IEEE arithmetic without contraction); the wider units are only faster.
@@ -368,6 +480,13 @@ template <class V>
         if (w == 2 * kBlock - 1) return median_freq_blocks<V>(S, O, nb, nt, ext, ib, ob);                       \
         median_freq_body<V, 0>(S, O, nb, nt, w, idx, ib, ob);                                                   \
     }                                                                                                            \
+    ATTR void median_time_strips_##SUFFIX(const float* S, float* out, int nb, int nt, const int* ext, float* buf) { \
+        median_time_strips<V>(S, out, nb, nt, ext, buf);                                                       \
+    }                                                                                                            \
+    ATTR void softmask_p2_strips_##SUFFIX(const float* strips, int nt, int t0, int cnt, int nb, const float* ref,  \
+                                          float margin, float zero_value, float* mask) {                         \
+        softmask_p2_strips_body<lanes_of<V>>(strips, nt, t0, cnt, nb, ref, margin, zero_value, mask);            \
+    }                                                                                                            \
     ATTR void softmask_p2_##SUFFIX(const float* x, const float* ref, float margin, float zero_value, float* mask, \
                                    std::ptrdiff_t n) {                                                           \
         softmask_p2_body(x, ref, margin, zero_value, mask, n);                                                  \
@@ -380,6 +499,9 @@ struct Kernels {
     void (*median_time)(const float*, float*, int, int, int, const int*, const int*, float*) = median_time_base;
     void (*median_freq)(const float*, float*, int, int, int, const int*, const int*, float*, float*) = median_freq_base;
     void (*softmask_p2)(const float*, const float*, float, float, float*, std::ptrdiff_t) = softmask_p2_base;
+    void (*median_time_strips)(const float*, float*, int, int, const int*, float*) = median_time_strips_base;
+    void (*softmask_p2_strips)(const float*, int, int, int, int, const float*, float, float, float*) =
+        softmask_p2_strips_base;
 };
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX512F__)
@@ -389,15 +511,19 @@ GENREKIT_HPSS_KERNELS(avx512, [[gnu::target("avx512f")]], v16f)
 Kernels select_kernels() {
     Kernels k;
     if (__builtin_cpu_supports("avx512f")) {
-        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512};
+        k = {16, median_time_avx512, median_freq_avx512, softmask_p2_avx512, median_time_strips_avx512,
+             softmask_p2_strips_avx512};
     } else if (__builtin_cpu_supports("avx2")) {
-        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2};
+        k = {8, median_time_avx2, median_freq_avx2, softmask_p2_avx2, median_time_strips_avx2, softmask_p2_strips_avx2};
     }
     return k;
 }
 #elif defined(__AVX512F__)
 GENREKIT_HPSS_KERNELS(wide, , v16f)
-Kernels select_kernels() { return {16, median_time_wide, median_freq_wide, softmask_p2_wide}; }
+Kernels select_kernels() {
+    return {16, median_time_wide, median_freq_wide, softmask_p2_wide, median_time_strips_wide,
+            softmask_p2_strips_wide};
+}
 #else
 Kernels select_kernels() { return {}; }
 #endif
@@ -566,6 +692,66 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
     istft_normalize(p, hop_length, nt, y, ws, ws_frames, out);
 }
 
+// numpy's pairwise_sum (stats.hpp) splits n values into leaves of at most 128 in order: their
+// end offsets, so that the leaves can be summed as the values are written.
+void pairwise_leaves(std::size_t n, std::size_t off, std::vector<std::size_t>& ends) {
+    if (n <= 128) {
+        ends.push_back(off + n);
+        return;
+    }
+    std::size_t half = n / 2;
+    half -= half % 8;
+    pairwise_leaves(half, off, ends);
+    pairwise_leaves(n - half, off + half, ends);
+}
+
+// The leaves [start, ends[0]), [ends[0], ends[1]) .. of a and of b summed as pairwise_sum sums a
+// leaf (8 partial sums, a vector's lanes here, then the same tree of 8 and the scalar tail, or a
+// scalar sum below 8 values): the same additions. Both arrays at once (two independent chains).
+[[gnu::target_clones("avx2", "default")]] void leaf_sums2(const float* a, const float* b, std::size_t start,
+                                                           const std::size_t* ends, std::size_t count, float* sum_a,
+                                                           float* sum_b) {
+    for (std::size_t k = 0; k < count; ++k) {
+        const std::size_t n = ends[k] - start;
+        const float* x = a + start;
+        const float* y = b + start;
+        float ra = 0, rb = 0;
+        if (n < 8) {
+            for (std::size_t i = 0; i < n; ++i) {
+                ra += x[i];
+                rb += y[i];
+            }
+        } else {
+            v8f va = simd::load<v8f>(x), vb = simd::load<v8f>(y);
+            std::size_t i = 8;
+            for (; i < n - (n % 8); i += 8) {
+                va += simd::load<v8f>(x + i);
+                vb += simd::load<v8f>(y + i);
+            }
+            ra = ((va[0] + va[1]) + (va[2] + va[3])) + ((va[4] + va[5]) + (va[6] + va[7]));
+            rb = ((vb[0] + vb[1]) + (vb[2] + vb[3])) + ((vb[4] + vb[5]) + (vb[6] + vb[7]));
+            for (; i < n; ++i) {
+                ra += x[i];
+                rb += y[i];
+            }
+        }
+        sum_a[k] = ra;
+        sum_b[k] = rb;
+        start = ends[k];
+    }
+}
+
+// pairwise_sum of n values from the sums of its leaves (in order, advancing `leaf`): the same
+// additions in the same tree.
+float pairwise_from_leaves(std::size_t n, const float*& leaf) {
+    if (n <= 128) return *leaf++;
+    std::size_t half = n / 2;
+    half -= half % 8;
+    const float a = pairwise_from_leaves(half, leaf);
+    const float b = pairwise_from_leaves(n - half, leaf);
+    return a + b;
+}
+
 }  // namespace
 
 void median_filter_time(const Spectrogram& S, int width, Spectrogram& out) {
@@ -604,6 +790,11 @@ struct Hpss::Scratch {
     fft_batch::Scratch fft_scratch;
     std::vector<float> ola, wss;
     int wss_frames = -1;                       // the frame count wss holds the window sum-square of
+    std::vector<float> wss_period;             // harmonic_fused: wss over one hop of its periodic part, twice
+    std::vector<std::size_t> leaf_ends;        // the pairwise-sum leaves of leaf_n samples (their ends)
+    std::size_t leaf_n = static_cast<std::size_t>(-1);
+    std::vector<float> leaf_harm, leaf_perc;   // the leaves' sums
+    std::vector<float> harm_strips;            // harmonic_fused: the time median in strips
     explicit Scratch(const StftParams& p) : stft(p) {
         if (fft_batch::supported(p.n_fft)) fft = fft_batch::make_plan(p.n_fft);
     }
@@ -658,37 +849,141 @@ HpssSpectrograms Hpss::decompose(const ComplexSpectrogram& X, const Spectrogram&
     return out;
 }
 
-// The harmonic half of masks() and istft_masked() run kSlice frames at a time: the percussive
-// median, the harmonic mask and the masked inverse transforms of a slice stay in cache, where
-// whole-track passes would write and read back two 5 MB matrices. The same operations on the
-// same values in the same order (frames still overlap-added in order): the same bits. Leaves the
-// overlap-added frames in s.ola. Needs power 2, both margins 1 and a power-of-two n_fft.
-void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag) {
+// The harmonic half of masks(), istft_masked() and istft_normalize() run kSlice frames at a
+// time: the percussive median, the harmonic mask and the masked inverse transforms of a slice
+// stay in cache, where whole-track passes would write and read back two 5 MB matrices. The
+// overlap-add goes to a window of N + kSlice*hop samples that slides along the signal: once a
+// slice is added, the samples no later frame reaches are final, so they are divided by the
+// window sum-square (and the percussive residual formed) right away, and the tail the next
+// frames still add to moves to the front. The same operations on the same values in the same
+// order (frames still overlap-added in order): the same bits. Writes s.waves (the harmonic
+// waveform and the percussive residual, y.size() samples each). Needs power 2, both margins 1
+// and a power-of-two n_fft.
+void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
     constexpr int kSlice = 32;
     Scratch& s = *scratch_;
     const int nb = static_cast<int>(mag.rows()), nt = static_cast<int>(mag.cols()), hop = stft_params_.hop;
     // ref: librosa 0.7.2 decompose.hpss, as masks() (split_zeros: both margins are 1).
-    median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
-    const int width = params_.kernel_percussive;
+    // Width 31 (the sorted-block kernel) leaves the time median in strips (median_time_strips),
+    // which the soft mask reads as they are; otherwise it is a whole matrix.
+    const Kernels& k = kernels();
     MedianScratch& ms = s.median;
+    const bool strips = params_.kernel_harmonic == 2 * kBlock - 1 && nb >= k.lanes;
+    const int strip_w = kStrip * k.lanes, n_strips = (nb + strip_w - 1) / strip_w;
+    if (strips) {
+        reflect_indices(nt, params_.kernel_harmonic / 2, ms.idx);
+        ext_indices(ms.idx, nt, ms.ext);
+        ms.buf.resize(std::max(ms.buf.size(), static_cast<std::size_t>(ext_count(nt) * kStrip * kMaxLanes)));
+        s.harm_strips.resize(static_cast<std::size_t>(n_strips) * static_cast<std::size_t>(nt) *
+                             static_cast<std::size_t>(strip_w));
+        k.median_time_strips(mag.data(), s.harm_strips.data(), nb, nt, ms.ext.data(), ms.buf.data());
+    } else {
+        median_time_impl(mag, params_.kernel_harmonic, s.harm, s.median);
+    }
+    const int width = params_.kernel_percussive;
     const std::size_t in_size = prepare_median_freq(nb, width, ms);
     s.perc_slice.resize(nb, kSlice);
     s.mask_slice.resize(nb, kSlice);
-    const std::size_t signal_len =
-        static_cast<std::size_t>(s.fft.n_fft) + static_cast<std::size_t>(hop) * static_cast<std::size_t>(nt - 1);
-    s.ola.assign(signal_len, 0.0f);
-    const Kernels& k = kernels();
+    const auto N = static_cast<std::size_t>(s.fft.n_fft), H = static_cast<std::size_t>(hop);
+    const std::size_t signal_len = N + H * static_cast<std::size_t>(nt - 1);
+    // The window sum-square depends only on the frame count: kept while that stays (wss_frames).
+    if (s.wss_frames != nt || s.wss.size() != signal_len) compute_window_sumsquare(s.fft, H, nt, s.wss);
+    s.wss_frames = nt;
+    // ref: librosa 0.7.2 istft(center=True) trims N/2 samples at the start; fix_length(len(y)).
+    const std::size_t start = N / 2, covered = H * static_cast<std::size_t>(nt - 1);
+    const std::size_t n_out = std::min(covered, y.size());
+    s.waves.harmonic.resize(y.size());
+    s.waves.percussive.resize(y.size());
+    float* const harm_out = s.waves.harmonic.data();
+    float* const perc_out = s.waves.percussive.data();
+    // On [N, interior_end) the sum-square repeats every hop (compute_window_sumsquare copies it so):
+    // read from one period held twice, in cache, instead of the whole-signal array.
+    const std::size_t interior_end = std::min(signal_len, H * static_cast<std::size_t>(nt));
+    const bool periodic = interior_end >= N + H;
+    if (periodic) {
+        s.wss_period.resize(2 * H);
+        for (std::size_t j = 0; j < 2 * H; ++j) s.wss_period[j] = s.wss[N + j % H];
+    }
+    auto normalize = [&](const float* src, std::size_t first, std::size_t count, std::size_t o) {
+        // signal samples first .. first+count-1 (src) to output samples o .. (and the residual).
+        const std::size_t end = first + count;
+        while (first < end) {
+            std::size_t stop = end;
+            const float* w = s.wss.data() + first;
+            if (periodic && first >= N && first < interior_end) {
+                stop = std::min({end, interior_end, first + H});
+                w = s.wss_period.data() + (first - N) % H;
+            } else if (periodic && first < N) {
+                stop = std::min(end, N);
+            }
+            divide_by_window(src, w, stop - first, harm_out + o, y.data() + o, perc_out + o);
+            src += stop - first;
+            o += stop - first;
+            first = stop;
+        }
+    };
+    const std::size_t win_len = N + H * kSlice, keep = N > H ? N - H : 0;
+    s.ola.assign(win_len, 0.0f);
+    float* const ola = s.ola.data();
+    std::size_t done = 0;  // output samples written
+    // numpy's pairwise sums of the two waveforms (np.mean's), leaf by leaf as the samples are final.
+    if (s.leaf_n != y.size()) {
+        s.leaf_ends.clear();
+        pairwise_leaves(y.size(), 0, s.leaf_ends);
+        s.leaf_n = y.size();
+    }
+    s.leaf_harm.resize(s.leaf_ends.size());
+    s.leaf_perc.resize(s.leaf_ends.size());
+    std::size_t leaf = 0, leaf_start = 0;
+    auto sum_leaves = [&](std::size_t upto) {
+        std::size_t last = leaf;
+        while (last < s.leaf_ends.size() && s.leaf_ends[last] <= upto) ++last;
+        if (last == leaf) return;
+        leaf_sums2(harm_out, perc_out, leaf_start, s.leaf_ends.data() + leaf, last - leaf, s.leaf_harm.data() + leaf,
+                   s.leaf_perc.data() + leaf);
+        leaf_start = s.leaf_ends[last - 1];
+        leaf = last;
+    };
     for (int t0 = 0; t0 < nt; t0 += kSlice) {
         const int cnt = std::min(kSlice, nt - t0);
         const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(t0) * nb;
         k.median_freq(mag.data() + off, s.perc_slice.data(), nb, cnt, width, ms.idx.data(), ms.ext.data(),
                       ms.buf.data(), ms.buf.data() + in_size);
-        k.softmask_p2(s.harm.data() + off, s.perc_slice.data(), params_.margin_harmonic, 0.5f, s.mask_slice.data(),
-                      static_cast<std::ptrdiff_t>(cnt) * nb);
+        if (strips)
+            k.softmask_p2_strips(s.harm_strips.data(), nt, t0, cnt, nb, s.perc_slice.data(), params_.margin_harmonic,
+                                 0.5f, s.mask_slice.data());
+        else
+            k.softmask_p2(s.harm.data() + off, s.perc_slice.data(), params_.margin_harmonic, 0.5f, s.mask_slice.data(),
+                          static_cast<std::ptrdiff_t>(cnt) * nb);
         for (int l0 = 0; l0 < cnt; l0 += fft_batch::kLanes)
             fft_batch::inverse_overlap_add(s.fft, X.data() + off, s.mask_slice.data(), nb, cnt, l0, hop, s.fft_scratch,
-                                           s.ola.data() + static_cast<std::ptrdiff_t>(t0) * hop);
+                                           ola);
+        // ola[0] is signal sample base; samples before `complete` have all their frames.
+        const bool last = t0 + cnt == nt;
+        const std::size_t base = H * static_cast<std::size_t>(t0);
+        const std::size_t complete = last ? signal_len : H * static_cast<std::size_t>(t0 + cnt);
+        const std::size_t o_end = complete > start ? std::min(n_out, complete - start) : 0;
+        if (o_end > done) {
+            const std::size_t first = done + start;  // >= base
+            normalize(ola + (first - base), first, o_end - done, done);
+            done = o_end;
+            sum_leaves(done);
+        }
+        if (!last) {
+            const std::size_t shift = H * static_cast<std::size_t>(cnt);
+            std::memmove(ola, ola + shift, keep * sizeof(float));
+            std::fill(ola + keep, ola + win_len, 0.0f);
+        }
     }
+    // fix_length: zeros after the samples istft covers.
+    std::fill(harm_out + n_out, harm_out + y.size(), 0.0f);
+    std::fill(perc_out + n_out, perc_out + y.size(), 0.0f);
+    sum_leaves(y.size());
+    const float* lh = s.leaf_harm.data();
+    const float* lp = s.leaf_perc.data();
+    s.waves.harmonic_sum = pairwise_from_leaves(y.size(), lh);
+    s.waves.percussive_sum = pairwise_from_leaves(y.size(), lp);
+    s.waves.has_sums = true;
 }
 
 const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y) {
@@ -718,14 +1013,11 @@ const HpssWaveforms& Hpss::waveforms(const ComplexSpectrogram& X, const Spectrog
         std::copy_n(z.begin(), std::min(z.size(), y.size()), out.begin());
     };
     if (residual && s.fft.valid() && params_.power == 2.0f) {
-        harmonic_fused(X, mag);
-        s.waves.harmonic.resize(y.size());
-        s.waves.percussive.resize(y.size());
-        // The percussive residual (as below) in the same pass.
-        istft_normalize(s.fft, stft_params_.hop, static_cast<int>(X.cols()), s.ola, s.wss, s.wss_frames,
-                        s.waves.harmonic, y.data(), s.waves.percussive.data());
+        // The percussive residual (as below) formed as the harmonic samples are.
+        harmonic_fused(X, mag, y);
         return s.waves;
     }
+    s.waves.has_sums = false;
     masks(mag, s.mask_h, residual ? nullptr : &s.mask_p);  // the residual needs no percussive mask
     invert(s.mask_h, s.waves.harmonic);
     if (residual) {

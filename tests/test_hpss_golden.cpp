@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -118,6 +120,21 @@ TEST_P(HpssGolden, ReusedObjectGivesIdenticalOutput) {
     EXPECT_EQ(first.percussive, again.percussive);
 }
 
+// The default path forms the masks, the inverse transforms and the normalisation a few frames
+// at a time, and the waveforms' sums as their samples are written; the whole-matrix path (two
+// inverse STFTs) must give the same harmonic waveform bit for bit, and the sums must be the
+// pairwise sums of the returned vectors.
+TEST_P(HpssGolden, SlicedPathMatchesWholeMatrixPathAndSums) {
+    genrekit::Hpss sliced, whole({.percussive_from_residual = false});
+    const auto& a = sliced.waveforms(X_, mag_, y_);
+    const auto& b = whole.waveforms(X_, mag_, y_);
+    EXPECT_EQ(a.harmonic, b.harmonic);
+    ASSERT_TRUE(a.has_sums);
+    EXPECT_FALSE(b.has_sums);
+    EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size()));
+    EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Tracks, HpssGolden,
                          GK_GOLDEN_TRACKS, gktest::track_name);
 
@@ -190,6 +207,51 @@ TEST(Softmask, MatchesLibrosaFormulaAndZeros) {
     EXPECT_EQ(M(0, 2), 0.0f);
 }
 
+// Hpss::masks runs vector kernels for the medians and the soft mask (with two divisions, see
+// hpss.cpp): bit for bit the public median filters and softmask(), on values with many ties,
+// zeros, subnormals and infinities. (Not NaNs: softmask() takes std::max, the kernels a > b ? a : b.)
+TEST(Hpss, MaskKernelsMatchScalarReferenceBitForBit) {
+    const int rows = 300, cols = 77;
+    genrekit::Spectrogram S(rows, cols);
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> pick(0, 99);
+    std::uniform_real_distribution<float> u(0.0f, 2.0f);
+    const float specials[] = {0.0f, 1e-39f, 1e-38f, std::numeric_limits<float>::min(), 1.0f, 3.0f,
+                              std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                              2.5f};
+    for (int t = 0; t < cols; ++t)
+        for (int r = 0; r < rows; ++r) {
+            const int k = pick(rng);
+            // Runs of one special value in places, so that the medians take them too.
+            const int zone = (r / 40 + t / 20) % 6;
+            S(r, t) = zone == 0 ? specials[(t / 7) % 9] : (k < 25 ? specials[k % 9] : u(rng));
+        }
+    genrekit::Hpss hpss;
+    genrekit::Spectrogram mh, mp, H, P, rh, rp;
+    hpss.masks(S, mh, mp);
+    genrekit::median_filter_time(S, 31, H);
+    genrekit::median_filter_frequency(S, 31, P);
+    genrekit::softmask(H, P, 2.0f, true, rh);
+    genrekit::softmask(P, H, 2.0f, true, rp);
+    std::size_t bad = 0;
+    for (Eigen::Index i = 0; i < S.size(); ++i) {
+        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+    }
+    EXPECT_EQ(bad, 0u);
+    // Margins above 1: the references scaled, no split of zeros.
+    genrekit::Hpss with_margins({.margin_harmonic = 2.0f, .margin_percussive = 3.0f});
+    with_margins.masks(S, mh, mp);
+    genrekit::softmask(H, P * 2.0f, 2.0f, false, rh);
+    genrekit::softmask(P, H * 3.0f, 2.0f, false, rp);
+    bad = 0;
+    for (Eigen::Index i = 0; i < S.size(); ++i) {
+        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+    }
+    EXPECT_EQ(bad, 0u);
+}
+
 TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
     std::vector<float> y(22050);
     std::mt19937 rng(7);
@@ -231,8 +293,31 @@ TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
     }
 }
 
+// The sliced path (strips of the time median, sliding overlap-add, streamed sums) against the
+// whole-matrix path at other STFT sizes: bins not a multiple of the strips, fewer bins than lanes.
+TEST(Hpss, SlicedPathMatchesWholeMatrixPathAtOtherSizes) {
+    std::vector<float> y(20000);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g(0.0f, 0.1f);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
+    for (const int n_fft : {16, 64, 512, 1024}) {
+        const genrekit::StftParams sp{.n_fft = n_fft, .hop = n_fft / 4};
+        genrekit::Stft stft(sp);
+        const auto X = stft.forward(y);
+        const auto mag = genrekit::magnitude(X);
+        genrekit::Hpss sliced({}, sp), whole({.percussive_from_residual = false}, sp);
+        const auto& a = sliced.waveforms(X, mag, y);
+        const auto& b = whole.waveforms(X, mag, y);
+        EXPECT_EQ(a.harmonic, b.harmonic) << "n_fft " << n_fft;
+        ASSERT_TRUE(a.has_sums);
+        EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size())) << "n_fft " << n_fft;
+        EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()))
+            << "n_fft " << n_fft;
+    }
+}
+
 TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
-    for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
+    for (const std::size_t n : {std::size_t{22050 * 3}, std::size_t{66149}, std::size_t{5001}, std::size_t{1000}, std::size_t{300}, std::size_t{1}}) {
         for (const bool silent : {true, false}) {
             std::vector<float> y(n, 0.0f);
             if (!silent)
@@ -249,6 +334,9 @@ TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {
                     ASSERT_TRUE(w.harmonic[i] == 0.0f && w.percussive[i] == 0.0f) << n << " samples, at " << i;
                 }
             }
+            ASSERT_TRUE(w.has_sums);
+            EXPECT_EQ(w.harmonic_sum, genrekit::pairwise_sum(w.harmonic.data(), n)) << n << " samples";
+            EXPECT_EQ(w.percussive_sum, genrekit::pairwise_sum(w.percussive.data(), n)) << n << " samples";
             // istft without length covers hop*(T-1) samples: fewer than one hop gives all zeros.
             if (n < 512) {
                 for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(w.harmonic[i], 0.0f);

@@ -53,6 +53,10 @@ struct HpssSpectrograms {
 
 struct HpssWaveforms {
     std::vector<float> harmonic, percussive;  // float32, as librosa's y_harmonic / y_percussive
+    // With has_sums, numpy's float32 sums of the two (np.sum, the pairwise_sum of stats.hpp),
+    // formed while the samples were written: the same bits as summing the vectors afterwards.
+    float harmonic_sum = 0, percussive_sum = 0;
+    bool has_sums = false;
 };
 
 class Hpss {
@@ -83,8 +87,9 @@ public:
 private:
     // masks() with the percussive mask optional (null: not computed).
     void masks(const Spectrogram& mag, Spectrogram& mask_harmonic, Spectrogram* mask_percussive);
-    // waveforms()' harmonic overlap-add with the masks formed a few frames at a time (see hpss.cpp).
-    void harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag);
+    // waveforms() with the masks, the overlap-add and the normalisation a few frames at a time
+    // (see hpss.cpp).
+    void harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, std::span<const float> y);
     struct Scratch;
     HpssParams params_;
     StftParams stft_params_;
