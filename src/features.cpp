@@ -102,8 +102,8 @@ void push_stats(std::vector<double>& row, const std::vector<T>& values) {
 }
 // The HPSS waveforms' statistics (harmony, perceptr): their pairwise sums come with them (see
 // HpssWaveforms), and the two sums of squared deviations are formed in one pass over both
-// arrays, a leaf of each at a time: pairwise_sum_sq_dev's additions, a leaf's 8 partial sums in
-// one vector (compiled for AVX2 too, without contraction into FMA).
+// arrays, a leaf of each at a time: pairwise_sum_squared_deviations' additions, a leaf's 8
+// partial sums in one vector (compiled for AVX2 too, without contraction into FMA).
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 using v8f = float __attribute__((vector_size(32)));
@@ -139,7 +139,7 @@ using v8f = float __attribute__((vector_size(32)));
     out[1] = rb;
 }
 
-// pairwise_sum_sq_dev(a, n, mean_a) and (b, n, mean_b): the same tree for both.
+// pairwise_sum_squared_deviations(a, n, mean_a) and (b, n, mean_b): the same tree for both.
 void pairwise_sum_sq_dev2(const float* a, const float* b, std::size_t n, float mean_a, float mean_b, float* out) {
     if (n <= 128) return sq_dev_leaf2(a, b, n, mean_a, mean_b, out);
     std::size_t half = n / 2;
