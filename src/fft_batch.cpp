@@ -29,24 +29,7 @@ using VI = int __attribute__((vector_size(32)));
 using V4 = float __attribute__((vector_size(16)));
 
 
-// In-place transpose of an 8x8 block held in 8 vectors: afterwards r[j][l] is the old r[l][j].
-[[gnu::always_inline]] inline void transpose8(V* r) {
-    V t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = __builtin_shuffle(r[i], r[i + 1], VI{0, 8, 1, 9, 4, 12, 5, 13});
-        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], VI{2, 10, 3, 11, 6, 14, 7, 15});
-    }
-    for (int i = 0; i < 8; i += 4)
-        for (int h = 0; h < 2; ++h) {
-            u[i + 2 * h] = __builtin_shuffle(t[i + h], t[i + h + 2], VI{0, 1, 8, 9, 4, 5, 12, 13});
-            u[i + 2 * h + 1] = __builtin_shuffle(t[i + h], t[i + h + 2], VI{2, 3, 10, 11, 6, 7, 14, 15});
-        }
-    // u[0..3] hold rows 0..3 of the result's lanes 0-3 | 4-7 halves from inputs 0-3; u[4..7] from inputs 4-7.
-    for (int j = 0; j < 4; ++j) {
-        r[j] = __builtin_shuffle(u[j], u[j + 4], VI{0, 1, 2, 3, 8, 9, 10, 11});
-        r[j + 4] = __builtin_shuffle(u[j], u[j + 4], VI{4, 5, 6, 7, 12, 13, 14, 15});
-    }
-}
+using simd::transpose8;  // 8x8 register transposes (vector_access.hpp)
 
 // t = b * w (complex, w a scalar pair; conj w when Conj); b' = a - t; a' = a + t. With
 // Conj, t is the same bits as b * (wr, -wi) would give (b (-wi) = -(b wi) exactly, and

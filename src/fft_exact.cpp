@@ -19,6 +19,40 @@ namespace {
 
 using D4 = double __attribute__((vector_size(32)));
 
+// Stages 1 and 2 of the radix-2 FFT over M points (twiddles 1 and -i: one pass over blocks of
+// four, no multiplies), or the single stage 1 when M = 2; returns the next stage's span. T is
+// double (one frame) or a vector of frames (forward_lanes_body): the same operations per value.
+template <class T>
+[[gnu::always_inline]] inline std::size_t first_stages(T* re, T* im, std::size_t M) {
+    if (M >= 4) {
+        for (std::size_t g = 0; g < M; g += 4) {
+            const T a0r = re[g] + re[g + 1], a0i = im[g] + im[g + 1];
+            const T a1r = re[g] - re[g + 1], a1i = im[g] - im[g + 1];
+            const T a2r = re[g + 2] + re[g + 3], a2i = im[g + 2] + im[g + 3];
+            const T a3r = re[g + 2] - re[g + 3], a3i = im[g + 2] - im[g + 3];
+            re[g] = a0r + a2r;
+            im[g] = a0i + a2i;
+            re[g + 2] = a0r - a2r;
+            im[g + 2] = a0i - a2i;
+            // -i (a3r + i a3i) = a3i - i a3r
+            re[g + 1] = a1r + a3i;
+            im[g + 1] = a1i - a3r;
+            re[g + 3] = a1r - a3i;
+            im[g + 3] = a1i + a3r;
+        }
+        return 4;
+    }
+    if (M == 2) {  // n = 4: the single stage 1
+        const T r0 = re[0], i0 = im[0];
+        re[0] = r0 + re[1];
+        im[0] = i0 + im[1];
+        re[1] = r0 - re[1];
+        im[1] = i0 - im[1];
+        return 2;
+    }
+    return 1;
+}
+
 // Stages s, 2s, ... < M (s >= 4) of the radix-2 FFT, four butterflies per vector. Compiled for
 // AVX2 too (chosen at load time): the bits are the same either way (no FMA contraction).
 [[gnu::target_clones("avx2", "default")]] void radix2_stages(double* re, double* im, std::size_t M, std::size_t s,
@@ -78,33 +112,7 @@ void RealFft::forward(const double* x, std::complex<double>* out) {
         im[j] = x[2 * m + 1];
     }
     // Z = DFT_M(z): radix-2 decimation in time, stage s pairing (j, j + s) in blocks of 2 s.
-    // Stages 1 and 2 have the twiddles 1 and -i: one pass over blocks of four, no multiplies.
-    std::size_t s = 1;
-    if (M >= 4) {
-        for (std::size_t g = 0; g < M; g += 4) {
-            const double a0r = re[g] + re[g + 1], a0i = im[g] + im[g + 1];
-            const double a1r = re[g] - re[g + 1], a1i = im[g] - im[g + 1];
-            const double a2r = re[g + 2] + re[g + 3], a2i = im[g + 2] + im[g + 3];
-            const double a3r = re[g + 2] - re[g + 3], a3i = im[g + 2] - im[g + 3];
-            re[g] = a0r + a2r;
-            im[g] = a0i + a2i;
-            re[g + 2] = a0r - a2r;
-            im[g + 2] = a0i - a2i;
-            // -i (a3r + i a3i) = a3i - i a3r
-            re[g + 1] = a1r + a3i;
-            im[g + 1] = a1i - a3r;
-            re[g + 3] = a1r - a3i;
-            im[g + 3] = a1i + a3r;
-        }
-        s = 4;
-    } else if (M == 2) {  // n = 4: the single stage 1
-        const double r0 = re[0], i0 = im[0];
-        re[0] = r0 + re[1];
-        im[0] = i0 + im[1];
-        re[1] = r0 - re[1];
-        im[1] = i0 - im[1];
-        s = 2;
-    }
+    const std::size_t s = first_stages(re, im, M);
     radix2_stages(re, im, M, s, tw_re_.data(), tw_im_.data());
     // The real split: with F = Z[k] + conj Z[M-k], D = Z[k] - conj Z[M-k] and w = e^{-2 pi i k/N},
     // X[k] = (F - i w D) / 2 and X[M-k] = conj(F + i w D) / 2.
@@ -213,31 +221,7 @@ template <class V>
         re[j] = r;
         im[j] = i;
     }
-    std::size_t s = 1;
-    if (M >= 4) {
-        for (std::size_t g = 0; g < M; g += 4) {
-            const V a0r = re[g] + re[g + 1], a0i = im[g] + im[g + 1];
-            const V a1r = re[g] - re[g + 1], a1i = im[g] - im[g + 1];
-            const V a2r = re[g + 2] + re[g + 3], a2i = im[g + 2] + im[g + 3];
-            const V a3r = re[g + 2] - re[g + 3], a3i = im[g + 2] - im[g + 3];
-            re[g] = a0r + a2r;
-            im[g] = a0i + a2i;
-            re[g + 2] = a0r - a2r;
-            im[g + 2] = a0i - a2i;
-            re[g + 1] = a1r + a3i;
-            im[g + 1] = a1i - a3r;
-            re[g + 3] = a1r - a3i;
-            im[g + 3] = a1i + a3r;
-        }
-        s = 4;
-    } else if (M == 2) {
-        const V r0 = re[0], i0 = im[0];
-        re[0] = r0 + re[1];
-        im[0] = i0 + im[1];
-        re[1] = r0 - re[1];
-        im[1] = i0 - im[1];
-        s = 2;
-    }
+    const std::size_t s = first_stages(re, im, M);
     const std::size_t B = std::min(M, kBlock);
     for (std::size_t b = 0; b < M; b += B) butterflies(re + b, im + b, B, s, std::max(s, B), t.tw_re, t.tw_im);
     butterflies(re, im, M, std::max(s, B), M, t.tw_re, t.tw_im);
