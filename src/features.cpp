@@ -12,7 +12,6 @@
 #include "genrekit/rhythm.hpp"
 #include "genrekit/spectral_features.hpp"
 #include "genrekit/stats.hpp"
-#include "vector_access.hpp"
 
 namespace genrekit {
 
@@ -101,57 +100,7 @@ void push_stats(std::vector<double>& row, const std::vector<T>& values) {
     push_stats(row, std::span<const T>(values));
 }
 // The HPSS waveforms' statistics (harmony, perceptr): their pairwise sums come with them (see
-// HpssWaveforms), and the two sums of squared deviations are formed in one pass over both
-// arrays, a leaf of each at a time: pairwise_sum_squared_deviations' additions, a leaf's 8
-// partial sums in one vector (compiled for AVX2 too, without contraction into FMA).
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-using v8f = float __attribute__((vector_size(32)));
-
-[[gnu::target_clones("avx2", "default")]] void sq_dev_leaf2(const float* a, const float* b, std::size_t n,
-                                                             float mean_a, float mean_b, float* out) {
-    float ra = 0, rb = 0;
-    if (n < 8) {
-        for (std::size_t i = 0; i < n; ++i) {
-            const float da = a[i] - mean_a, db = b[i] - mean_b;
-            ra += da * da;
-            rb += db * db;
-        }
-    } else {
-        v8f da = simd::load<v8f>(a) - mean_a, db = simd::load<v8f>(b) - mean_b;
-        v8f va = da * da, vb = db * db;
-        std::size_t i = 8;
-        for (; i < n - (n % 8); i += 8) {
-            da = simd::load<v8f>(a + i) - mean_a;
-            db = simd::load<v8f>(b + i) - mean_b;
-            va += da * da;
-            vb += db * db;
-        }
-        ra = ((va[0] + va[1]) + (va[2] + va[3])) + ((va[4] + va[5]) + (va[6] + va[7]));
-        rb = ((vb[0] + vb[1]) + (vb[2] + vb[3])) + ((vb[4] + vb[5]) + (vb[6] + vb[7]));
-        for (; i < n; ++i) {
-            const float ea = a[i] - mean_a, eb = b[i] - mean_b;
-            ra += ea * ea;
-            rb += eb * eb;
-        }
-    }
-    out[0] = ra;
-    out[1] = rb;
-}
-
-// pairwise_sum_squared_deviations(a, n, mean_a) and (b, n, mean_b): the same tree for both.
-void pairwise_sum_sq_dev2(const float* a, const float* b, std::size_t n, float mean_a, float mean_b, float* out) {
-    if (n <= 128) return sq_dev_leaf2(a, b, n, mean_a, mean_b, out);
-    std::size_t half = n / 2;
-    half -= half % 8;
-    float lo[2], hi[2];
-    pairwise_sum_sq_dev2(a, b, half, mean_a, mean_b, lo);
-    pairwise_sum_sq_dev2(a + half, b + half, n - half, mean_a, mean_b, hi);
-    out[0] = lo[0] + hi[0];
-    out[1] = lo[1] + hi[1];
-}
-#pragma GCC pop_options
-
+// HpssWaveforms), and the two sums of squared deviations are formed in one pass over both.
 void push_hpss_stats(std::vector<double>& row, const HpssWaveforms& w) {
     if (!w.has_sums || w.harmonic.size() != w.percussive.size()) {
         push_stats(row, w.harmonic);
@@ -164,7 +113,7 @@ void push_hpss_stats(std::vector<double>& row, const HpssWaveforms& w) {
         mean_h = w.harmonic_sum / n;
         mean_p = w.percussive_sum / n;
         float sq[2];
-        pairwise_sum_sq_dev2(w.harmonic.data(), w.percussive.data(), w.harmonic.size(), mean_h, mean_p, sq);
+        pairwise_sum_squared_deviations(w.harmonic.data(), w.percussive.data(), w.harmonic.size(), mean_h, mean_p, sq);
         var_h = sq[0] / n;
         var_p = sq[1] / n;
     }

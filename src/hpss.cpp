@@ -11,6 +11,7 @@
 #include "fft_batch.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stats.hpp"
+#include "pairwise_kernels.hpp"
 #include "vector_access.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
@@ -692,64 +693,19 @@ void istft_masked(const ComplexSpectrogram& X, const Spectrogram& mask, const ff
     istft_normalize(p, hop_length, nt, y, ws, ws_frames, out);
 }
 
-// numpy's pairwise_sum (stats.hpp) splits n values into leaves of at most 128 in order: their
-// end offsets, so that the leaves can be summed as the values are written.
-void pairwise_leaves(std::size_t n, std::size_t off, std::vector<std::size_t>& ends) {
-    if (n <= 128) {
-        ends.push_back(off + n);
-        return;
-    }
-    std::size_t half = n / 2;
-    half -= half % 8;
-    pairwise_leaves(half, off, ends);
-    pairwise_leaves(n - half, off + half, ends);
-}
-
 // The leaves [start, ends[0]), [ends[0], ends[1]) .. of a and of b summed as pairwise_sum sums a
-// leaf (8 partial sums, a vector's lanes here, then the same tree of 8 and the scalar tail, or a
-// scalar sum below 8 values): the same additions. Both arrays at once (two independent chains).
+// leaf (pairwise_kernels.hpp): the same additions. Both arrays at once (two independent chains).
 [[gnu::target_clones("avx2", "default")]] void leaf_sums2(const float* a, const float* b, std::size_t start,
                                                            const std::size_t* ends, std::size_t count, float* sum_a,
                                                            float* sum_b) {
     for (std::size_t k = 0; k < count; ++k) {
-        const std::size_t n = ends[k] - start;
-        const float* x = a + start;
-        const float* y = b + start;
-        float ra = 0, rb = 0;
-        if (n < 8) {
-            for (std::size_t i = 0; i < n; ++i) {
-                ra += x[i];
-                rb += y[i];
-            }
-        } else {
-            v8f va = simd::load<v8f>(x), vb = simd::load<v8f>(y);
-            std::size_t i = 8;
-            for (; i < n - (n % 8); i += 8) {
-                va += simd::load<v8f>(x + i);
-                vb += simd::load<v8f>(y + i);
-            }
-            ra = ((va[0] + va[1]) + (va[2] + va[3])) + ((va[4] + va[5]) + (va[6] + va[7]));
-            rb = ((vb[0] + vb[1]) + (vb[2] + vb[3])) + ((vb[4] + vb[5]) + (vb[6] + vb[7]));
-            for (; i < n; ++i) {
-                ra += x[i];
-                rb += y[i];
-            }
-        }
-        sum_a[k] = ra;
-        sum_b[k] = rb;
+        float sums[2];
+        pairwise::leaf_sums<float>(0, ends[k] - start, sums, pairwise::ArrayTerms<float>{a + start},
+                                   pairwise::ArrayTerms<float>{b + start});
+        sum_a[k] = sums[0];
+        sum_b[k] = sums[1];
         start = ends[k];
     }
-}
-
-// pairwise_sum of n values from the sums of its leaves (in order, advancing `leaf`): the same
-// additions in the same tree.
-float pairwise_from_leaves(std::size_t n, const float*& leaf) {
-    if (n <= 128) return *leaf++;
-    std::size_t half = n / 2;
-    half -= half % 8;
-    const float a = pairwise_from_leaves(half, leaf);
-    const float b = pairwise_from_leaves(n - half, leaf);
-    return a + b;
 }
 
 }  // namespace
@@ -929,7 +885,7 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
     // numpy's pairwise sums of the two waveforms (np.mean's), leaf by leaf as the samples are final.
     if (s.leaf_n != y.size()) {
         s.leaf_ends.clear();
-        pairwise_leaves(y.size(), 0, s.leaf_ends);
+        pairwise::leaf_ends(y.size(), 0, s.leaf_ends);
         s.leaf_n = y.size();
     }
     s.leaf_harm.resize(s.leaf_ends.size());
@@ -981,8 +937,8 @@ void Hpss::harmonic_fused(const ComplexSpectrogram& X, const Spectrogram& mag, s
     sum_leaves(y.size());
     const float* lh = s.leaf_harm.data();
     const float* lp = s.leaf_perc.data();
-    s.waves.harmonic_sum = pairwise_from_leaves(y.size(), lh);
-    s.waves.percussive_sum = pairwise_from_leaves(y.size(), lp);
+    s.waves.harmonic_sum = pairwise::sum_of_leaves(y.size(), lh);
+    s.waves.percussive_sum = pairwise::sum_of_leaves(y.size(), lp);
     s.waves.has_sums = true;
 }
 

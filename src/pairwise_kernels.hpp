@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "vector_access.hpp"
 
@@ -31,20 +32,63 @@ struct Lanes<double> {
 template <class T>
 using Vec = typename Lanes<T>::type;
 
+// The sums of terms first .. first+n-1 (n <= 128) of each term source, out[0], out[1] .. in
+// order: one loop, so several arrays are read side by side.
+template <class T, class... Terms>
+[[gnu::always_inline]] inline void leaf_sums(std::size_t first, std::size_t n, T* out, const Terms&... f) {
+    constexpr std::size_t K = sizeof...(Terms);
+    if (n < 8) {
+        for (std::size_t j = 0; j < K; ++j) out[j] = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t j = 0;
+            ((out[j++] += f.one(first + i)), ...);
+        }
+        return;
+    }
+    Vec<T> r[K] = {f.vec(first)...};
+    std::size_t i = 8;
+    for (; i < n - (n % 8); i += 8) {
+        std::size_t j = 0;
+        ((r[j++] += f.vec(first + i)), ...);
+    }
+    for (std::size_t j = 0; j < K; ++j)
+        out[j] = ((r[j][0] + r[j][1]) + (r[j][2] + r[j][3])) + ((r[j][4] + r[j][5]) + (r[j][6] + r[j][7]));
+    for (; i < n; ++i) {
+        std::size_t j = 0;
+        ((out[j++] += f.one(first + i)), ...);
+    }
+}
+
 // The sum of terms first .. first+n-1 for n <= 128.
 template <class T, class Terms>
 [[gnu::always_inline]] inline T leaf(const Terms& f, std::size_t first, std::size_t n) {
-    if (n < 8) {
-        T res = 0;
-        for (std::size_t i = 0; i < n; ++i) res += f.one(first + i);
-        return res;
+    T out;
+    leaf_sums<T>(first, n, &out, f);
+    return out;
+}
+
+// The ends of the leaves (at most 128 terms, in order) numpy's tree splits terms off .. off+n-1
+// into, appended to `ends`: the leaves can then be summed as their terms become available.
+inline void leaf_ends(std::size_t n, std::size_t off, std::vector<std::size_t>& ends) {
+    if (n <= 128) {
+        ends.push_back(off + n);
+        return;
     }
-    Vec<T> r = f.vec(first);
-    std::size_t i = 8;
-    for (; i < n - (n % 8); i += 8) r += f.vec(first + i);
-    T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (; i < n; ++i) res += f.one(first + i);
-    return res;
+    std::size_t half = n / 2;
+    half -= half % 8;
+    leaf_ends(half, off, ends);
+    leaf_ends(n - half, off + half, ends);
+}
+
+// The pairwise sum of n terms from its leaves' sums (in order, advancing `leaf`): the same
+// additions in the same tree.
+template <class T>
+T sum_of_leaves(std::size_t n, const T*& leaf) {
+    if (n <= 128) return *leaf++;
+    std::size_t half = n / 2;
+    half -= half % 8;
+    const T left = sum_of_leaves(half, leaf);
+    return left + sum_of_leaves(n - half, leaf);
 }
 
 // Terms a[k] of a contiguous array.

@@ -363,13 +363,6 @@ SquareLeavesKernel square_leaves() {
     return count;
 }
 
-// The upper levels of the pairwise tree over m leaves (m a power of two).
-float leaf_tree(const float* leaf, std::size_t m) {
-    if (m == 1) return leaf[0];
-    const float left = leaf_tree(leaf, m / 2);
-    return left + leaf_tree(leaf + m / 2, m / 2);
-}
-
 enum Want { kCentroid = 1, kBandwidth = 2, kRolloff = 4 };
 
 SpectralShape shape_impl(const Spectrogram& mag, const SpectralParams& params, int want) {
@@ -497,7 +490,10 @@ std::vector<float> rms(std::span<const float> y, const FrameParams& params) {
             for (std::size_t i = 0; i < kLeaf; ++i) copy[i] = padded(kLeaf * b + i);
             kernel(copy, 1, &leaf[b]);
         }
-        for (std::size_t t = 0; t < T; ++t) store(t, leaf_tree(leaf.data() + t * hop / kLeaf, L / kLeaf));
+        for (std::size_t t = 0; t < T; ++t) {
+            const float* frame_leaves = leaf.data() + t * hop / kLeaf;
+            store(t, pairwise::sum_of_leaves(L, frame_leaves));
+        }
         return out;
     }
     // Each sample lies in frame_length / hop frames: square the padded signal once.

@@ -15,6 +15,8 @@ TEST(Stats, VectorPairwiseSumsEqualTheScalarTemplates) {
     std::normal_distribution<float> g(0.25f, 1.0f);
     std::vector<float> a(661500);
     for (float& v : a) v = g(rng);
+    std::vector<float> b(a.begin() + 17, a.end());  // a second array for the two-array pass
+    b.resize(a.size(), 0.25f);
     std::size_t checked = 0;
     for (const std::size_t n : {0, 1, 7, 8, 9, 15, 127, 128, 129, 135, 257, 1000, 2048, 4099, 661500}) {
         const float want = genrekit::pairwise_sum<float>(a.data(), n);  // the template: scalar
@@ -23,6 +25,10 @@ TEST(Stats, VectorPairwiseSumsEqualTheScalarTemplates) {
         EXPECT_EQ(genrekit::pairwise_sum_squared_deviations(a.data(), n, mean),
                   genrekit::pairwise_sum_squared_deviations<float>(a.data(), n, mean))
             << n << " terms";
+        float both[2];  // the two-array pass (the HPSS waveforms' variances)
+        genrekit::pairwise_sum_squared_deviations(a.data(), b.data(), n, mean, 0.5f, both);
+        EXPECT_EQ(both[0], genrekit::pairwise_sum_squared_deviations<float>(a.data(), n, mean)) << n << " terms";
+        EXPECT_EQ(both[1], genrekit::pairwise_sum_squared_deviations<float>(b.data(), n, 0.5f)) << n << " terms";
         ++checked;
     }
     // np_mean_var (squared deviations stored, then summed) is the same arithmetic again.

@@ -45,6 +45,11 @@ T pairwise_sum(const T* a, std::size_t n) {
 // The float32 sum below with the eight partial sums in one vector (as pairwise_sum's).
 float pairwise_sum_squared_deviations(const float* a, std::size_t n, float mean);
 
+// Both pairwise_sum_squared_deviations(a, n, mean_a) and (b, n, mean_b) into out[0], out[1], in
+// one pass over the two arrays (the HPSS waveforms).
+void pairwise_sum_squared_deviations(const float* a, const float* b, std::size_t n, float mean_a, float mean_b,
+                                     float* out);
+
 // np.var's sum((x - mean)**2): numpy's pairwise sum of the deviations squared in T, without
 // storing them (the same additions as np_mean_var).
 template <typename T>
