@@ -498,7 +498,10 @@ std::vector<float> rms(std::span<const float> y, const FrameParams& params) {
     }
     // Each sample lies in frame_length / hop frames: square the padded signal once.
     std::vector<float>& sq = scratch<float>(N);
-    for (std::size_t i = 0; i < N; ++i) sq[i] = padded(i) * padded(i);
+    for (std::size_t i = 0; i < N; ++i) {
+        const float v = padded(i);
+        sq[i] = v * v;
+    }
     for (std::size_t t = 0; t < T; ++t) store(t, pairwise_sum(sq.data() + t * hop, L));
     return out;
 }
