@@ -176,22 +176,22 @@ using D8 = double __attribute__((vector_size(64)));
 using I8 = long __attribute__((vector_size(64)));
 
 // {r[0], (r - stride)[1], (r - 2 stride)[2], ...}: lane l from l rows earlier.
-[[gnu::always_inline]] inline D4 diagonal(const double* r, std::size_t stride, D4) {
-    const D4 a = __builtin_shuffle(simd::load<D4>(r), simd::load<D4>(r - stride), I4{0, 5, 2, 7});
-    const D4 b = __builtin_shuffle(simd::load<D4>(r - 2 * stride), simd::load<D4>(r - 3 * stride), I4{0, 5, 2, 7});
-    return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
-}
-[[gnu::always_inline]] inline D8 diagonal(const double* r, std::size_t stride, D8) {
-    const D8 a = __builtin_shuffle(simd::load<D8>(r), simd::load<D8>(r - stride), I8{0, 9, 2, 11, 4, 13, 6, 15});
-    const D8 b = __builtin_shuffle(simd::load<D8>(r - 2 * stride), simd::load<D8>(r - 3 * stride),
-                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
-    const D8 c = __builtin_shuffle(simd::load<D8>(r - 4 * stride), simd::load<D8>(r - 5 * stride),
-                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
-    const D8 d = __builtin_shuffle(simd::load<D8>(r - 6 * stride), simd::load<D8>(r - 7 * stride),
-                                   I8{0, 9, 2, 11, 4, 13, 6, 15});
-    const D8 ab = __builtin_shuffle(a, b, I8{0, 1, 10, 11, 4, 5, 14, 15});
-    const D8 cd = __builtin_shuffle(c, d, I8{0, 1, 10, 11, 4, 5, 14, 15});
-    return __builtin_shuffle(ab, cd, I8{0, 1, 2, 3, 12, 13, 14, 15});
+template <class V>
+[[gnu::always_inline]] inline V diagonal(const double* r, std::size_t stride) {
+    if constexpr (sizeof(V) == sizeof(D4)) {
+        const D4 a = __builtin_shuffle(simd::load<D4>(r), simd::load<D4>(r - stride), I4{0, 5, 2, 7});
+        const D4 b = __builtin_shuffle(simd::load<D4>(r - 2 * stride), simd::load<D4>(r - 3 * stride), I4{0, 5, 2, 7});
+        return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
+    } else {
+        constexpr I8 odd{0, 9, 2, 11, 4, 13, 6, 15};
+        const D8 a = __builtin_shuffle(simd::load<D8>(r), simd::load<D8>(r - stride), odd);
+        const D8 b = __builtin_shuffle(simd::load<D8>(r - 2 * stride), simd::load<D8>(r - 3 * stride), odd);
+        const D8 c = __builtin_shuffle(simd::load<D8>(r - 4 * stride), simd::load<D8>(r - 5 * stride), odd);
+        const D8 d = __builtin_shuffle(simd::load<D8>(r - 6 * stride), simd::load<D8>(r - 7 * stride), odd);
+        const D8 ab = __builtin_shuffle(a, b, I8{0, 1, 10, 11, 4, 5, 14, 15});
+        const D8 cd = __builtin_shuffle(c, d, I8{0, 1, 10, 11, 4, 5, 14, 15});
+        return __builtin_shuffle(ab, cd, I8{0, 1, 2, 3, 12, 13, 14, 15});
+    }
 }
 
 // lag_sum for lags k0 .. k0+W-1 (W lanes of V), lane l holding lag k0 + l. Lane l's window is
@@ -232,11 +232,11 @@ template <class V>
             const std::size_t j = t - t0;
             const double* lo = P + j * R;
             const double* hi = P + (j + L0) * R;
-            const V c0 = diagonal(hi, R, V{}) - simd::load<V>(lo);
-            const V c1 = diagonal(hi + W, R, V{}) - simd::load<V>(lo + W);
-            const V s1 = diagonal(hi + 2 * W, R, V{}) - simd::load<V>(lo + 2 * W);
-            const V c2 = diagonal(hi + 3 * W, R, V{}) - simd::load<V>(lo + 3 * W);
-            const V s2 = diagonal(hi + 4 * W, R, V{}) - simd::load<V>(lo + 4 * W);
+            const V c0 = diagonal<V>(hi, R) - simd::load<V>(lo);
+            const V c1 = diagonal<V>(hi + W, R) - simd::load<V>(lo + W);
+            const V s1 = diagonal<V>(hi + 2 * W, R) - simd::load<V>(lo + 2 * W);
+            const V c2 = diagonal<V>(hi + 3 * W, R) - simd::load<V>(lo + 3 * W);
+            const V s2 = diagonal<V>(hi + 4 * W, R) - simd::load<V>(lo + 4 * W);
             acc0 = acc0 + g[t] * c0;
             u1 = u1 + (gc1[t] * c1 + gs1[t] * s1);
             v1 = v1 + (gc1[t] * s1 - gs1[t] * c1);

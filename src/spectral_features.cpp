@@ -349,7 +349,7 @@ SquareLeavesKernel square_leaves() {
 [[gnu::target_clones("avx2", "default")]] std::uint32_t sign_changes(const float* a, std::size_t len, float threshold) {
     using v8f = float __attribute__((vector_size(32)));
     using v8i = int __attribute__((vector_size(32)));
-    auto negative = [threshold](v8f v) {  // -1 where is_negative, else 0
+    auto negative = [threshold](const v8f& v) {  // -1 where is_negative, else 0
         const v8i bits = reinterpret_cast<v8i>(v);
         const v8f magnitude = reinterpret_cast<v8f>(bits & 0x7FFFFFFF);
         return (bits >> 31) & ~(magnitude <= threshold);
