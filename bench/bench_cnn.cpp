@@ -27,8 +27,8 @@
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/nn/network.hpp"
 #include "genrekit/nn/optim.hpp"
-#include "genrekit/nn/parallel.hpp"
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/parallel.hpp"
+#include "nn/thread_pool.hpp"
 
 using namespace genrekit::nn;
 using json = nlohmann::json;

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "genrekit/csv.hpp"
-#include "genrekit/nn/kernels.hpp"
+#include "simd/nn_kernels.hpp"
 #include "genrekit/nn/rng.hpp"
 #include "genrekit/train.hpp"
 

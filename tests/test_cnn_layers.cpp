@@ -10,7 +10,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/network.hpp"
-#include "genrekit/nn/parallel.hpp"
+#include "nn/parallel.hpp"
 
 using namespace genrekit::nn;
 using json = nlohmann::json;

@@ -13,7 +13,7 @@
 #include <random>
 #include <vector>
 
-#include "../src/fft_batch.hpp"
+#include "dsp/fft_batch.hpp"
 #include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "../src/fft_exact.hpp"
+#include "dsp/fft_exact.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
 

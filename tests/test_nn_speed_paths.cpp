@@ -12,11 +12,11 @@
 #include <stdexcept>
 #include <thread>
 
-#include "genrekit/nn/kernels.hpp"
-#include "genrekit/nn/parallel.hpp"
+#include "simd/nn_kernels.hpp"
+#include "nn/parallel.hpp"
 #include "genrekit/nn/layers.hpp"
 #include "genrekit/nn/rng.hpp"
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/thread_pool.hpp"
 #include "genrekit/train.hpp"
 #include "nn_test_data.hpp"
 

@@ -5,11 +5,11 @@
 #include <cstring>
 #include <type_traits>
 
-#include "gemm.hpp"
-#include "layer_spec.hpp"
+#include "simd/gemm.hpp"
+#include "nn/layer_spec.hpp"
 #include "genrekit/error.hpp"
-#include "genrekit/nn/kernels.hpp"
-#include "genrekit/nn/parallel.hpp"
+#include "simd/nn_kernels.hpp"
+#include "nn/parallel.hpp"
 
 namespace genrekit::nn {
 

@@ -1,4 +1,4 @@
-#include "layer_spec.hpp"
+#include "nn/layer_spec.hpp"
 
 #include "genrekit/error.hpp"
 

@@ -6,9 +6,9 @@
 #include <sstream>
 
 #include "genrekit/error.hpp"
-#include "genrekit/nn/kernels.hpp"
+#include "simd/nn_kernels.hpp"
 #include "genrekit/nn/conv.hpp"
-#include "layer_spec.hpp"
+#include "nn/layer_spec.hpp"
 
 namespace genrekit::nn {
 

@@ -1,3 +1,4 @@
+#include "nn/thread_pool.hpp"
 #include "genrekit/nn/network.hpp"
 
 #include "genrekit/error.hpp"

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "genrekit/error.hpp"
-#include "genrekit/nn/kernels.hpp"
+#include "simd/nn_kernels.hpp"
 
 namespace genrekit::nn {
 namespace {

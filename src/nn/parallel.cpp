@@ -1,4 +1,4 @@
-#include "genrekit/nn/parallel.hpp"
+#include "nn/parallel.hpp"
 
 #include <algorithm>
 #include <exception>

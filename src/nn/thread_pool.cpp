@@ -1,4 +1,4 @@
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/thread_pool.hpp"
 
 #include "genrekit/error.hpp"
 

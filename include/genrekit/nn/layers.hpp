@@ -39,9 +39,10 @@
 #include <vector>
 
 #include "genrekit/nn/rng.hpp"
-#include "genrekit/nn/thread_pool.hpp"
 
 namespace genrekit::nn {
+
+class ThreadPool;  // src/nn/thread_pool.hpp
 
 template <typename T>
 using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;  // column-major, (F x N)

@@ -17,9 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "genrekit/nn/thread_pool.hpp"
 
 namespace genrekit::nn {
+
+class ThreadPool;  // src/nn/thread_pool.hpp
 
 struct OptimizerParams {
     std::string type = "adam";  // sgd | adam | adamw | rmsprop

@@ -1,4 +1,4 @@
-#include "fft_exact.hpp"
+#include "dsp/fft_exact.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,11 +7,8 @@
 #include <string>
 
 #include "genrekit/error.hpp"
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
-// No fused multiply-add contraction: the AVX-512 variant (which has FMA) must give the
-// baseline's bits.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit::fft_exact {
 

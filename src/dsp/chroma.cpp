@@ -13,11 +13,8 @@
 
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
-// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
-// the same bits as the baseline.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 

@@ -1,4 +1,4 @@
-#include "gemm.hpp"
+#include "simd/gemm.hpp"
 
 #include <Eigen/Core>
 
@@ -11,12 +11,12 @@ namespace genrekit::nn::detail {
 namespace {
 #define GK_GEMM_NAME gemm_f32_baseline
 #define GK_SCALAR float
-#include "gemm_kernel.inc"
+#include "simd/gemm_kernel.inc"
 #undef GK_GEMM_NAME
 #undef GK_SCALAR
 #define GK_GEMM_NAME gemm_f64
 #define GK_SCALAR double
-#include "gemm_kernel.inc"
+#include "simd/gemm_kernel.inc"
 #undef GK_GEMM_NAME
 #undef GK_SCALAR
 

@@ -25,7 +25,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/thread_pool.hpp"
 
 namespace genrekit::nn::kernels {
 

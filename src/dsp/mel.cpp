@@ -5,11 +5,8 @@
 #include <numbers>
 
 #include "genrekit/error.hpp"
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
-// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
-// the same bits as the baseline.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 

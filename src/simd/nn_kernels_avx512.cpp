@@ -3,7 +3,7 @@
 // target pragma. Every output element goes through exactly the operations, in the order, of
 // the AVX2 kernel it replaces (an FMA chain from the bias or from zero, then one add), so the
 // two ISAs give the same bits: tests compare them (test_nn_speed_paths).
-#include "kernels_avx512.hpp"
+#include "simd/nn_kernels_avx512.hpp"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -1,6 +1,6 @@
 #include "genrekit/stats.hpp"
 
-#include "pairwise_kernels.hpp"
+#include "dsp/pairwise_kernels.hpp"
 
 namespace genrekit {
 

@@ -6,7 +6,7 @@
 #include <numbers>
 
 #include "genrekit/error.hpp"
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
 namespace genrekit {
 
@@ -144,8 +144,6 @@ double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
 
 // The vector kernels below do exactly lag_sum's operations, in its order, on four lags (or four
 // frames) at once, so every lag gets the same bits from either path and on any CPU.
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
 
 using D4 = double __attribute__((vector_size(32)));
 using I4 = long __attribute__((vector_size(32)));
@@ -274,7 +272,6 @@ GENREKIT_TEMPOGRAM_KERNELS(native, , D4)
 TempogramKernels select_tempogram_kernels() { return {energies_native, lag_group_native, 4}; }
 #endif
 
-#pragma GCC pop_options
 
 const TempogramKernels& tempogram_kernels() {
     static const TempogramKernels k = select_tempogram_kernels();

@@ -1,7 +1,7 @@
 // AVX2+FMA kernels. Everything after the target pragma is either an intrinsic or a function of this
 // file with internal linkage: no Eigen, no std templates, so no AVX2 instantiation can be merged by
 // the linker into code that runs on baseline x86-64 CPUs (the ODR hazard of mixing ISA flags).
-#include "kernels_avx2.hpp"
+#include "simd/nn_kernels_avx2.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>

@@ -14,7 +14,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
 namespace genrekit::pairwise {
 

@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/thread_pool.hpp"
 
 namespace genrekit::nn {
 

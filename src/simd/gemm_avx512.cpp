@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "gemm.hpp"
+#include "simd/gemm.hpp"
 
 #if defined(__x86_64__) && !defined(__AVX512F__)
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
@@ -39,5 +39,5 @@
 namespace genrekit::nn::detail {
 #define GK_GEMM_NAME gemm_f32_avx512
 #define GK_SCALAR float
-#include "gemm_kernel.inc"
+#include "simd/gemm_kernel.inc"
 }  // namespace genrekit::nn::detail

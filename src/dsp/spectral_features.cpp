@@ -12,12 +12,9 @@
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "genrekit/stats.hpp"
-#include "pairwise_kernels.hpp"
-#include "vector_access.hpp"
+#include "dsp/pairwise_kernels.hpp"
+#include "simd/vec.hpp"
 
-// No fused multiply-add contraction: the kernels compiled for AVX-512 (which has FMA) must give
-// the baseline's bits.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 

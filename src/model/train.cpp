@@ -12,7 +12,7 @@
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/nn/optim.hpp"
 #include "genrekit/nn/rng.hpp"
-#include "genrekit/nn/thread_pool.hpp"
+#include "nn/thread_pool.hpp"
 #include "genrekit/sha256.hpp"
 
 namespace genrekit {

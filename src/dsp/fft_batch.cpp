@@ -1,4 +1,4 @@
-#include "fft_batch.hpp"
+#include "dsp/fft_batch.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,14 +7,11 @@
 
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
-#include "vector_access.hpp"
+#include "simd/vec.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
 // vectors without AVX enabled does not concern any caller.
 #pragma GCC diagnostic ignored "-Wpsabi"
-// No fused multiply-add contraction: the variants compiled for wider ISAs (AVX-512 has FMA)
-// must give the same bits as the baseline.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit::fft_batch {
 

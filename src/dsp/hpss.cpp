@@ -8,18 +8,15 @@
 #include <type_traits>
 #include <utility>
 
-#include "fft_batch.hpp"
+#include "dsp/fft_batch.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stats.hpp"
-#include "pairwise_kernels.hpp"
-#include "vector_access.hpp"
+#include "dsp/pairwise_kernels.hpp"
+#include "simd/vec.hpp"
 
 // The 8-lane vector helpers below have internal linkage, so the ABI note about passing AVX
 // vectors without AVX enabled does not concern any caller.
 #pragma GCC diagnostic ignored "-Wpsabi"
-// No fused multiply-add contraction: the soft masks must round like numpy's float32 operations,
-// and the kernels compiled for AVX-512 (which has FMA) must give the same bits as the baseline.
-#pragma GCC optimize("fp-contract=off")
 
 namespace genrekit {
 

@@ -1,12 +1,12 @@
-#include "genrekit/nn/kernels.hpp"
+#include "simd/nn_kernels.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
-#include "kernels_avx2.hpp"
-#include "kernels_avx512.hpp"
+#include "simd/nn_kernels_avx2.hpp"
+#include "simd/nn_kernels_avx512.hpp"
 
 namespace genrekit::nn::kernels {
 namespace {

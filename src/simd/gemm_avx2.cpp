@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "gemm.hpp"
+#include "simd/gemm.hpp"
 
 #if defined(__x86_64__) && !defined(__AVX2__)
 #pragma GCC target("avx2,fma")
@@ -38,5 +38,5 @@
 namespace genrekit::nn::detail {
 #define GK_GEMM_NAME gemm_f32_avx2
 #define GK_SCALAR float
-#include "gemm_kernel.inc"
+#include "simd/gemm_kernel.inc"
 }  // namespace genrekit::nn::detail

@@ -13,8 +13,8 @@
 #include <numbers>
 #include <optional>
 
-#include "fft_batch.hpp"
-#include "fft_exact.hpp"
+#include "dsp/fft_batch.hpp"
+#include "dsp/fft_exact.hpp"
 #include "genrekit/error.hpp"
 
 namespace genrekit {

@@ -1,5 +1,6 @@
-// Unaligned loads and stores of GCC vector types for the library's vector kernels, and an 8x8
-// transpose (private).
+// The vector types every kernel is written with (GCC vector extensions: the same source compiles
+// to SSE2, AVX2 or AVX-512 under the variant's target attribute), their unaligned loads and
+// stores, and an 8x8 transpose.
 // Through memcpy rather than a pointer cast: no alignment or aliasing assumption, and the
 // compiler still emits one vector move.
 #pragma once
@@ -24,8 +25,19 @@ template <class V, class T>
     std::memcpy(p, &v, sizeof v);
 }
 
+// V<lanes><element>: f float, d double, i int32, l int64.
+using V2f = float __attribute__((vector_size(8)));
+using V4f = float __attribute__((vector_size(16)));
 using V8f = float __attribute__((vector_size(32)));
+using V16f = float __attribute__((vector_size(64)));
+using V2d = double __attribute__((vector_size(16)));
+using V4d = double __attribute__((vector_size(32)));
+using V8d = double __attribute__((vector_size(64)));
+using V4i = int __attribute__((vector_size(16)));
 using V8i = int __attribute__((vector_size(32)));
+using V16i = int __attribute__((vector_size(64)));
+using V4l = long long __attribute__((vector_size(32)));
+using V8l = long long __attribute__((vector_size(64)));
 
 // In-place transpose of an 8x8 float block held in 8 vectors: afterwards r[j][l] is the old
 // r[l][j] (three rounds of two-vector shuffles).

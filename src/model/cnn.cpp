@@ -17,7 +17,7 @@
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/nn/optim.hpp"
-#include "genrekit/nn/parallel.hpp"
+#include "nn/parallel.hpp"
 #include "genrekit/safetensors.hpp"
 #include "genrekit/sha256.hpp"
 
