@@ -5,8 +5,6 @@
 #include <cstring>
 #include <limits>
 #include <string>
-#include <type_traits>
-#include <utility>
 
 #include "dsp/fft_batch.hpp"
 #include "genrekit/error.hpp"

@@ -10,7 +10,7 @@ namespace genrekit::simd::rhythm {
 namespace {
 
 // The mean tempogram at lag k from the five lag sums: w[n] w[n+k] = A0 + A1c cos + A1s sin +
-// A2c cos 2 + A2s sin 2 (see mean_tempogram), divided by the frame count.
+// A2c cos 2 + A2s sin 2 (see TempoEstimator::mean_tempogram), divided by the frame count.
 double lag_mean(const TempogramInputs& in, std::size_t k, double acc0, double u1, double v1, double u2, double v2) {
     const double ck = in.cosN[k], sk = in.sinN[k];
     const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
@@ -18,7 +18,8 @@ double lag_mean(const TempogramInputs& in, std::size_t k, double acc0, double u1
     return (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(in.T);
 }
 
-// The mean tempogram at lag k from the five prefix sums (scratch: 5 (kTempoBlock + N + 1)).
+// The mean tempogram at lag k from the five prefix sums (scratch: 5 (kTempoBlock + N + 1)): the
+// scalar reference of the vector kernels, and the lags past the last full group.
 double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
     const std::size_t N = in.N, T = in.T, L = N - k, cap = kTempoBlock + N + 1;
     double *P0 = scratch, *PC1 = P0 + cap, *PS1 = PC1 + cap, *PC2 = PS1 + cap, *PS2 = PC2 + cap;
@@ -51,9 +52,6 @@ double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
     }
     return lag_mean(in, k, acc0, u1, v1, u2, v2);
 }
-
-// The vector kernels below do exactly lag_sum's operations, in its order, on four lags (or four
-// frames) at once, so every lag gets the same bits from either path and on any CPU.
 
 // The vector kernels below do exactly lag_sum's operations, in its order, on four or eight
 // lags (or four frames) at once, so every lag gets the same bits from either path and on any CPU.
