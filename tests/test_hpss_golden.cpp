@@ -17,6 +17,7 @@
 #include "genrekit/npy.hpp"
 #include "genrekit/stft.hpp"
 #include "genrekit/stats.hpp"
+#include "kernel_variants.hpp"
 #include "support.hpp"
 
 namespace {
@@ -124,15 +125,26 @@ TEST_P(HpssGolden, ReusedObjectGivesIdenticalOutput) {
 // at a time, and the waveforms' sums as their samples are written; the whole-matrix path (two
 // inverse STFTs) must give the same harmonic waveform bit for bit, and the sums must be the
 // pairwise sums of the returned vectors.
+// Every kernel variant, each giving the same waveforms as the first.
 TEST_P(HpssGolden, SlicedPathMatchesWholeMatrixPathAndSums) {
-    genrekit::Hpss sliced, whole({.percussive_from_residual = false});
-    const auto& a = sliced.waveforms(X_, mag_, y_);
-    const auto& b = whole.waveforms(X_, mag_, y_);
-    EXPECT_EQ(a.harmonic, b.harmonic);
-    ASSERT_TRUE(a.has_sums);
-    EXPECT_FALSE(b.has_sums);
-    EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size()));
-    EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()));
+    std::vector<float> first_harmonic, first_percussive;
+    const int ran = gktest::for_each_isa([&](genrekit::simd::Isa) {
+        genrekit::Hpss sliced, whole({.percussive_from_residual = false});
+        const auto& a = sliced.waveforms(X_, mag_, y_);
+        const auto& b = whole.waveforms(X_, mag_, y_);
+        EXPECT_EQ(a.harmonic, b.harmonic);
+        ASSERT_TRUE(a.has_sums);
+        EXPECT_FALSE(b.has_sums);
+        EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size()));
+        EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()));
+        if (first_harmonic.empty()) {
+            first_harmonic = a.harmonic;
+            first_percussive = a.percussive;
+        }
+        EXPECT_EQ(a.harmonic, first_harmonic);
+        EXPECT_EQ(a.percussive, first_percussive);
+    });
+    EXPECT_GE(ran, 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, HpssGolden,
@@ -163,33 +175,36 @@ genrekit::Spectrogram random_spectrogram(int rows, int cols, unsigned seed, bool
 }
 
 TEST(MedianFilter, ExactAgainstBruteForce) {
-    struct Case {
-        int rows, cols, width;
-        bool ties;
-    };
-    for (const Case& c : {Case{1025, 40, 31, false}, Case{37, 100, 31, true}, Case{9, 5, 31, false},
-                          Case{3, 1, 31, true}, Case{20, 17, 5, true}, Case{12, 33, 1, false},
-                          Case{50, 3, 7, false},
-                          // Width 31 runs the sorted-block kernel: lengths around its 16-sample blocks.
-                          Case{16, 16, 31, true}, Case{17, 33, 31, false}, Case{40, 47, 31, true},
-                          Case{70, 300, 31, false}}) {
-        const auto S = random_spectrogram(c.rows, c.cols, static_cast<unsigned>(c.rows * 131 + c.cols), c.ties);
-        genrekit::Spectrogram Ht, Pf;
-        genrekit::median_filter_time(S, c.width, Ht);
-        genrekit::median_filter_frequency(S, c.width, Pf);
-        std::size_t bad_t = 0, bad_f = 0;
-        for (int r = 0; r < c.rows; ++r) {
-            std::vector<float> row(static_cast<std::size_t>(c.cols));
-            for (int t = 0; t < c.cols; ++t) row[static_cast<std::size_t>(t)] = S(r, t);
-            for (int t = 0; t < c.cols; ++t) bad_t += Ht(r, t) != naive_median(row, t, c.width);
+    const int ran = gktest::for_each_isa([&](genrekit::simd::Isa) {
+        struct Case {
+            int rows, cols, width;
+            bool ties;
+        };
+        for (const Case& c : {Case{1025, 40, 31, false}, Case{37, 100, 31, true}, Case{9, 5, 31, false},
+                              Case{3, 1, 31, true}, Case{20, 17, 5, true}, Case{12, 33, 1, false},
+                              Case{50, 3, 7, false},
+                              // Width 31 runs the sorted-block kernel: lengths around its 16-sample blocks.
+                              Case{16, 16, 31, true}, Case{17, 33, 31, false}, Case{40, 47, 31, true},
+                              Case{70, 300, 31, false}}) {
+            const auto S = random_spectrogram(c.rows, c.cols, static_cast<unsigned>(c.rows * 131 + c.cols), c.ties);
+            genrekit::Spectrogram Ht, Pf;
+            genrekit::median_filter_time(S, c.width, Ht);
+            genrekit::median_filter_frequency(S, c.width, Pf);
+            std::size_t bad_t = 0, bad_f = 0;
+            for (int r = 0; r < c.rows; ++r) {
+                std::vector<float> row(static_cast<std::size_t>(c.cols));
+                for (int t = 0; t < c.cols; ++t) row[static_cast<std::size_t>(t)] = S(r, t);
+                for (int t = 0; t < c.cols; ++t) bad_t += Ht(r, t) != naive_median(row, t, c.width);
+            }
+            for (int t = 0; t < c.cols; ++t) {
+                std::vector<float> col(S.col(t).data(), S.col(t).data() + c.rows);
+                for (int r = 0; r < c.rows; ++r) bad_f += Pf(r, t) != naive_median(col, r, c.width);
+            }
+            EXPECT_EQ(bad_t, 0u) << c.rows << "x" << c.cols << " width " << c.width << " (time)";
+            EXPECT_EQ(bad_f, 0u) << c.rows << "x" << c.cols << " width " << c.width << " (frequency)";
         }
-        for (int t = 0; t < c.cols; ++t) {
-            std::vector<float> col(S.col(t).data(), S.col(t).data() + c.rows);
-            for (int r = 0; r < c.rows; ++r) bad_f += Pf(r, t) != naive_median(col, r, c.width);
-        }
-        EXPECT_EQ(bad_t, 0u) << c.rows << "x" << c.cols << " width " << c.width << " (time)";
-        EXPECT_EQ(bad_f, 0u) << c.rows << "x" << c.cols << " width " << c.width << " (frequency)";
-    }
+    });
+    EXPECT_GE(ran, 1);
 }
 
 TEST(Softmask, MatchesLibrosaFormulaAndZeros) {
@@ -208,8 +223,9 @@ TEST(Softmask, MatchesLibrosaFormulaAndZeros) {
 }
 
 // Hpss::masks runs vector kernels for the medians and the soft mask (with two divisions, see
-// hpss.cpp): bit for bit the public median filters and softmask(), on values with many ties,
-// zeros, subnormals and infinities. (Not NaNs: softmask() takes std::max, the kernels a > b ? a : b.)
+// simd/hpss_mask_kernels.cpp): bit for bit the public median filters and softmask(), on values
+// with many ties, zeros, subnormals and infinities, under every kernel variant. (Not NaNs:
+// softmask() takes std::max, the kernels a > b ? a : b.)
 TEST(Hpss, MaskKernelsMatchScalarReferenceBitForBit) {
     const int rows = 300, cols = 77;
     genrekit::Spectrogram S(rows, cols);
@@ -226,30 +242,33 @@ TEST(Hpss, MaskKernelsMatchScalarReferenceBitForBit) {
             const int zone = (r / 40 + t / 20) % 6;
             S(r, t) = zone == 0 ? specials[(t / 7) % 9] : (k < 25 ? specials[k % 9] : u(rng));
         }
-    genrekit::Hpss hpss;
-    genrekit::Spectrogram mh, mp, H, P, rh, rp;
-    hpss.masks(S, mh, mp);
-    genrekit::median_filter_time(S, 31, H);
-    genrekit::median_filter_frequency(S, 31, P);
-    genrekit::softmask(H, P, 2.0f, true, rh);
-    genrekit::softmask(P, H, 2.0f, true, rp);
-    std::size_t bad = 0;
-    for (Eigen::Index i = 0; i < S.size(); ++i) {
-        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
-        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
-    }
-    EXPECT_EQ(bad, 0u);
-    // Margins above 1: the references scaled, no split of zeros.
-    genrekit::Hpss with_margins({.margin_harmonic = 2.0f, .margin_percussive = 3.0f});
-    with_margins.masks(S, mh, mp);
-    genrekit::softmask(H, P * 2.0f, 2.0f, false, rh);
-    genrekit::softmask(P, H * 3.0f, 2.0f, false, rp);
-    bad = 0;
-    for (Eigen::Index i = 0; i < S.size(); ++i) {
-        bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
-        bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
-    }
-    EXPECT_EQ(bad, 0u);
+    const int ran = gktest::for_each_isa([&](genrekit::simd::Isa) {
+        genrekit::Hpss hpss;
+        genrekit::Spectrogram mh, mp, H, P, rh, rp;
+        hpss.masks(S, mh, mp);
+        genrekit::median_filter_time(S, 31, H);
+        genrekit::median_filter_frequency(S, 31, P);
+        genrekit::softmask(H, P, 2.0f, true, rh);
+        genrekit::softmask(P, H, 2.0f, true, rp);
+        std::size_t bad = 0;
+        for (Eigen::Index i = 0; i < S.size(); ++i) {
+            bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+            bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+        }
+        EXPECT_EQ(bad, 0u);
+        // Margins above 1: the references scaled, no split of zeros.
+        genrekit::Hpss with_margins({.margin_harmonic = 2.0f, .margin_percussive = 3.0f});
+        with_margins.masks(S, mh, mp);
+        genrekit::softmask(H, P * 2.0f, 2.0f, false, rh);
+        genrekit::softmask(P, H * 3.0f, 2.0f, false, rp);
+        bad = 0;
+        for (Eigen::Index i = 0; i < S.size(); ++i) {
+            bad += std::memcmp(mh.data() + i, rh.data() + i, sizeof(float)) != 0;
+            bad += std::memcmp(mp.data() + i, rp.data() + i, sizeof(float)) != 0;
+        }
+        EXPECT_EQ(bad, 0u);
+    });
+    EXPECT_GE(ran, 1);
 }
 
 TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
@@ -300,20 +319,23 @@ TEST(Hpss, SlicedPathMatchesWholeMatrixPathAtOtherSizes) {
     std::mt19937 rng(5);
     std::normal_distribution<float> g(0.0f, 0.1f);
     for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
-    for (const int n_fft : {16, 64, 512, 1024}) {
-        const genrekit::StftParams sp{.n_fft = n_fft, .hop = n_fft / 4};
-        genrekit::Stft stft(sp);
-        const auto X = stft.forward(y);
-        const auto mag = genrekit::magnitude(X);
-        genrekit::Hpss sliced({}, sp), whole({.percussive_from_residual = false}, sp);
-        const auto& a = sliced.waveforms(X, mag, y);
-        const auto& b = whole.waveforms(X, mag, y);
-        EXPECT_EQ(a.harmonic, b.harmonic) << "n_fft " << n_fft;
-        ASSERT_TRUE(a.has_sums);
-        EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size())) << "n_fft " << n_fft;
-        EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()))
-            << "n_fft " << n_fft;
-    }
+    const int ran = gktest::for_each_isa([&](genrekit::simd::Isa) {
+        for (const int n_fft : {16, 64, 512, 1024}) {
+            const genrekit::StftParams sp{.n_fft = n_fft, .hop = n_fft / 4};
+            genrekit::Stft stft(sp);
+            const auto X = stft.forward(y);
+            const auto mag = genrekit::magnitude(X);
+            genrekit::Hpss sliced({}, sp), whole({.percussive_from_residual = false}, sp);
+            const auto& a = sliced.waveforms(X, mag, y);
+            const auto& b = whole.waveforms(X, mag, y);
+            EXPECT_EQ(a.harmonic, b.harmonic) << "n_fft " << n_fft;
+            ASSERT_TRUE(a.has_sums);
+            EXPECT_EQ(a.harmonic_sum, genrekit::pairwise_sum(a.harmonic.data(), a.harmonic.size())) << "n_fft " << n_fft;
+            EXPECT_EQ(a.percussive_sum, genrekit::pairwise_sum(a.percussive.data(), a.percussive.size()))
+                << "n_fft " << n_fft;
+        }
+    });
+    EXPECT_GE(ran, 1);
 }
 
 TEST(Hpss, SilenceAndShortClipsGiveFiniteOutput) {

@@ -13,8 +13,8 @@
 
 namespace genrekit {
 
-// The float32 sum below with the eight partial sums in one vector, compiled for AVX2 too and
-// chosen at run time: the same additions in the same order, so the same bits (src/stats.cpp).
+// The float32 sum below with the eight partial sums in one vector, one variant per instruction
+// set: the same additions in the same order, so the same bits (src/simd/pairwise_kernels.cpp).
 // Overload resolution picks it for float arrays.
 float pairwise_sum(const float* a, std::size_t n);
 

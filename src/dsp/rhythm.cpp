@@ -6,7 +6,7 @@
 #include <numbers>
 
 #include "genrekit/error.hpp"
-#include "simd/vec.hpp"
+#include "simd/rhythm_kernels.hpp"
 
 namespace genrekit {
 
@@ -82,279 +82,6 @@ std::vector<double> pad_linear_ramp(std::span<const float> env, int half) {
     return x;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Kernels of TempoEstimator::mean_tempogram (see the comment there for the method).
-// ---------------------------------------------------------------------------------------------
-
-struct TempogramInputs {
-    std::size_t N, T;
-    const double* x;       // linear-ramp padded envelope, T + N values, then kMaxLagGroup zeros
-    const double* window;  // periodic Hann, N points
-    const double* cosN;    // cos, sin of 2 pi j / N
-    const double* sinN;
-    const double *cos1, *sin1, *cos2, *sin2;  // at m: cos, sin of 2 pi m / N and of 4 pi m / N
-    const double *g, *gc1, *gs1, *gc2, *gs2;  // per-frame weights
-};
-
-constexpr std::size_t kTempoBlock = 256;  // frames between restarts of the prefix sums
-constexpr std::size_t kMaxLagGroup = 8;   // lags per vector (one per lane): 4 with AVX2, 8 with AVX-512
-
-// The mean tempogram at lag k from the five lag sums: w[n] w[n+k] = A0 + A1c cos + A1s sin +
-// A2c cos 2 + A2s sin 2 (see mean_tempogram), divided by the frame count.
-double lag_mean(const TempogramInputs& in, std::size_t k, double acc0, double u1, double v1, double u2, double v2) {
-    const double ck = in.cosN[k], sk = in.sinN[k];
-    const double A0 = 0.25 * (1.0 + 0.5 * ck), A1c = -0.25 * (1.0 + ck), A1s = 0.25 * sk;
-    const double A2c = 0.125 * ck, A2s = -0.125 * sk;
-    return (A0 * acc0 + A1c * u1 + A1s * v1 + A2c * u2 + A2s * v2) / static_cast<double>(in.T);
-}
-
-// The mean tempogram at lag k from the five prefix sums (scratch: 5 (kTempoBlock + N + 1)).
-double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
-    const std::size_t N = in.N, T = in.T, L = N - k, cap = kTempoBlock + N + 1;
-    double *P0 = scratch, *PC1 = P0 + cap, *PS1 = PC1 + cap, *PC2 = PS1 + cap, *PS2 = PC2 + cap;
-    const double* x = in.x;
-    double acc0 = 0, u1 = 0, v1 = 0, u2 = 0, v2 = 0;
-    for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
-        const std::size_t t1 = std::min(T, t0 + kTempoBlock);
-        const std::size_t len = t1 - t0 + L - 1;  // m = t0 .. t1 - 1 + L - 1
-        P0[0] = PC1[0] = PS1[0] = PC2[0] = PS2[0] = 0.0;
-        for (std::size_t j = 0; j < len; ++j) {
-            const std::size_t m = t0 + j;
-            const double p = x[m] * x[m + k];
-            P0[j + 1] = P0[j] + p;
-            PC1[j + 1] = PC1[j] + in.cos1[m] * p;
-            PS1[j + 1] = PS1[j] + in.sin1[m] * p;
-            PC2[j + 1] = PC2[j] + in.cos2[m] * p;
-            PS2[j + 1] = PS2[j] + in.sin2[m] * p;
-        }
-        for (std::size_t t = t0; t < t1; ++t) {
-            const std::size_t j = t - t0;
-            const double c0 = P0[j + L] - P0[j];
-            const double c1 = PC1[j + L] - PC1[j], s1 = PS1[j + L] - PS1[j];
-            const double c2 = PC2[j + L] - PC2[j], s2 = PS2[j + L] - PS2[j];
-            acc0 += in.g[t] * c0;
-            u1 += in.gc1[t] * c1 + in.gs1[t] * s1;
-            v1 += in.gc1[t] * s1 - in.gs1[t] * c1;
-            u2 += in.gc2[t] * c2 + in.gs2[t] * s2;
-            v2 += in.gc2[t] * s2 - in.gs2[t] * c2;
-        }
-    }
-    return lag_mean(in, k, acc0, u1, v1, u2, v2);
-}
-
-// The vector kernels below do exactly lag_sum's operations, in its order, on four lags (or four
-// frames) at once, so every lag gets the same bits from either path and on any CPU.
-
-using D4 = double __attribute__((vector_size(32)));
-using I4 = long __attribute__((vector_size(32)));
-
-// Frame energies sum_n (w[n] x[t+n])^2, four frames per vector.
-[[gnu::always_inline]] inline void energies_body(const TempogramInputs& in, double* e) {
-    const std::size_t N = in.N, T = in.T;
-    std::size_t t = 0;
-    for (; t + 4 <= T; t += 4) {
-        D4 acc{};
-        for (std::size_t n = 0; n < N; ++n) {
-            const D4 v = in.window[n] * simd::load<D4>(in.x + t + n);
-            acc = acc + v * v;
-        }
-        simd::store(e + t, acc);
-    }
-    for (; t < T; ++t) {
-        double acc = 0.0;
-        for (std::size_t n = 0; n < N; ++n) {
-            const double v = in.window[n] * in.x[t + n];
-            acc += v * v;
-        }
-        e[t] = acc;
-    }
-}
-
-using D8 = double __attribute__((vector_size(64)));
-using I8 = long __attribute__((vector_size(64)));
-
-// {r[0], (r - stride)[1], (r - 2 stride)[2], ...}: lane l from l rows earlier.
-template <class V>
-[[gnu::always_inline]] inline V diagonal(const double* r, std::size_t stride) {
-    if constexpr (sizeof(V) == sizeof(D4)) {
-        const D4 a = __builtin_shuffle(simd::load<D4>(r), simd::load<D4>(r - stride), I4{0, 5, 2, 7});
-        const D4 b = __builtin_shuffle(simd::load<D4>(r - 2 * stride), simd::load<D4>(r - 3 * stride), I4{0, 5, 2, 7});
-        return __builtin_shuffle(a, b, I4{0, 1, 6, 7});
-    } else {
-        constexpr I8 odd{0, 9, 2, 11, 4, 13, 6, 15};
-        const D8 a = __builtin_shuffle(simd::load<D8>(r), simd::load<D8>(r - stride), odd);
-        const D8 b = __builtin_shuffle(simd::load<D8>(r - 2 * stride), simd::load<D8>(r - 3 * stride), odd);
-        const D8 c = __builtin_shuffle(simd::load<D8>(r - 4 * stride), simd::load<D8>(r - 5 * stride), odd);
-        const D8 d = __builtin_shuffle(simd::load<D8>(r - 6 * stride), simd::load<D8>(r - 7 * stride), odd);
-        const D8 ab = __builtin_shuffle(a, b, I8{0, 1, 10, 11, 4, 5, 14, 15});
-        const D8 cd = __builtin_shuffle(c, d, I8{0, 1, 10, 11, 4, 5, 14, 15});
-        return __builtin_shuffle(ab, cd, I8{0, 1, 2, 3, 12, 13, 14, 15});
-    }
-}
-
-// lag_sum for lags k0 .. k0+W-1 (W lanes of V), lane l holding lag k0 + l. Lane l's window is
-// L0 - l long, so its upper prefix term sits l rows earlier: a diagonal of W consecutive rows.
-template <class V>
-[[gnu::always_inline]] inline void lag_group_body(const TempogramInputs& in, std::size_t k0, double* scratch,
-                                                  double* out) {
-    constexpr std::size_t W = sizeof(V) / sizeof(double);
-    // Locals, not in.*: the vector stores below may alias anything, so members would be reloaded.
-    const std::size_t N = in.N, T = in.T, L0 = N - k0;
-    const double *x = in.x, *c1m = in.cos1, *s1m = in.sin1, *c2m = in.cos2, *s2m = in.sin2;
-    const double *g = in.g, *gc1 = in.gc1, *gs1 = in.gs1, *gc2 = in.gc2, *gs2 = in.gs2;
-    // Row j holds the five prefix sums after j terms, W lanes each, side by side.
-    constexpr std::size_t R = 5 * W;
-    double* P = scratch;
-    V acc0{}, u1{}, v1{}, u2{}, v2{};
-    for (std::size_t t0 = 0; t0 < T; t0 += kTempoBlock) {
-        const std::size_t t1 = std::min(T, t0 + kTempoBlock);
-        const std::size_t len = t1 - t0 + L0 - 1;  // lane 0's span, the longest
-        V s0{}, sc1{}, ss1{}, sc2{}, ss2{};
-        for (std::size_t a = 0; a < R; ++a) P[a] = 0.0;
-        for (std::size_t j = 0; j < len; ++j) {
-            const std::size_t m = t0 + j;
-            const V p = x[m] * simd::load<V>(x + m + k0);
-            s0 = s0 + p;
-            sc1 = sc1 + c1m[m] * p;
-            ss1 = ss1 + s1m[m] * p;
-            sc2 = sc2 + c2m[m] * p;
-            ss2 = ss2 + s2m[m] * p;
-            double* row = P + (j + 1) * R;
-            simd::store(row, s0);
-            simd::store(row + W, sc1);
-            simd::store(row + 2 * W, ss1);
-            simd::store(row + 3 * W, sc2);
-            simd::store(row + 4 * W, ss2);
-        }
-        for (std::size_t t = t0; t < t1; ++t) {
-            const std::size_t j = t - t0;
-            const double* lo = P + j * R;
-            const double* hi = P + (j + L0) * R;
-            const V c0 = diagonal<V>(hi, R) - simd::load<V>(lo);
-            const V c1 = diagonal<V>(hi + W, R) - simd::load<V>(lo + W);
-            const V s1 = diagonal<V>(hi + 2 * W, R) - simd::load<V>(lo + 2 * W);
-            const V c2 = diagonal<V>(hi + 3 * W, R) - simd::load<V>(lo + 3 * W);
-            const V s2 = diagonal<V>(hi + 4 * W, R) - simd::load<V>(lo + 4 * W);
-            acc0 = acc0 + g[t] * c0;
-            u1 = u1 + (gc1[t] * c1 + gs1[t] * s1);
-            v1 = v1 + (gc1[t] * s1 - gs1[t] * c1);
-            u2 = u2 + (gc2[t] * c2 + gs2[t] * s2);
-            v2 = v2 + (gc2[t] * s2 - gs2[t] * c2);
-        }
-    }
-    for (std::size_t l = 0; l < W; ++l) out[l] = lag_mean(in, k0 + l, acc0[l], u1[l], v1[l], u2[l], v2[l]);
-}
-
-struct TempogramKernels {
-    void (*energies)(const TempogramInputs&, double*);
-    void (*lag_group)(const TempogramInputs&, std::size_t, double*, double*);
-    std::size_t lags;  // per lag_group call
-};
-
-#define GENREKIT_TEMPOGRAM_KERNELS(SUFFIX, ATTR, V)                                                         \
-    [[maybe_unused]] ATTR void energies_##SUFFIX(const TempogramInputs& in, double* e) { energies_body(in, e); } \
-    [[maybe_unused]] ATTR void lag_group_##SUFFIX(const TempogramInputs& in, std::size_t k0, double* scratch,  \
-                                                  double* out) {                                            \
-        lag_group_body<V>(in, k0, scratch, out);                                                           \
-    }
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-GENREKIT_TEMPOGRAM_KERNELS(base, , D4)
-GENREKIT_TEMPOGRAM_KERNELS(avx2, [[gnu::target("avx2")]], D4)
-GENREKIT_TEMPOGRAM_KERNELS(avx512, [[gnu::target("avx2,avx512f")]], D8)
-TempogramKernels select_tempogram_kernels() {
-    if (__builtin_cpu_supports("avx512f")) return {energies_avx512, lag_group_avx512, 8};
-    if (__builtin_cpu_supports("avx2")) return {energies_avx2, lag_group_avx2, 4};
-    return {energies_base, lag_group_base, 4};
-}
-#else
-GENREKIT_TEMPOGRAM_KERNELS(native, , D4)
-TempogramKernels select_tempogram_kernels() { return {energies_native, lag_group_native, 4}; }
-#endif
-
-
-const TempogramKernels& tempogram_kernels() {
-    static const TempogramKernels k = select_tempogram_kernels();
-    return k;
-}
-
-// ---------------------------------------------------------------------------------------------
-// onset_strength's median over bands, 8 or 16 frames at once.
-// ---------------------------------------------------------------------------------------------
-
-constexpr std::size_t kMaxOnsetLanes = 16;
-
-// The band medians of L frames' positive differences max(0, cur - prev) (V holds L floats): the
-// B values of each frame (B a power of two) go through a bitonic sorting network whose vector
-// lanes are the frames, then the two middle values are averaged in float32 as np.median does.
-// The network's last merge stops after its first step: that step leaves every value of the
-// lower half below every value of the upper half, so the middle values are the lower half's
-// maximum and the upper half's minimum (the same values a full sort puts there). buf: B x L.
-template <class V>
-[[gnu::always_inline]] inline void onset_medians_body(const float* const* cur, const float* const* prev,
-                                                      std::size_t B, float* buf, float* out) {
-    constexpr std::size_t L = sizeof(V) / sizeof(float);
-    for (std::size_t b = 0; b < B; ++b)
-        for (std::size_t l = 0; l < L; ++l) buf[b * L + l] = std::max(0.0f, cur[l][b] - prev[l][b]);
-    // Stage (k, j) compares i with i + j in blocks of 2j, ascending where bit k of i is 0.
-    for (std::size_t k = 2; k <= B; k <<= 1)
-        for (std::size_t j = k >> 1; j > 0 && (k < B || j == B / 2); j >>= 1)
-            for (std::size_t base = 0; base < B; base += 2 * j) {
-                float* p = buf + base * L;
-                float* q = buf + (base + j) * L;
-                if ((base & k) != 0) std::swap(p, q);  // descending: the larger value goes first
-                for (std::size_t i = 0; i < j * L; i += L) {
-                    const V a = simd::load<V>(p + i), c = simd::load<V>(q + i);
-                    simd::store(p + i, a < c ? a : c);
-                    simd::store(q + i, a < c ? c : a);
-                }
-            }
-    const float* upper_half = buf + (B / 2) * L;
-    V lower = simd::load<V>(buf), upper = simd::load<V>(upper_half);
-    for (std::size_t b = 1; b < B / 2; ++b) {
-        const V a = simd::load<V>(buf + b * L), c = simd::load<V>(upper_half + b * L);
-        lower = lower < a ? a : lower;
-        upper = c < upper ? c : upper;
-    }
-    for (std::size_t l = 0; l < L; ++l) out[l] = (lower[l] + upper[l]) / 2.0f;
-}
-
-using OnsetMediansKernel = void (*)(const float* const*, const float* const*, std::size_t, float*, float*);
-
-#define GENREKIT_ONSET_MEDIANS(SUFFIX, ATTR, V)                                                          \
-    [[maybe_unused]] ATTR void onset_medians_##SUFFIX(const float* const* cur, const float* const* prev, \
-                                                      std::size_t B, float* buf, float* out) {          \
-        onset_medians_body<V>(cur, prev, B, buf, out);                                                  \
-    }
-
-using v8f = float __attribute__((vector_size(32)));
-using v16f = float __attribute__((vector_size(64)));
-
-struct OnsetMedians {
-    OnsetMediansKernel kernel;
-    std::size_t lanes;
-};
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-GENREKIT_ONSET_MEDIANS(base, , v8f)
-GENREKIT_ONSET_MEDIANS(avx2, [[gnu::target("avx2")]], v8f)
-GENREKIT_ONSET_MEDIANS(avx512, [[gnu::target("avx2,avx512f")]], v16f)
-OnsetMedians select_onset_medians() {
-    if (__builtin_cpu_supports("avx512f")) return {onset_medians_avx512, 16};
-    if (__builtin_cpu_supports("avx2")) return {onset_medians_avx2, 8};
-    return {onset_medians_base, 8};
-}
-#else
-GENREKIT_ONSET_MEDIANS(native, , v8f)
-OnsetMedians select_onset_medians() { return {onset_medians_native, 8}; }
-#endif
-
-// Chosen once; every variant gives the same bits.
-const OnsetMedians& onset_medians() {
-    static const OnsetMedians m = select_onset_medians();
-    return m;
-}
-
 }  // namespace
 
 void OnsetParams::validate() const {
@@ -378,22 +105,8 @@ std::vector<float> onset_strength(const Spectrogram& S, const OnsetParams& param
     std::size_t i = 0;
     if (params.aggregate == OnsetAggregate::Median && B >= 2 && (B & (B - 1)) == 0) {
         // 8 or 16 frames at a time through a sorting network: the same middle values, so the
-        // same bits. Lanes past the last column repeat it.
-        const OnsetMedians& medians = onset_medians();
-        const std::size_t lanes = medians.lanes;
-        std::vector<float> buf(B * lanes);
-        float med[kMaxOnsetLanes];
-        for (; i < n; i += lanes) {
-            const float* cur[kMaxOnsetLanes];
-            const float* prev[kMaxOnsetLanes];
-            for (std::size_t l = 0; l < lanes; ++l) {
-                const auto c = static_cast<Eigen::Index>(std::min(i + l, n - 1));
-                cur[l] = S.col(c + static_cast<Eigen::Index>(lag)).data();
-                prev[l] = S.col(c).data();
-            }
-            medians.kernel(cur, prev, B, buf.data(), med);
-            for (std::size_t l = 0; l < lanes && i + l < n; ++l) env[pad + i + l] = med[l];
-        }
+        // same bits.
+        if (n > 0) simd::rhythm::onset_band_medians(S.data(), B, lag, n, env.data() + pad);
         return env;
     }
     std::vector<float> d(B);
@@ -522,7 +235,7 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
     std::vector<double> mean(N, 0.0);
     if (T == 0) return mean;
     std::vector<double> x = pad_linear_ramp(onset_env, win_ / 2);
-    x.resize(x.size() + kMaxLagGroup, 0.0);  // a lag group reads up to its width - 1 past the last lag's end
+    x.resize(x.size() + simd::rhythm::kMaxLagGroup, 0.0);  // a lag group reads up to its width - 1 past the last lag's end
 
     std::vector<double> cosN(N), sinN(N);
     for (std::size_t j = 0; j < N; ++j) {
@@ -539,10 +252,10 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         cos2[m] = cosN[(2 * m) % N];
         sin2[m] = sinN[(2 * m) % N];
     }
-    TempogramInputs in{N,           T,           x.data(),    window_.data(), cosN.data(), sinN.data(),
+    simd::rhythm::TempogramInputs in{N,           T,           x.data(),    window_.data(), cosN.data(), sinN.data(),
                        cos1.data(), sin1.data(), cos2.data(), sin2.data(),    g.data(),    gc1.data(),
                        gs1.data(),  gc2.data(),  gs2.data()};
-    tempogram_kernels().energies(in, g.data());
+    simd::rhythm::tempogram_energies(in, g.data());
     // Per-frame weights: g = 1 / energy, and g modulated by cos/sin of theta t and 2 theta t.
     for (std::size_t t = 0; t < T; ++t) {
         const double e = g[t];
@@ -555,11 +268,8 @@ std::vector<double> TempoEstimator::mean_tempogram(std::span<const float> onset_
         gs2[t] = gt * sinN[i2];
     }
 
-    const TempogramKernels& kernels = tempogram_kernels();
-    std::vector<double> prefix(5 * (kTempoBlock + N + 1) * kMaxLagGroup);
-    std::size_t k = 0;
-    for (; k + kernels.lags <= N; k += kernels.lags) kernels.lag_group(in, k, prefix.data(), mean.data() + k);
-    for (; k < N; ++k) mean[k] = lag_sum(in, k, prefix.data());
+    std::vector<double> prefix(5 * (simd::rhythm::kTempoBlock + N + 1) * simd::rhythm::kMaxLagGroup);
+    simd::rhythm::tempogram_lag_means(in, prefix.data(), mean.data());
     return mean;
 }
 

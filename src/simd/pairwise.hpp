@@ -1,5 +1,6 @@
-// numpy's pairwise summation with the eight partial sums held in one vector, for kernels
-// compiled per ISA (private to the library).
+// numpy's pairwise summation with the eight partial sums held in one vector: the building
+// blocks of the kernels that sum with it (pairwise_kernels, spectral_kernels), always inlined
+// so that they compile for the variant that uses them.
 //
 // ref: numpy/core/src/umath/loops_utils.h pairwise_sum: below 8 terms a plain loop; up to 128
 // terms eight running sums (term j goes to sum j % 8), combined as ((0+1)+(2+3))+((4+5)+(6+7)),
@@ -12,25 +13,16 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "simd/vec.hpp"
 
-namespace genrekit::pairwise {
+namespace genrekit::simd::pairwise {
 
-// Eight lanes of T (GCC vector extensions need a concrete element type).
+// Eight lanes of T: V8f or V8d.
 template <class T>
-struct Lanes;
-template <>
-struct Lanes<float> {
-    using type = float __attribute__((vector_size(32)));
-};
-template <>
-struct Lanes<double> {
-    using type = double __attribute__((vector_size(64)));
-};
-template <class T>
-using Vec = typename Lanes<T>::type;
+using Vec = std::conditional_t<std::is_same_v<T, float>, V8f, V8d>;
 
 // The sums of terms first .. first+n-1 (n <= 128) of each term source, out[0], out[1] .. in
 // order: one loop, so several arrays are read side by side.
@@ -99,15 +91,15 @@ struct ArrayTerms {
     [[gnu::always_inline]] Vec<T> vec(std::size_t k) const { return simd::load<Vec<T>>(a + k); }
 };
 
-}  // namespace genrekit::pairwise
+}  // namespace genrekit::simd::pairwise
 
 // Defines `template <class T, class Terms> ATTR T NAME(const Terms&, first, n)`: the whole
-// pairwise sum, recursing above 128 terms, compiled with the function attribute ATTR (for
-// example [[gnu::target("avx2")]]) so that the inlined leaves use that ISA.
+// pairwise sum, recursing above 128 terms, compiled with the function attribute ATTR (a
+// variant's, see variants.hpp) so that the inlined leaves use that ISA.
 #define GENREKIT_PAIRWISE_SUM(NAME, ATTR)                                                \
     template <class T, class Terms>                                                      \
     ATTR T NAME(const Terms& f, std::size_t first, std::size_t n) {                      \
-        if (n <= 128) return ::genrekit::pairwise::leaf<T>(f, first, n);                 \
+        if (n <= 128) return ::genrekit::simd::pairwise::leaf<T>(f, first, n);                 \
         std::size_t half = n / 2;                                                        \
         half -= half % 8;                                                                \
         const T left = NAME<T>(f, first, half);                                          \
