@@ -1,5 +1,7 @@
 // Tuning estimation (librosa 0.7.2 piptrack, estimate_tuning, pitch_tuning) and its robustness
 // check, for chroma_stft.
+#include "genrekit/chroma.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <tuple>
 
 #include "dsp/py_mod.hpp"
-#include "genrekit/chroma.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "simd/chroma_kernels.hpp"
