@@ -1,6 +1,7 @@
-// The 8-frames-at-once forward real FFT (dsp/fft_batch, kernels in simd/fft_kernels) against KissFFT's kiss_fftr, the
-// reference it replaces, and against a float64 DFT: on random frames of every power-of-two
-// size, and through Stft::forward on a real track (edge frames included).
+// The 8-frames-at-once real FFT (dsp/fft_batch, kernels in simd/fft_kernels), every variant:
+// forward against KissFFT's kiss_fftr, the reference it replaces, and against a float64 DFT on
+// random frames of every power-of-two size and through Stft::forward on a real track (edge
+// frames included); the inverse with overlap-add against a float64 inverse DFT.
 #include <gtest/gtest.h>
 
 #include <kissfft/kiss_fftr.h>

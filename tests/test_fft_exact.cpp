@@ -1,6 +1,7 @@
-// The float64 real FFT (dsp/fft_exact, kernels in simd/fft_exact_kernels) that recomputes the few STFT frames whose float32
-// magnitudes sit too close to a decision: against a direct DFT in long double, and through
-// Stft::frame_magnitude_exact, whose complex64 bins must be numpy's (float64 rfft, rounded).
+// The float64 real FFT (dsp/fft_exact, kernels in simd/fft_exact_kernels) that recomputes the
+// few STFT frames whose float32 magnitudes sit too close to a decision, every variant: against
+// a direct DFT in long double, and through Stft::frame_magnitude_exact, whose complex64 bins
+// must be numpy's (float64 rfft, rounded).
 #include <gtest/gtest.h>
 
 #include <algorithm>
