@@ -273,7 +273,8 @@ TEST(PitchTuning, HistogramBinOfMatchesEdges) {
 }
 
 // check_tuning with no noise is estimate_tuning, on any spectrogram (NaN and zeros included):
-// its vector scans of each frame give the same peaks as piptrack's.
+// its vector column maximum gives the same peaks as piptrack's Eigen maxCoeff, under every
+// variant of the scans; with noise, every variant picks the same frames to recompute.
 TEST(PitchTuning, CheckTuningWithoutNoiseIsTheEstimate) {
     std::mt19937 rng(9);
     std::uniform_real_distribution<float> u(0.f, 1.f);
