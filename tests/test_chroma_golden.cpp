@@ -16,6 +16,7 @@
 #include "genrekit/chroma.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
+#include "isa_caps.hpp"
 #include "support.hpp"
 
 namespace {
@@ -54,10 +55,13 @@ protected:
 // The tuning estimate is a histogram bin (a multiple of 0.01): it must be the same bin.
 TEST_P(ChromaGolden, TuningEstimateExact) {
     const double want = read_manifest(dir_)["tuning_estimate"].get<double>();
-    const double got = genrekit::estimate_tuning(power_);
-    std::cout << "[tuning " << GetParam().name << "] got " << got << " want " << want << "\n";
-    EXPECT_EQ(std::lround(got * 100), std::lround(want * 100));
-    EXPECT_EQ(got, want) << "same bin but a different double for the bin edge";
+    gktest::for_each_isa([&](genrekit::simd::Isa isa) {  // every variant of the scans
+        const double got = genrekit::estimate_tuning(power_);
+        std::cout << "[" << genrekit::simd::name(isa) << " tuning " << GetParam().name << "] got " << got << " want "
+                  << want << "\n";
+        EXPECT_EQ(std::lround(got * 100), std::lround(want * 100));
+        EXPECT_EQ(got, want) << "same bin but a different double for the bin edge";
+    });
 }
 
 TEST(ChromaFilterbank, PeaksAtTheRightPitchClass) {
@@ -89,23 +93,29 @@ TEST(ChromaFilterbank, PeaksAtTheRightPitchClass) {
 constexpr double kChromaAtol = 1e-5;
 
 TEST_P(ChromaGolden, ChromaStft) {
-    genrekit::ChromaStft chroma;
-    double tuning = 0;
-    const auto C = chroma.apply(power_, &tuning);
-    const auto want = genrekit::read_npy(dir_ + "/chroma_stft.npy");
-    const auto w = gktest::compare(C, want, 0.0, kChromaAtol);
-    std::cout << "[chroma_stft " << GetParam().name << ", atol " << kChromaAtol << "] " << w.describe() << "\n";
-    EXPECT_LE(w.score, 1.0) << w.describe();
+    // Every variant of the projection and the scans: the same bits as the first, each checked.
+    genrekit::Spectrogram first;
+    gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+        genrekit::ChromaStft chroma;
+        double tuning = 0;
+        const auto C = chroma.apply(power_, &tuning);
+        if (first.size() == 0) first = C;
+        EXPECT_TRUE(C == first) << genrekit::simd::name(isa) << " differs from the first variant";
+        const auto want = genrekit::read_npy(dir_ + "/chroma_stft.npy");
+        const auto w = gktest::compare(C, want, 0.0, kChromaAtol);
+        std::cout << "[chroma_stft " << GetParam().name << ", atol " << kChromaAtol << "] " << w.describe() << "\n";
+        EXPECT_LE(w.score, 1.0) << w.describe();
 
-    const auto manifest = read_manifest(dir_);
-    const auto [mean, var] = mean_var(C);
-    const double want_mean = manifest["features"]["chroma_stft_mean"].get<double>();
-    const double want_var = manifest["features"]["chroma_stft_var"].get<double>();
-    std::cout << "[chroma_stft mean/var " << GetParam().name << ", rtol 1e-5] mean " << mean << " vs " << want_mean
-              << " (rel " << rel_err(mean, want_mean) << "), var " << var << " vs " << want_var << " (rel "
-              << rel_err(var, want_var) << ")\n";
-    EXPECT_LE(rel_err(mean, want_mean), 1e-5);
-    EXPECT_LE(rel_err(var, want_var), 1e-5);
+        const auto manifest = read_manifest(dir_);
+        const auto [mean, var] = mean_var(C);
+        const double want_mean = manifest["features"]["chroma_stft_mean"].get<double>();
+        const double want_var = manifest["features"]["chroma_stft_var"].get<double>();
+        std::cout << "[chroma_stft mean/var " << GetParam().name << ", rtol 1e-5] mean " << mean << " vs " << want_mean
+                  << " (rel " << rel_err(mean, want_mean) << "), var " << var << " vs " << want_var << " (rel "
+                  << rel_err(var, want_var) << ")\n";
+        EXPECT_LE(rel_err(mean, want_mean), 1e-5);
+        EXPECT_LE(rel_err(var, want_var), 1e-5);
+    });
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, ChromaGolden,
@@ -263,7 +273,8 @@ TEST(PitchTuning, HistogramBinOfMatchesEdges) {
 }
 
 // check_tuning with no noise is estimate_tuning, on any spectrogram (NaN and zeros included):
-// its vector scans of each frame give the same peaks as piptrack's.
+// its vector column maximum gives the same peaks as piptrack's Eigen maxCoeff, under every
+// variant of the scans; with noise, every variant picks the same frames to recompute.
 TEST(PitchTuning, CheckTuningWithoutNoiseIsTheEstimate) {
     std::mt19937 rng(9);
     std::uniform_real_distribution<float> u(0.f, 1.f);
@@ -277,9 +288,18 @@ TEST(PitchTuning, CheckTuningWithoutNoiseIsTheEstimate) {
         if (round % 4 == 2) S(200, 5) = std::numeric_limits<float>::quiet_NaN();
         if (round % 4 == 3) S.col(7).setConstant(-0.0f);
         const genrekit::TuningParams tp;
-        const auto check = genrekit::check_tuning(S, tp, 0.f);
-        EXPECT_EQ(check.tuning, genrekit::estimate_tuning(S, tp)) << "round " << round;
-        EXPECT_TRUE(check.fragile_frames.empty());
+        std::vector<int> first_fragile;
+        bool first = true;
+        gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+            const auto check = genrekit::check_tuning(S, tp, 0.f);
+            EXPECT_EQ(check.tuning, genrekit::estimate_tuning(S, tp)) << "round " << round;
+            EXPECT_TRUE(check.fragile_frames.empty());
+            // With noise, the frames to recompute: the same under every variant.
+            const auto noisy = genrekit::check_tuning(S, tp, 1e-3f);
+            if (first) first_fragile = noisy.fragile_frames;
+            first = false;
+            EXPECT_EQ(noisy.fragile_frames, first_fragile) << genrekit::simd::name(isa) << " round " << round;
+        });
     }
 }
 

@@ -1,6 +1,7 @@
-// The float64 real FFT (src/fft_exact) that recomputes the few STFT frames whose float32
-// magnitudes sit too close to a decision: against a direct DFT in long double, and through
-// Stft::frame_magnitude_exact, whose complex64 bins must be numpy's (float64 rfft, rounded).
+// The float64 real FFT (dsp/fft_exact, kernels in simd/fft_exact_kernels) that recomputes the
+// few STFT frames whose float32 magnitudes sit too close to a decision, every variant: against
+// a direct DFT in long double, and through Stft::frame_magnitude_exact, whose complex64 bins
+// must be numpy's (float64 rfft, rounded).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include "dsp/fft_exact.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
+#include "isa_caps.hpp"
 
 namespace {
 
@@ -43,21 +45,28 @@ TEST(FftExact, MatchesDirectDftOnRandomFramesOfEverySize) {
         std::vector<double> x(static_cast<std::size_t>(n));
         for (double& v : x) v = dist(rng);
         genrekit::fft_exact::RealFft fft(n);
-        std::vector<std::complex<double>> got(static_cast<std::size_t>(n / 2 + 1));
-        fft.forward(x.data(), got.data());
         const auto want = direct_rfft(x);
-        long double peak = 0, worst = 0;
-        std::size_t at = 0;
+        long double peak = 0;
         for (const auto& w : want) peak = std::max(peak, std::abs(w));
-        for (std::size_t k = 0; k < want.size(); ++k) {
-            const std::complex<long double> g(got[k].real(), got[k].imag());
-            const long double e = std::abs(g - want[k]);
-            if (e > worst) worst = e, at = k;
-        }
-        const double rel = static_cast<double>(worst / peak);
-        std::cout << "[fft_exact n=" << n << ", tolerance " << kRelToPeak << " of the peak] worst " << rel << " at bin "
-                  << at << "\n";
-        EXPECT_LE(rel, kRelToPeak) << "n = " << n;
+        // Every variant of the butterflies: the same bits as the first, and each against the DFT.
+        std::vector<std::complex<double>> first;
+        gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+            std::vector<std::complex<double>> got(static_cast<std::size_t>(n / 2 + 1));
+            fft.forward(x.data(), got.data());
+            if (first.empty()) first = got;
+            EXPECT_TRUE(got == first) << genrekit::simd::name(isa) << " differs from the first variant, n = " << n;
+            long double worst = 0;
+            std::size_t at = 0;
+            for (std::size_t k = 0; k < want.size(); ++k) {
+                const std::complex<long double> g(got[k].real(), got[k].imag());
+                const long double e = std::abs(g - want[k]);
+                if (e > worst) worst = e, at = k;
+            }
+            const double rel = static_cast<double>(worst / peak);
+            std::cout << "[" << genrekit::simd::name(isa) << " fft_exact n=" << n << ", tolerance " << kRelToPeak
+                      << " of the peak] worst " << rel << " at bin " << at << "\n";
+            EXPECT_LE(rel, kRelToPeak) << "n = " << n;
+        });
     }
 }
 
@@ -81,14 +90,22 @@ TEST(FftExact, FramesAtOnceGiveOneFrameAtATimesBits) {
                 xs.push_back(x[f].data());
                 outs.push_back(got[f].data());
             }
-            fft.forward_complex64(xs.data(), outs.data(), count);
-            std::size_t differ = 0;
-            std::vector<std::complex<double>> want(nb);
-            for (std::size_t f = 0; f < count; ++f) {
-                fft.forward(x[f].data(), want.data());
-                for (std::size_t k = 0; k < nb; ++k) differ += got[f][k] != std::complex<float>(want[k]);
-            }
-            EXPECT_EQ(differ, 0u) << "bins differing, n = " << n << ", " << count << " frames";
+            // Every variant (4 or 8 lanes): forward()'s bits, and the same bits as the first variant.
+            std::vector<std::vector<std::complex<float>>> first;
+            gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+                for (auto& g : got) std::fill(g.begin(), g.end(), std::complex<float>(-7.0f, 7.0f));
+                fft.forward_complex64(xs.data(), outs.data(), count);
+                if (first.empty()) first = got;
+                EXPECT_TRUE(got == first) << genrekit::simd::name(isa) << " differs from the first variant, n = " << n
+                                          << ", " << count << " frames";
+                std::size_t differ = 0;
+                std::vector<std::complex<double>> want(nb);
+                for (std::size_t f = 0; f < count; ++f) {
+                    fft.forward(x[f].data(), want.data());
+                    for (std::size_t k = 0; k < nb; ++k) differ += got[f][k] != std::complex<float>(want[k]);
+                }
+                EXPECT_EQ(differ, 0u) << "bins differing, n = " << n << ", " << count << " frames";
+            });
         }
 }
 

@@ -11,6 +11,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "genrekit/stft.hpp"
+#include "isa_caps.hpp"
 #include "support.hpp"
 
 namespace {
@@ -42,20 +43,28 @@ constexpr double kSpecFloor = 1e-6;  // compare values above 1e-6 of the array's
 constexpr double kFftNoise = 2e-7;   // float32 FFT noise floor, as a fraction of the array's maximum
 
 TEST_P(SpectralGolden, StftMagnitude) {
-    genrekit::Stft stft;
-    const auto mag = genrekit::magnitude(stft.forward(y_));
-    const auto want = genrekit::read_npy(dir_ + "/stft_mag.npy");
-    const double peak = array_max(want);
-    // Our FFT computes in float32, librosa in float64: bins well above the float32
-    // FFT's noise floor (1e-3 of the peak) agree to ~1e-5 relative; below it the
-    // error is absolute, about 1e-7 of the peak.
-    const auto strong = gktest::compare(mag, want, kSpecRtol, 0.0, 1e-3 * peak);
-    std::cout << "[stft_mag, values > 1e-3 of max, rtol " << kSpecRtol << "] " << strong.describe() << "\n";
-    EXPECT_LE(strong.score, 1.0) << strong.describe();
-    const auto all = gktest::compare(mag, want, kSpecRtol, kFftNoise * peak, kSpecFloor * peak);
-    std::cout << "[stft_mag, values > 1e-6 of max, rtol " << kSpecRtol << " + atol " << kFftNoise << " x max] "
-              << all.describe() << "\n";
-    EXPECT_LE(all.score, 1.0) << all.describe();
+    // Every variant of the batched FFT and the magnitude kernel: the same bits as the first.
+    genrekit::Spectrogram first;
+    gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+        genrekit::Stft stft;
+        genrekit::ComplexSpectrogram X;
+        genrekit::Spectrogram mag, pow;
+        stft.forward(y_, X, &mag, &pow);
+        if (first.size() == 0) first = mag;
+        EXPECT_TRUE(mag == first) << genrekit::simd::name(isa) << " differs from the first variant";
+        const auto want = genrekit::read_npy(dir_ + "/stft_mag.npy");
+        const double peak = array_max(want);
+        // Our FFT computes in float32, librosa in float64: bins well above the float32
+        // FFT's noise floor (1e-3 of the peak) agree to ~1e-5 relative; below it the
+        // error is absolute, about 1e-7 of the peak.
+        const auto strong = gktest::compare(mag, want, kSpecRtol, 0.0, 1e-3 * peak);
+        std::cout << "[stft_mag, values > 1e-3 of max, rtol " << kSpecRtol << "] " << strong.describe() << "\n";
+        EXPECT_LE(strong.score, 1.0) << strong.describe();
+        const auto all = gktest::compare(mag, want, kSpecRtol, kFftNoise * peak, kSpecFloor * peak);
+        std::cout << "[stft_mag, values > 1e-6 of max, rtol " << kSpecRtol << " + atol " << kFftNoise << " x max] "
+                  << all.describe() << "\n";
+        EXPECT_LE(all.score, 1.0) << all.describe();
+    });
 }
 
 TEST_P(SpectralGolden, MelFilterbank) {
@@ -67,25 +76,32 @@ TEST_P(SpectralGolden, MelFilterbank) {
 }
 
 TEST_P(SpectralGolden, MelPowerDbAndMfcc) {
-    genrekit::Stft stft;
-    genrekit::MelFilterbank mel;
-    const auto M = mel.apply(genrekit::power(stft.forward(y_)));
-    const auto want_mel = genrekit::read_npy(dir_ + "/mel_power.npy");
-    const auto wm = gktest::compare(M, want_mel, kSpecRtol * 2, 0.0, kSpecFloor * array_max(want_mel));
-    std::cout << "[mel_power rtol " << kSpecRtol * 2 << "] " << wm.describe() << "\n";
-    EXPECT_LE(wm.score, 1.0) << wm.describe();
+    // Every variant of the FFT, mel and DCT kernels: the same bits as the first, each checked.
+    genrekit::Spectrogram first_mel, first_mfcc;
+    gktest::for_each_isa([&](genrekit::simd::Isa isa) {
+        genrekit::Stft stft;
+        genrekit::MelFilterbank mel;
+        const auto M = mel.apply(genrekit::power(stft.forward(y_)));
+        const auto want_mel = genrekit::read_npy(dir_ + "/mel_power.npy");
+        const auto wm = gktest::compare(M, want_mel, kSpecRtol * 2, 0.0, kSpecFloor * array_max(want_mel));
+        std::cout << "[mel_power rtol " << kSpecRtol * 2 << "] " << wm.describe() << "\n";
+        EXPECT_LE(wm.score, 1.0) << wm.describe();
 
-    const auto D = genrekit::power_to_db(M);
-    const auto want_db = genrekit::read_npy(dir_ + "/mel_db.npy");
-    const auto wd = gktest::compare(D, want_db, 0.0, 1e-3);
-    std::cout << "[mel_db atol 1e-3 dB] " << wd.describe() << "\n";
-    EXPECT_LE(wd.score, 1.0) << wd.describe();
+        const auto D = genrekit::power_to_db(M);
+        const auto want_db = genrekit::read_npy(dir_ + "/mel_db.npy");
+        const auto wd = gktest::compare(D, want_db, 0.0, 1e-3);
+        std::cout << "[mel_db atol 1e-3 dB] " << wd.describe() << "\n";
+        EXPECT_LE(wd.score, 1.0) << wd.describe();
 
-    const auto C = genrekit::Dct(20, 128).apply(D);
-    const auto want_mfcc = genrekit::read_npy(dir_ + "/mfcc.npy");
-    const auto wc = gktest::compare(C, want_mfcc, 0.0, 2e-3);
-    std::cout << "[mfcc atol 2e-3] " << wc.describe() << "\n";
-    EXPECT_LE(wc.score, 1.0) << wc.describe();
+        const auto C = genrekit::Dct(20, 128).apply(D);
+        if (first_mel.size() == 0) first_mel = M, first_mfcc = C;
+        EXPECT_TRUE(M == first_mel) << genrekit::simd::name(isa) << " mel differs from the first variant";
+        EXPECT_TRUE(C == first_mfcc) << genrekit::simd::name(isa) << " mfcc differs from the first variant";
+        const auto want_mfcc = genrekit::read_npy(dir_ + "/mfcc.npy");
+        const auto wc = gktest::compare(C, want_mfcc, 0.0, 2e-3);
+        std::cout << "[mfcc atol 2e-3] " << wc.describe() << "\n";
+        EXPECT_LE(wc.score, 1.0) << wc.describe();
+    });
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracks, SpectralGolden,
@@ -108,15 +124,17 @@ TEST(Dct, SameBitsAsTheFloat64Gemm) {
                         B(k, n) = std::sqrt((k == 0 ? 1.0 : 2.0) / n_in) *
                                   std::cos(std::numbers::pi * k * (2.0 * n + 1.0) / (2.0 * n_in));
                 const genrekit::Spectrogram want = (B * X.cast<double>()).cast<float>();
-                const genrekit::Spectrogram got = genrekit::Dct(n_out, n_in).apply(X);
-                ASSERT_EQ(got.rows(), n_out);
-                ASSERT_EQ(got.cols(), T);
-                ASSERT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0)
-                    << "n_in " << n_in << " n_out " << n_out << " T " << T;
-                genrekit::Spectrogram inplace = X;  // the same into its own input
-                genrekit::Dct(n_out, n_in).apply(inplace, inplace);
-                ASSERT_EQ(inplace.rows(), n_out);
-                ASSERT_EQ(std::memcmp(inplace.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0);
+                gktest::for_each_isa([&](genrekit::simd::Isa isa) {  // every variant of the kernel
+                    const genrekit::Spectrogram got = genrekit::Dct(n_out, n_in).apply(X);
+                    ASSERT_EQ(got.rows(), n_out);
+                    ASSERT_EQ(got.cols(), T);
+                    ASSERT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0)
+                        << genrekit::simd::name(isa) << " n_in " << n_in << " n_out " << n_out << " T " << T;
+                    genrekit::Spectrogram inplace = X;  // the same into its own input
+                    genrekit::Dct(n_out, n_in).apply(inplace, inplace);
+                    ASSERT_EQ(inplace.rows(), n_out);
+                    ASSERT_EQ(std::memcmp(inplace.data(), want.data(), sizeof(float) * static_cast<std::size_t>(want.size())), 0);
+                });
             }
         }
     }

@@ -1,7 +1,7 @@
 // Short-time Fourier transform with librosa 0.7.2's conventions: periodic Hann
 // window, frames centred by reflect padding of n_fft/2 on both sides,
 // T = 1 + len(y) / hop frames. The forward transform runs 8 frames at a time
-// through a vectorised radix-2 FFT for power-of-two n_fft on AVX2 CPUs, and
+// through a vectorised radix-2 FFT for power-of-two n_fft (on every CPU), and
 // through KissFFT's real FFT otherwise (the two agree to ~1e-7 of the frame's
 // peak, float32 rounding); the inverse uses KissFFT.
 //

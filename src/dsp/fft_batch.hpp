@@ -4,35 +4,26 @@
 //
 // Both directions are the textbook real FFT of size N through one complex radix-2 FFT of
 // size M = N/2 on z[m] = x[2m] + i x[2m+1], in float32 like the KissFFT path they stand in
-// for. The kernels are compiled for the x86-64 baseline, AVX2 and AVX-512 (and chosen at run
-// time); every variant performs the same float operations on each value in the same order,
-// so the bits do not depend on the CPU.
+// for. The vector kernels live in simd/fft_kernels (baseline, AVX2 and AVX-512 variants, chosen
+// by simd::isa()); every variant performs the same float operations on each value in the same
+// order, so the bits do not depend on the CPU.
 #pragma once
 
 #include <complex>
 #include <cstddef>
 #include <vector>
 
+#include "simd/fft_kernels.hpp"
+
 namespace genrekit::fft_batch {
 
-constexpr int kLanes = 8;  // frames per call
+constexpr int kLanes = simd::fft::kLanes;  // frames per call
 
-struct Plan {
-    int n_fft = 0, half = 0;               // N, M = N/2; n_fft 0: no plan
-    std::vector<int> bitrev;               // M entries
-    std::vector<float> post_re, post_im;   // e^{+2 pi i k/N}, k < M
-    std::vector<float> tw_re, tw_im;       // stage by stage: e^{+2 pi i j/(2s)}, j < s, s = 1, 2, 4 ...
-    std::vector<float> window;             // periodic Hann, float32
-    bool valid() const { return n_fft > 0; }
-};
+using Plan = simd::fft::Plan;
 
 // n_fft must be a power of two >= 16 (see supported()).
 Plan make_plan(int n_fft);
 bool supported(int n_fft);
-
-// True when this CPU runs the forward kernel faster than KissFFT (AVX2 or AVX-512); the
-// baseline build of the kernel exists (and gives the same bits) but does not beat KissFFT.
-bool forward_is_fast();
 
 // Working memory of one thread: resized on first use, then reused.
 struct Scratch {

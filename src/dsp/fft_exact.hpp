@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <vector>
 
+#include "simd/fft_exact_kernels.hpp"
+
 namespace genrekit::fft_exact {
 
 class RealFft {
@@ -23,11 +25,13 @@ public:
     // ref: numpy.fft.rfft(x) in float64: x has n values, out receives n/2 + 1 bins.
     void forward(const double* x, std::complex<double>* out);
     // forward() of count frames rounded to complex64 (as librosa's stft stores its float64 rfft),
-    // x[f] into out[f] (n/2 + 1 bins), several frames per vector operation (4 with AVX2, 8 with
-    // AVX-512): the same bits as forward() one frame at a time, then rounded.
+    // x[f] into out[f] (n/2 + 1 bins), several frames per vector operation (simd/fft_exact_kernels:
+    // 4, or 8 with AVX-512): the same bits as forward() one frame at a time, then rounded.
     void forward_complex64(const double* const* x, std::complex<float>* const* out, std::size_t count);
 
 private:
+    simd::fft_exact::Tables tables() const;
+
     int n_ = 0, m_ = 0;
     std::vector<int> bitrev_;                // m_ entries
     std::vector<double> tw_re_, tw_im_;      // stage by stage: e^{-2 pi i j/(2s)}, j < s, s = 1, 2, 4 ...

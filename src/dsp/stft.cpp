@@ -3,10 +3,6 @@
 #include <kissfft/kiss_fftr.h>
 #include <unsupported/Eigen/FFT>
 
-#if defined(__x86_64__) || defined(__SSE2__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -16,6 +12,7 @@
 #include "dsp/fft_batch.hpp"
 #include "dsp/fft_exact.hpp"
 #include "genrekit/error.hpp"
+#include "simd/stft_kernels.hpp"
 
 namespace genrekit {
 
@@ -37,70 +34,7 @@ std::size_t reflect_index(std::ptrdiff_t i, std::ptrdiff_t n) {
     return static_cast<std::size_t>(m);
 }
 
-// ref: numpy abs(complex64) -> hypotf, which glibc computes as sqrt in double rounded to
-// float: mag[i] = |x[i]| for n interleaved complex64 values, and pow[i] = mag[i]^2 (float32)
-// when pow is given. The products are exact in double and the sum and sqrt are IEEE, so the
-// vector loops give the same bits as the scalar one at any width; the scalar std::sqrt does
-// not vectorise because of errno.
-[[gnu::always_inline]] inline void abs_complex_tail(const float* x, float* mag, float* pow, std::ptrdiff_t i,
-                                                    std::ptrdiff_t n) {
-    for (; i < n; ++i) {
-        const double re = x[2 * i], im = x[2 * i + 1];
-        const float m = static_cast<float>(std::sqrt(re * re + im * im));
-        mag[i] = m;
-        if (pow) pow[i] = m * m;
-    }
-}
-
-void abs_complex_base(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    std::ptrdiff_t i = 0;
-#if defined(__SSE2__)
-    for (; i + 4 <= n; i += 4) {
-        const __m128 a = _mm_loadu_ps(x + 2 * i), b = _mm_loadu_ps(x + 2 * i + 4);
-        const __m128 re = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-        const __m128 im = _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-        const __m128d re_lo = _mm_cvtps_pd(re), re_hi = _mm_cvtps_pd(_mm_movehl_ps(re, re));
-        const __m128d im_lo = _mm_cvtps_pd(im), im_hi = _mm_cvtps_pd(_mm_movehl_ps(im, im));
-        const __m128d s_lo = _mm_add_pd(_mm_mul_pd(re_lo, re_lo), _mm_mul_pd(im_lo, im_lo));
-        const __m128d s_hi = _mm_add_pd(_mm_mul_pd(re_hi, re_hi), _mm_mul_pd(im_hi, im_hi));
-        const __m128 m = _mm_movelh_ps(_mm_cvtpd_ps(_mm_sqrt_pd(s_lo)), _mm_cvtpd_ps(_mm_sqrt_pd(s_hi)));
-        _mm_storeu_ps(mag + i, m);
-        if (pow) _mm_storeu_ps(pow + i, _mm_mul_ps(m, m));
-    }
-#endif
-    abs_complex_tail(x, mag, pow, i, n);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
-// Eight values per step: twice the double-precision square roots in flight.
-[[gnu::target("avx2")]] void abs_complex_avx2(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    std::ptrdiff_t i = 0;
-    const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    for (; i + 8 <= n; i += 8) {
-        // a = re0 im0 .. re3 im3, b = re4 im4 .. re7 im7 -> re0..3 | im0..3 and re4..7 | im4..7.
-        const __m256 a = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 2 * i), even);
-        const __m256 b = _mm256_permutevar8x32_ps(_mm256_loadu_ps(x + 2 * i + 8), even);
-        const __m256d re_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(a));
-        const __m256d im_lo = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-        const __m256d re_hi = _mm256_cvtps_pd(_mm256_castps256_ps128(b));
-        const __m256d im_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
-        const __m256d s_lo = _mm256_add_pd(_mm256_mul_pd(re_lo, re_lo), _mm256_mul_pd(im_lo, im_lo));
-        const __m256d s_hi = _mm256_add_pd(_mm256_mul_pd(re_hi, re_hi), _mm256_mul_pd(im_hi, im_hi));
-        const __m256 m = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_sqrt_pd(s_hi)), _mm256_cvtpd_ps(_mm256_sqrt_pd(s_lo)));
-        _mm256_storeu_ps(mag + i, m);
-        if (pow) _mm256_storeu_ps(pow + i, _mm256_mul_ps(m, m));
-    }
-    abs_complex_tail(x, mag, pow, i, n);
-}
-
-void abs_complex(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    if (avx2) return abs_complex_avx2(x, mag, pow, n);
-    abs_complex_base(x, mag, pow, n);
-}
-#else
-void abs_complex(const float* x, float* mag, float* pow, std::ptrdiff_t n) { abs_complex_base(x, mag, pow, n); }
-#endif
+using simd::abs_complex;  // simd/stft_kernels.hpp
 
 }  // namespace
 
@@ -134,7 +68,7 @@ struct Stft::Plans {
     kiss_fftr_cfg inv = nullptr;
     std::vector<float> frame, edge, mag;
     std::vector<kiss_fft_cpx> bins;
-    // The forward transform 8 frames at a time (power-of-two n_fft on AVX2 CPUs; KissFFT
+    // The forward transform 8 frames at a time (power-of-two n_fft, on every CPU; KissFFT
     // otherwise). edge holds kLanes reflect-padded frames, cols kLanes output columns when the
     // caller keeps no X.
     fft_batch::Plan batch;
@@ -163,7 +97,10 @@ Stft::Stft(const StftParams& params) : params_(params), plans_(std::make_unique<
     plans_->frame.resize(static_cast<std::size_t>(params_.n_fft));
     plans_->bins.resize(static_cast<std::size_t>(n_bins()));
     plans_->mag.resize(static_cast<std::size_t>(n_bins()));
-    if (fft_batch::supported(params_.n_fft) && fft_batch::forward_is_fast())
+    // Every power-of-two size goes through the batched FFT, on every instruction set: its
+    // variants give the same bits as each other (KissFFT's differ), so the features do not
+    // depend on the CPU. (Its baseline variant is a little slower than KissFFT.)
+    if (fft_batch::supported(params_.n_fft))
         plans_->batch = fft_batch::make_plan(params_.n_fft);
 }
 
