@@ -16,7 +16,7 @@
 #include "genrekit/chroma.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
-#include "isa_caps.hpp"
+#include "kernel_variants.hpp"
 #include "support.hpp"
 
 namespace {

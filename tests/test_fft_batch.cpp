@@ -18,7 +18,7 @@
 #include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
-#include "isa_caps.hpp"
+#include "kernel_variants.hpp"
 #include "support.hpp"
 
 namespace {

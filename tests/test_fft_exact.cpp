@@ -15,7 +15,7 @@
 #include "dsp/fft_exact.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/stft.hpp"
-#include "isa_caps.hpp"
+#include "kernel_variants.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <vector>
 
-#include "isa_caps.hpp"
+#include "kernel_variants.hpp"
 #include "simd/chroma_kernels.hpp"
 #include "simd/mel_kernels.hpp"
 #include "simd/stft_kernels.hpp"

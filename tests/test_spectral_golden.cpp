@@ -11,7 +11,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "genrekit/stft.hpp"
-#include "isa_caps.hpp"
+#include "kernel_variants.hpp"
 #include "support.hpp"
 
 namespace {
