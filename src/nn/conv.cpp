@@ -15,14 +15,6 @@ namespace genrekit::nn {
 
 using json = nlohmann::json;
 
-bool is_buffer_param(const std::string& name) {
-    auto ends = [&](const char* s) {
-        const std::size_t n = std::strlen(s);
-        return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
-    };
-    return ends("running_mean") || ends("running_var");
-}
-
 std::string conv_kernel_name() { return detail::gemm_kernel_name(); }
 
 namespace {
@@ -67,8 +59,8 @@ Shape Conv2D<T>::setup(const Shape& in) {
 
 template <typename T>
 std::vector<ParamSpec> Conv2D<T>::param_specs() const {
-    std::vector<ParamSpec> p = {{"weight", {s_.channels, C_, s_.kh, s_.kw}}};
-    if (s_.bias) p.push_back({"bias", {s_.channels}});
+    std::vector<ParamSpec> p = {{"weight", {s_.channels, C_, s_.kh, s_.kw}, ParamKind::Weight}};
+    if (s_.bias) p.push_back({"bias", {s_.channels}, ParamKind::Bias});
     return p;
 }
 
@@ -441,17 +433,25 @@ Shape BatchNorm<T>::setup(const Shape& in) {
 
 template <typename T>
 std::vector<ParamSpec> BatchNorm<T>::param_specs() const {
-    return {{"weight", {C_}}, {"bias", {C_}}, {"running_mean", {C_}}, {"running_var", {C_}}};
+    // The names and order of PyTorch's BatchNorm state_dict (the model files keep them).
+    return {{"weight", {C_}, ParamKind::Scale},
+            {"bias", {C_}, ParamKind::Shift},
+            {"running_mean", {C_}, ParamKind::Buffer},
+            {"running_var", {C_}, ParamKind::Buffer}};
 }
 
 template <typename T>
 void BatchNorm<T>::bind(T* params, T* grads) {
     gamma_ = params;
     beta_ = params + C_;
-    rmean_ = params + 2 * C_;
-    rvar_ = params + 3 * C_;
     dgamma_ = grads;
     dbeta_ = grads + C_;
+}
+
+template <typename T>
+void BatchNorm<T>::bind_buffers(T* buffers) {
+    rmean_ = buffers;
+    rvar_ = buffers + C_;
 }
 
 template <typename T>
