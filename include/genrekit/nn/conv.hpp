@@ -1,5 +1,6 @@
 // Layers for spectrogram "images": Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool, BatchNorm
 // and Flatten, registered in make_layer (src/nn/layers.cpp) like the dense layers.
+// Code: src/nn/conv.cpp (Conv2D, make_cnn_layer), pooling.cpp, batchnorm.cpp.
 //
 //   // 1 x 128 x 130 log-mel -> [conv 3x3 -> batchnorm -> relu -> maxpool 2] -> gap -> dense
 //   Network<float> net(json::parse(R"([
