@@ -65,13 +65,6 @@ double peak_rss_mb() {
     return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-std::size_t trainable(const Network<float>& net) {
-    std::size_t n = 0;
-    for (const auto& e : net.param_table())
-        if (!is_buffer_param(e.name)) n += e.size;
-    return n;
-}
-
 void run(benchmark::State& state, std::int64_t H, bool train, double torch_rate) {
     set_num_threads(threads());
     const std::int64_t B = 32, W = 130, K = 10;
@@ -113,7 +106,7 @@ void run(benchmark::State& state, std::int64_t H, bool train, double torch_rate)
     state.counters["x_pytorch_cpu"] = samples / cpu * threads() / torch_rate;
     state.counters["peak_rss_MB"] = peak_rss_mb();
     state.counters["threads"] = threads();
-    state.counters["trainable_params"] = static_cast<double>(trainable(net));
+    state.counters["trainable_params"] = static_cast<double>(net.num_params());
     state.SetLabel("gemm " + conv_kernel_name());
 }
 

@@ -58,10 +58,7 @@ protected:
 };
 fs::path CnnEnsemble::dir_;
 
-std::vector<float> params_of(CnnModel& m, int k) {
-    auto& net = m.network(k);
-    return {net.params(), net.params() + net.num_params()};
-}
+std::vector<float> params_of(CnnModel& m, int k) { return m.network(k).snapshot(); }  // with the BatchNorm statistics
 
 // Exact equality of two parameter vectors (the same seeded computation: tolerance 0); reports the
 // worst difference.

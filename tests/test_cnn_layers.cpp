@@ -174,8 +174,10 @@ TEST(CnnLayers, BatchNormRunningStatisticsFollowPyTorch) {
     x << 1, 5, 2, 6, 3, 7, 4, 8;
     const auto y = net.forward(CMatView<double>(x.data(), 4, 2), {true, &rng});
     const double mean = 4.5, var_b = 5.25, var_u = 6.0;
-    EXPECT_NEAR(net.params()[2], 0.1 * mean, 1e-12);
-    EXPECT_NEAR(net.params()[3], 0.9 + 0.1 * var_u, 1e-12);
+    ASSERT_EQ(net.num_params(), 2u);   // gamma, beta: what optimizers see
+    ASSERT_EQ(net.num_buffers(), 2u);  // running_mean, running_var
+    EXPECT_NEAR(net.buffers()[0], 0.1 * mean, 1e-12);
+    EXPECT_NEAR(net.buffers()[1], 0.9 + 0.1 * var_u, 1e-12);
     EXPECT_NEAR(y(0, 0), (1 - mean) / std::sqrt(var_b + 1e-5), 1e-12);
     // Inference uses the running statistics, and its input gradient is gamma / sqrt(running_var + eps).
     net.params()[0] = 2.0;  // gamma
@@ -185,16 +187,64 @@ TEST(CnnLayers, BatchNormRunningStatisticsFollowPyTorch) {
     EXPECT_NEAR(yi(3, 1), 2.0 * (8 - rm) / std::sqrt(rv + 1e-5) + 0.5, 1e-12);
     auto layer = make_layer<double>(json::parse(R"({"type":"batchnorm"})"));
     layer->setup({1, 2, 2});
-    std::vector<double> p = {2.0, 0.5, rm, rv}, g(4, 0.0);
+    std::vector<double> p = {2.0, 0.5}, g(2, 0.0), stats = {rm, rv};
     layer->bind(p.data(), g.data());
+    layer->bind_buffers(stats.data());
     Mat<double> yy(4, 2), dy = Mat<double>::Ones(4, 2), dx(4, 2);
     layer->forward(CMatView<double>(x.data(), 4, 2), MatView<double>(yy.data(), 4, 2), {});
     layer->backward(CMatView<double>(x.data(), 4, 2), CMatView<double>(yy.data(), 4, 2), CMatView<double>(dy.data(), 4, 2), dx.data());
     EXPECT_NEAR(dx(0, 0), 2.0 / std::sqrt(rv + 1e-5), 1e-12);
     EXPECT_NEAR(g[1], 8.0, 1e-12);  // dbeta = sum dy
-    EXPECT_EQ(g[2], 0.0);           // statistics get no gradient
-    EXPECT_TRUE(is_buffer_param("layers.1.running_var"));
-    EXPECT_FALSE(is_buffer_param("layers.1.weight"));
+    EXPECT_EQ(stats, (std::vector<double>{rm, rv}));  // inference leaves the statistics alone
+    // The tensors keep PyTorch's state_dict names and order; the kinds say which are trained.
+    std::vector<std::string> names;
+    for (const auto& e : net.tensors()) names.push_back(e.name + (e.trainable() ? "" : " (buffer)"));
+    EXPECT_EQ(names, (std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.0.running_mean (buffer)", "layers.0.running_var (buffer)"}));
+    EXPECT_EQ(net.tensors()[0].kind, ParamKind::Scale);
+    EXPECT_EQ(net.tensors()[1].kind, ParamKind::Shift);
+    EXPECT_EQ(net.data(net.tensors()[3]), net.buffers() + 1);
+}
+
+TEST(CnnLayers, TensorsAreLaidOutInTwoBuffersWithTheirLayerAndKind) {
+    // conv (weight, no bias) | batchnorm (scale, shift | mean, var) | relu | gap | dense (weight, bias)
+    Network<float> net(json::parse(R"([{"type":"conv2d","channels":3,"kernel":3,"bias":false},{"type":"batchnorm"},
+                                       {"type":"relu"},{"type":"global_avg_pool"},{"type":"dense","units":2}])"),
+                       {1, 5, 5});
+    struct Want {
+        const char* name;
+        std::size_t layer;
+        ParamKind kind;
+        std::size_t offset, size;
+    };
+    const Want want[] = {{"layers.0.weight", 0, ParamKind::Weight, 0, 27},        {"layers.1.weight", 1, ParamKind::Scale, 27, 3},
+                         {"layers.1.bias", 1, ParamKind::Shift, 30, 3},           {"layers.1.running_mean", 1, ParamKind::Buffer, 0, 3},
+                         {"layers.1.running_var", 1, ParamKind::Buffer, 3, 3},    {"layers.4.weight", 4, ParamKind::Weight, 33, 6},
+                         {"layers.4.bias", 4, ParamKind::Bias, 39, 2}};
+    ASSERT_EQ(net.tensors().size(), std::size(want));
+    for (std::size_t i = 0; i < std::size(want); ++i) {
+        const auto& e = net.tensors()[i];
+        EXPECT_EQ(e.name, want[i].name);
+        EXPECT_EQ(e.layer, want[i].layer) << e.name;
+        EXPECT_EQ(e.kind, want[i].kind) << e.name;
+        EXPECT_EQ(e.offset, want[i].offset) << e.name;
+        EXPECT_EQ(e.size, want[i].size) << e.name;
+    }
+    EXPECT_EQ(net.num_params(), 41u);
+    EXPECT_EQ(net.num_buffers(), 6u);
+    // A snapshot carries both buffers; restore puts both back.
+    Rng rng(2);
+    net.init(rng);
+    const std::vector<float> s = net.snapshot();
+    ASSERT_EQ(s.size(), 47u);
+    EXPECT_EQ(s[41 + 3], 1.0f);  // running_var starts at 1
+    std::fill(net.params(), net.params() + net.num_params(), 0.0f);
+    std::fill(net.buffers(), net.buffers() + net.num_buffers(), 0.0f);
+    net.restore(s);
+    EXPECT_EQ(net.snapshot(), s);
+    EXPECT_TRUE(net.all_finite());
+    net.buffers()[0] = NAN;
+    EXPECT_FALSE(net.all_finite());
+    EXPECT_THROW(net.restore(std::vector<float>(41)), genrekit::Error);
 }
 
 TEST(CnnLayers, MaxPoolGivesTheGradientToTheFirstMaximum) {
@@ -238,18 +288,21 @@ TEST(CnnLayers, NetworkSkippingReluBeforeMaxPoolGivesTheLayerByLayerBits) {
 
         // The same layers, parameters and gradients bound to copies, run one by one.
         std::vector<float> params(net.params(), net.params() + net.num_params()), grads(net.num_params(), 0.0f);
+        std::vector<float> buffers(net.buffers(), net.buffers() + net.num_buffers());
         std::vector<std::unique_ptr<Layer<float>>> layers;
         std::vector<Mat<float>> acts;
         Shape s = in;
-        std::size_t offset = 0;
+        std::size_t offset = 0, buffer_offset = 0;
         for (std::size_t i = 0; i < spec.size(); ++i) {
             layers.push_back(make_layer<float>(spec[i]));
             s = layers.back()->setup(s);
             layers.back()->bind(params.data() + offset, grads.data() + offset);
-            for (const auto& p : layers.back()->param_specs()) offset += static_cast<std::size_t>(p.size());
+            layers.back()->bind_buffers(buffers.data() + buffer_offset);
+            for (const auto& p : layers.back()->param_specs()) (p.trainable() ? offset : buffer_offset) += static_cast<std::size_t>(p.size());
             acts.emplace_back(shape_size(s), N);
         }
         ASSERT_EQ(offset, net.num_params());
+        ASSERT_EQ(buffer_offset, net.num_buffers());
         const Mat<float>* cur = &x;
         for (std::size_t i = 0; i < layers.size(); ++i) {
             layers[i]->forward(CMatView<float>(cur->data(), cur->rows(), N), MatView<float>(acts[i].data(), acts[i].rows(), N), {true, &pass_rng});
@@ -288,10 +341,8 @@ TEST(CnnLayers, Cnn4HasPyTorchsParameterCount) {
     layers.push_back({{"type", "global_avg_pool"}});
     layers.push_back({{"type", "dense"}, {"units", 10}});
     Network<float> net(layers, {1, 128, 130});
-    std::size_t trainable = 0, buffers = 0;
-    for (const auto& e : net.param_table()) (is_buffer_param(e.name) ? buffers : trainable) += e.size;
-    EXPECT_EQ(trainable, 98682u);  // sum(p.numel() for p in model.parameters()) in PyTorch
-    EXPECT_EQ(buffers, 480u);
+    EXPECT_EQ(net.num_params(), 98682u);  // sum(p.numel() for p in model.parameters()) in PyTorch
+    EXPECT_EQ(net.num_buffers(), 480u);   // running_mean and running_var (PyTorch's buffers, less num_batches_tracked)
     EXPECT_EQ(net.output_shape(), (Shape{10}));
     EXPECT_EQ(net.layers_json(), Network<float>(net.layers_json(), {1, 128, 130}).layers_json());  // registry round trip
 }

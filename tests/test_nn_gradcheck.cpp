@@ -71,7 +71,9 @@ void check_layer(const json& spec, const Shape& in_shape, int n_batch, bool trai
     auto layer = make_layer<double>(spec);
     layer->setup(in_shape);
     std::vector<double> pbuf(net.params(), net.params() + net.num_params()), gbuf(net.num_params(), 0.0);
+    std::vector<double> bbuf(net.buffers(), net.buffers() + net.num_buffers());
     layer->bind(pbuf.data(), gbuf.data());
+    layer->bind_buffers(bbuf.data());
     Mat<double> y(O, n_batch), dx(F, n_batch);
     Rng r0(pass_seed);
     layer->forward(CMatView<double>(x.data(), F, n_batch), MatView<double>(y.data(), O, n_batch), {training, &r0});
@@ -98,7 +100,8 @@ void check_layer(const json& spec, const Shape& in_shape, int n_batch, bool trai
         x.data()[i] = v;
         worst.add(dx.data()[i], (jp - jm) / (2 * kH), "dx[" + std::to_string(i) + "]");
     }
-    for (const auto& e : net.param_table()) {
+    for (const auto& e : net.tensors()) {
+        if (!e.trainable()) continue;  // statistics: no gradient
         for (int c = 0; c < kChecks; ++c) {
             const std::size_t i = e.offset + static_cast<std::size_t>(rng.below(e.size));
             const double v = net.params()[i];

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "genrekit/error.hpp"
+#include "genrekit/safetensors.hpp"
 #include "genrekit/train.hpp"
 #include "nn_test_data.hpp"
 
@@ -63,6 +64,43 @@ TEST(NnTrain, SameConfigSameModelBitForBit) {
     c.seed = 8;
     const auto d = train_model(c, table);
     EXPECT_NE(0, std::memcmp(na.params(), d.model.network().params(), na.num_params() * sizeof(float)));
+}
+
+// BatchNorm's running statistics are not trained: weight decay (any optimizer) must leave them
+// alone. With the batchnorm first, its input is the raw features, so its statistics depend only on
+// the data and the batch order: the same with and without decay, bit for bit, and moved from their
+// initial values (0 and 1). Read from the saved file, by the tensor names of the format.
+TEST(NnTrain, WeightDecayLeavesBatchNormStatisticsAlone) {
+    const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
+    auto c = small_config();
+    c.layers = nlohmann::json::parse(R"([{"type":"batchnorm"},{"type":"dense","units":16},{"type":"tanh"},{"type":"dense"}])");
+    c.batch_size = 10;  // 45 training rows: no last batch of one sample
+    auto stats = [&](const std::string& opt, double wd) {
+        c.optimizer.type = opt;
+        c.optimizer.weight_decay = wd;
+        const std::string path = ::testing::TempDir() + "/bn_decay.safetensors";
+        train_model(c, table).model.save(path);
+        const SafeTensors st = load_safetensors(path);
+        std::vector<float> v;
+        for (const char* name : {"layers.0.running_mean", "layers.0.running_var"}) {
+            const SafeTensor* t = st.find(name);
+            if (!t) ADD_FAILURE() << "no tensor " << name;
+            else v.insert(v.end(), t->data.begin(), t->data.end());
+        }
+        return v;
+    };
+    const std::vector<float> ref = stats("adam", 0.0);
+    ASSERT_EQ(ref.size(), 8u);
+    for (std::size_t i = 0; i < 4; ++i) EXPECT_NE(ref[i], 0.0f) << "running_mean[" << i << "] never updated";
+    for (std::size_t i = 4; i < 8; ++i) EXPECT_NE(ref[i], 1.0f) << "running_var[" << i - 4 << "] never updated";
+    for (const char* opt : {"adam", "adamw", "sgd", "rmsprop"}) {
+        const std::vector<float> got = stats(opt, 0.5);
+        ASSERT_EQ(got.size(), ref.size());
+        double worst = 0;
+        for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(static_cast<double>(got[i]) - ref[i]));
+        std::printf("%s weight_decay 0.5: worst running-statistic difference %.3g\n", opt, worst);
+        EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(float))) << opt << " weight decay moved the running statistics";
+    }
 }
 
 TEST(NnTrain, LearnsSeparableBlobs) {

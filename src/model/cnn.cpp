@@ -168,9 +168,9 @@ void CnnModel::save(const std::string& path) const {
     SafeTensors st;
     Sha256 h;
     for (std::size_t k = 0; k < nets_.size(); ++k)
-        for (const auto& e : nets_[k]->param_table()) {
+        for (const auto& e : nets_[k]->tensors()) {
             const std::string name = nets_.size() == 1 ? e.name : "members." + std::to_string(k) + "." + e.name;
-            SafeTensor t{name, e.shape, std::vector<float>(nets_[k]->params() + e.offset, nets_[k]->params() + e.offset + e.size)};
+            SafeTensor t{name, e.shape, std::vector<float>(nets_[k]->data(e), nets_[k]->data(e) + e.size)};
             h.update(t.data.data(), t.data.size() * sizeof(float));
             st.tensors.push_back(std::move(t));
         }
@@ -229,17 +229,16 @@ CnnModel CnnModel::load(const std::string& path) {
     std::size_t count = 0;
     for (std::size_t k = 0; k < m->nets_.size(); ++k) {
         auto& net = *m->nets_[k];
-        for (const auto& e : net.param_table()) {
+        for (const auto& e : net.tensors()) {
             const std::string name = m->nets_.size() == 1 ? e.name : "members." + std::to_string(k) + "." + e.name;
             const SafeTensor* t = st.find(name);
             if (!t) throw Error(path + ": tensor '" + name + "' required by the architecture is missing");
             if (t->shape != e.shape) throw Error(path + ": tensor '" + name + "' has shape " + nn::shape_str(t->shape) + ", expected " + nn::shape_str(e.shape));
-            std::memcpy(net.params() + e.offset, t->data.data(), e.size * sizeof(float));
+            std::memcpy(net.data(e), t->data.data(), e.size * sizeof(float));
             h.update(t->data.data(), e.size * sizeof(float));
             ++count;
         }
-        for (std::size_t i = 0; i < net.num_params(); ++i)
-            if (!std::isfinite(net.params()[i])) throw Error(path + ": parameter values are not finite");
+        if (!net.all_finite()) throw Error(path + ": parameter values are not finite");
     }
     if (count != st.tensors.size()) throw Error(path + ": file has " + std::to_string(st.tensors.size()) + " tensors, the architecture " + std::to_string(count));
     if (h.hex() != meta("tensors_sha256")) throw Error(path + ": tensor data does not match its recorded sha256 (file modified or corrupted)");
@@ -578,16 +577,11 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
         nn::Rng init_rng(nn::splitmix64(sm)), shuffle_rng(nn::splitmix64(sm)), pass_rng(nn::splitmix64(sm)), aug_rng(nn::splitmix64(sm));
         net.init(init_rng);
         auto opt = nn::make_optimizer(cfg.base.optimizer, net.num_params());
-        // Per-layer L2 on weights, and the BatchNorm statistics kept out of the optimizer.
-        std::vector<std::pair<std::size_t, std::size_t>> buffers;
+        // Per-layer L2 on the multiplicative tensors ("weight": conv/dense weights, BatchNorm gamma).
         std::vector<std::tuple<std::size_t, std::size_t, float>> l2;
-        for (const auto& e : net.param_table()) {
-            if (nn::is_buffer_param(e.name)) buffers.emplace_back(e.offset, e.size);
-            const auto layer = static_cast<std::size_t>(std::stoul(e.name.substr(7, e.name.find('.', 7) - 7)));
-            if (layer < cfg.l2.size() && cfg.l2[layer] > 0 && e.name.size() > 7 && e.name.substr(e.name.size() - 7) == ".weight")
-                l2.emplace_back(e.offset, e.size, static_cast<float>(2 * cfg.l2[layer]));
-        }
-        std::vector<float> saved;
+        for (const auto& e : net.tensors())
+            if ((e.kind == nn::ParamKind::Weight || e.kind == nn::ParamKind::Scale) && e.layer < cfg.l2.size() && cfg.l2[e.layer] > 0)
+                l2.emplace_back(e.offset, e.size, static_cast<float>(2 * cfg.l2[e.layer]));
         const auto B = static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(cfg.base.batch_size), static_cast<std::size_t>(train.x.cols())));
         nn::Mat<float> xb(F, B), probs(K, B), dlogits(K, B);
         std::vector<std::int32_t> yb(static_cast<std::size_t>(B)), yb2(static_cast<std::size_t>(B));
@@ -660,14 +654,7 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
                 float* G = net.grads();
                 for (const auto& [off, size, k2] : l2)
                     for (std::size_t i = off; i < off + size; ++i) G[i] += k2 * P[i];
-                saved.clear();
-                for (const auto& [off, size] : buffers) saved.insert(saved.end(), P + off, P + off + size);
                 opt->step(P, G, net.num_params());
-                std::size_t si = 0;
-                for (const auto& [off, size] : buffers) {
-                    std::copy(saved.begin() + static_cast<std::ptrdiff_t>(si), saved.begin() + static_cast<std::ptrdiff_t>(si + size), P + off);
-                    si += size;
-                }
                 loss_sum += static_cast<double>(loss) * static_cast<double>(n);
                 for (std::int64_t i = 0; i < n; ++i) {
                     Eigen::Index arg;
@@ -692,13 +679,13 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
                 std::size_t pos = 0;  // after every kept snapshot at least as good
                 while (pos < snaps.size() && !better(score, snaps[pos].score)) ++pos;
                 if (pos < C) {
-                    snaps.insert(snaps.begin() + static_cast<std::ptrdiff_t>(pos), Snapshot{epoch, score, std::vector<float>(net.params(), net.params() + net.num_params())});
+                    snaps.insert(snaps.begin() + static_cast<std::ptrdiff_t>(pos), Snapshot{epoch, score, net.snapshot()});
                     if (snaps.size() > C) snaps.pop_back();
                 }
             }
             if (bc.checkpoint.keep_best && improves(bc.checkpoint.monitor, monitored(bc.checkpoint.monitor, e), best_ckpt, 0)) {
                 best_ckpt = monitored(bc.checkpoint.monitor, e);
-                best_params.assign(net.params(), net.params() + net.num_params());
+                best_params = net.snapshot();
                 best_epoch = epoch;
             }
             if (bc.reduce_lr_on_plateau.enabled) {  // ref: torch.optim.lr_scheduler.ReduceLROnPlateau (as train.cpp)
@@ -730,9 +717,9 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
             }
             best_epoch = snaps.front().epoch;
         } else {
-            if (cfg.base.checkpoint.keep_best && !best_params.empty()) std::copy(best_params.begin(), best_params.end(), net.params());
+            if (cfg.base.checkpoint.keep_best && !best_params.empty()) net.restore(best_params);
             else best_epoch = static_cast<int>(history.size());
-            kept.emplace_back(net.params(), net.params() + net.num_params());
+            kept.push_back(net.snapshot());
             epochs.push_back(best_epoch);
         }
         kept_epochs.push_back(epochs);
@@ -748,11 +735,7 @@ CnnTrainResult train_cnn(const CnnConfig& cfg, const std::function<void(const Ep
     }
     {
         CnnModel model(layers, a.labels, cfg.front_end, z, static_cast<int>(kept.size()));
-        for (std::size_t k = 0; k < kept.size(); ++k) {
-            auto& net = model.network(static_cast<int>(k));
-            if (kept[k].size() != net.num_params()) throw Error("internal: snapshot size does not match the network");
-            std::copy(kept[k].begin(), kept[k].end(), net.params());
-        }
+        for (std::size_t k = 0; k < kept.size(); ++k) model.network(static_cast<int>(k)).restore(kept[k]);
         res.model = std::move(model);
     }
     if (cfg.members > 1 || cfg.checkpoints > 1)  // kept_epochs: per seed, the epoch of each member in file order

@@ -62,8 +62,8 @@ std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) con
 void Model::save(const std::string& path) const {
     SafeTensors st;
     Sha256 h;
-    for (const auto& e : net_->param_table()) {
-        SafeTensor t{e.name, e.shape, std::vector<float>(net_->params() + e.offset, net_->params() + e.offset + e.size)};
+    for (const auto& e : net_->tensors()) {
+        SafeTensor t{e.name, e.shape, std::vector<float>(net_->data(e), net_->data(e) + e.size)};
         h.update(t.data.data(), t.data.size() * sizeof(float));
         st.tensors.push_back(std::move(t));
     }
@@ -118,20 +118,19 @@ Model Model::load(const std::string& path) {
     // Every parameter tensor must be present with exactly the architecture's shape; nothing extra.
     auto& net = *m->net_;
     Sha256 h;
-    for (const auto& e : net.param_table()) {
+    for (const auto& e : net.tensors()) {
         const SafeTensor* t = st.find(e.name);
         if (!t) throw Error(path + ": tensor '" + e.name + "' required by the architecture is missing");
         if (t->shape != e.shape)
             throw Error(path + ": tensor '" + e.name + "' has shape " + nn::shape_str(t->shape) + ", the architecture needs " + nn::shape_str(e.shape));
-        std::memcpy(net.params() + e.offset, t->data.data(), e.size * sizeof(float));
+        std::memcpy(net.data(e), t->data.data(), e.size * sizeof(float));
         h.update(t->data.data(), e.size * sizeof(float));
     }
-    if (st.tensors.size() != net.param_table().size())
-        throw Error(path + ": file has " + std::to_string(st.tensors.size()) + " tensors, the architecture has " + std::to_string(net.param_table().size()));
+    if (st.tensors.size() != net.tensors().size())
+        throw Error(path + ": file has " + std::to_string(st.tensors.size()) + " tensors, the architecture has " + std::to_string(net.tensors().size()));
     if (h.hex() != meta("tensors_sha256").get<std::string>())
         throw Error(path + ": tensor data does not match its recorded sha256 (file modified or corrupted)");
-    for (std::size_t i = 0; i < net.num_params(); ++i)
-        if (!std::isfinite(net.params()[i])) throw Error(path + ": parameter values are not finite");
+    if (!net.all_finite()) throw Error(path + ": parameter values are not finite");
     for (const auto& [k, v] : st.metadata) {
         if (k == "format" || k == "genrekit_version" || k == "architecture" || k == "labels" || k == "feature_columns" ||
             k == "normalization" || k == "front_end" || k == "tensors_sha256")

@@ -231,7 +231,7 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
 
         if (cfg.checkpoint.keep_best && improves(cfg.checkpoint.monitor, monitored(cfg.checkpoint.monitor, e), best_ckpt, 0)) {
             best_ckpt = monitored(cfg.checkpoint.monitor, e);
-            best_params.assign(net.params(), net.params() + net.num_params());
+            best_params = net.snapshot();  // parameters and BatchNorm statistics
             res.best_epoch = epoch;
         }
         if (cfg.reduce_lr_on_plateau.enabled) {
@@ -256,7 +256,7 @@ TrainResult train_model(const TrainConfig& cfg, const FeatureTable& t, const std
             }
         }
     }
-    if (cfg.checkpoint.keep_best && !best_params.empty()) std::copy(best_params.begin(), best_params.end(), net.params());
+    if (cfg.checkpoint.keep_best && !best_params.empty()) net.restore(best_params);
     else res.best_epoch = static_cast<int>(res.history.size());
 
     json m = json::object();

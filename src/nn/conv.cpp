@@ -2,50 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <type_traits>
 
-#include "simd/gemm.hpp"
-#include "nn/layer_spec.hpp"
 #include "genrekit/error.hpp"
-#include "simd/nn_kernels.hpp"
+#include "nn/image_shape.hpp"
+#include "nn/layer_spec.hpp"
 #include "nn/parallel.hpp"
+#include "simd/gemm.hpp"
 
 namespace genrekit::nn {
 
 using json = nlohmann::json;
 
-bool is_buffer_param(const std::string& name) {
-    auto ends = [&](const char* s) {
-        const std::size_t n = std::strlen(s);
-        return name.size() >= n && name.compare(name.size() - n, n, s) == 0;
-    };
-    return ends("running_mean") || ends("running_var");
-}
-
 std::string conv_kernel_name() { return detail::gemm_kernel_name(); }
-
-namespace {
-
-std::string int_list(std::int64_t a, std::int64_t b) { return a == b ? std::to_string(a) : "[" + std::to_string(a) + "," + std::to_string(b) + "]"; }
-
-json pair_json(std::int64_t a, std::int64_t b) { return a == b ? json(a) : json::array({a, b}); }
-
-std::int64_t out_size(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pad) { return (in + 2 * pad - k) / s + 1; }
-
-void need_image(const Shape& in, const std::string& what) {
-    if (in.size() != 3 || in[0] < 1 || in[1] < 1 || in[2] < 1)
-        throw Error(what + ": needs an image-like input {C, H, W}, got " + shape_str(in) + " (spectrogram models take {1, bands, frames})");
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------- Conv2D
 
 template <typename T>
 json Conv2D<T>::to_json() const {
-    json j = {{"type", "conv2d"}, {"channels", s_.channels}, {"kernel", pair_json(s_.kh, s_.kw)}, {"stride", pair_json(s_.sh, s_.sw)}};
-    j["padding"] = s_.same ? json("same") : pair_json(s_.ph, s_.pw);
+    json j = {{"type", "conv2d"}, {"channels", s_.channels}, {"kernel", detail::pair_json(s_.kh, s_.kw)}, {"stride", detail::pair_json(s_.sh, s_.sw)}};
+    j["padding"] = s_.same ? json("same") : detail::pair_json(s_.ph, s_.pw);
     j["bias"] = s_.bias;
     j["init"] = s_.init;
     return j;
@@ -53,22 +28,22 @@ json Conv2D<T>::to_json() const {
 
 template <typename T>
 Shape Conv2D<T>::setup(const Shape& in) {
-    need_image(in, "conv2d layer");
+    detail::need_image(in, "conv2d layer");
     C_ = in[0];
     H_ = in[1];
     W_ = in[2];
-    Ho_ = out_size(H_, s_.kh, s_.sh, s_.ph);
-    Wo_ = out_size(W_, s_.kw, s_.sw, s_.pw);
+    Ho_ = detail::out_size(H_, s_.kh, s_.sh, s_.ph);
+    Wo_ = detail::out_size(W_, s_.kw, s_.sw, s_.pw);
     if (H_ + 2 * s_.ph < s_.kh || W_ + 2 * s_.pw < s_.kw || Ho_ < 1 || Wo_ < 1)
-        throw Error("conv2d layer: kernel " + int_list(s_.kh, s_.kw) + " does not fit the input " + shape_str(in) + " with padding " +
-                    int_list(s_.ph, s_.pw) + " (the input is too small at this depth: use less pooling or a longer segment)");
+        throw Error("conv2d layer: kernel " + detail::int_list(s_.kh, s_.kw) + " does not fit the input " + shape_str(in) + " with padding " +
+                    detail::int_list(s_.ph, s_.pw) + " (the input is too small at this depth: use less pooling or a longer segment)");
     return {s_.channels, Ho_, Wo_};
 }
 
 template <typename T>
 std::vector<ParamSpec> Conv2D<T>::param_specs() const {
-    std::vector<ParamSpec> p = {{"weight", {s_.channels, C_, s_.kh, s_.kw}}};
-    if (s_.bias) p.push_back({"bias", {s_.channels}});
+    std::vector<ParamSpec> p = {{"weight", {s_.channels, C_, s_.kh, s_.kw}, ParamKind::Weight}};
+    if (s_.bias) p.push_back({"bias", {s_.channels}, ParamKind::Bias});
     return p;
 }
 
@@ -232,304 +207,6 @@ void Conv2D<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
     }
 }
 
-// ---------------------------------------------------------------- pooling
-
-template <typename T>
-json Pool2D<T>::to_json() const {
-    return {{"type", type()}, {"size", pair_json(kh_, kw_)}, {"stride", pair_json(sh_, sw_)}};
-}
-
-template <typename T>
-Shape Pool2D<T>::setup(const Shape& in) {
-    need_image(in, type() + " layer");
-    C_ = in[0];
-    H_ = in[1];
-    W_ = in[2];
-    if (H_ < kh_ || W_ < kw_)
-        throw Error(type() + " layer: window " + int_list(kh_, kw_) + " is larger than the input " + shape_str(in) +
-                    " (too much pooling for this input size: use a longer segment or fewer pooling layers)");
-    Ho_ = (H_ - kh_) / sh_ + 1;
-    Wo_ = (W_ - kw_) / sw_ + 1;
-    return {C_, Ho_, Wo_};
-}
-
-template <typename T>
-void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
-    const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
-    if (max_) argmax_.resize(static_cast<std::size_t>(O * N));
-    const bool vector_rows = kernels::maxpool2x2_available() && F < (std::int64_t(1) << 31);  // int32 indices
-    parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
-        for (std::int64_t n = n0; n < n1; ++n) {
-            const T* xn = x.data() + n * F;
-            T* yn = y.data() + n * O;
-            std::int32_t* an = max_ ? argmax_.data() + n * O : nullptr;
-            if (max_ && kh_ == 2 && kw_ == 2 && sh_ == 2 && sw_ == 2) {  // the common case, branch-light
-                for (std::int64_t c = 0; c < C_; ++c)
-                    for (std::int64_t ho = 0; ho < Ho_; ++ho) {
-                        const std::int64_t r0 = (c * H_ + 2 * ho) * W_;
-                        const T* a = xn + r0;
-                        const T* b = a + W_;
-                        T* yo = yn + (c * Ho_ + ho) * Wo_;
-                        std::int32_t* ao = an + (c * Ho_ + ho) * Wo_;
-                        if constexpr (std::is_same_v<T, float>)
-                            if (vector_rows) {
-                                kernels::maxpool2x2_row(a, b, static_cast<int>(r0), static_cast<int>(W_), static_cast<int>(Wo_), yo, ao);
-                                continue;
-                            }
-                        for (std::int64_t wo = 0; wo < Wo_; ++wo) {
-                            // First maximum in scan order (a0, a1, b0, b1), as PyTorch's CPU kernel.
-                            // Branch-free (selects, not jumps): the winner is data-dependent and unpredictable.
-                            const T a0 = a[2 * wo], a1 = a[2 * wo + 1], b0 = b[2 * wo], b1 = b[2 * wo + 1];
-                            const bool ga = a1 > a0, gb = b1 > b0;
-                            const T ma = ga ? a1 : a0, mb = gb ? b1 : b0;
-                            const std::int32_t ka = ga ? 1 : 0, kb = static_cast<std::int32_t>(W_) + (gb ? 1 : 0);
-                            const bool gm = mb > ma;  // ties keep the first row: scan order a0, a1, b0, b1
-                            yo[wo] = gm ? mb : ma;
-                            ao[wo] = static_cast<std::int32_t>(r0 + 2 * wo) + (gm ? kb : ka);
-                        }
-                    }
-            } else {
-                pool_sample(xn, yn, an);
-            }
-            // The absorbed ReLU on this sample's window maxima: max(0, .) as Activation computes it.
-            if (relu_) MatView<T>(yn, O, 1).array() = MatView<T>(yn, O, 1).array().max(T(0));
-        }
-    });
-}
-
-// Any window and stride: the first maximum (max) or the mean (avg) of each window.
-template <typename T>
-void Pool2D<T>::pool_sample(const T* xn, T* yn, std::int32_t* an) const {
-    const T inv = T(1) / static_cast<T>(kh_ * kw_);
-    for (std::int64_t c = 0; c < C_; ++c)
-        for (std::int64_t ho = 0; ho < Ho_; ++ho)
-            for (std::int64_t wo = 0; wo < Wo_; ++wo) {
-                const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
-                const std::int64_t o = (c * Ho_ + ho) * Wo_ + wo;
-                if (max_) {
-                    std::int64_t best = base;
-                    T m = xn[base];
-                    for (std::int64_t i = 0; i < kh_; ++i)
-                        for (std::int64_t j = 0; j < kw_; ++j) {
-                            const std::int64_t k = base + i * W_ + j;
-                            if (xn[k] > m) {  // ref: PyTorch CPU max_pool2d: the first maximum
-                                m = xn[k];
-                                best = k;
-                            }
-                        }
-                    yn[o] = m;
-                    an[o] = static_cast<std::int32_t>(best);
-                } else {
-                    T sum = 0;
-                    for (std::int64_t i = 0; i < kh_; ++i)
-                        for (std::int64_t j = 0; j < kw_; ++j) sum += xn[base + i * W_ + j];
-                    yn[o] = sum * inv;
-                }
-            }
-}
-
-template <typename T>
-void Pool2D<T>::backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) {
-    if (!dx) return;
-    const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
-    const T inv = T(1) / static_cast<T>(kh_ * kw_);
-    parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
-        for (std::int64_t n = n0; n < n1; ++n) {
-            T* dxn = dx + n * F;
-            const T* dyn = dy.data() + n * O;
-            std::fill(dxn, dxn + F, T(0));
-            if (max_) {
-                const std::int32_t* an = argmax_.data() + n * O;
-                if (relu_) {  // the absorbed ReLU's gradient: times [y > 0], the product Activation's backward takes
-                    const T* yn = y.data() + n * O;
-                    for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o] * static_cast<T>(yn[o] > T(0));
-                } else {
-                    for (std::int64_t o = 0; o < O; ++o) dxn[an[o]] += dyn[o];
-                }
-                continue;
-            }
-            for (std::int64_t c = 0; c < C_; ++c)
-                for (std::int64_t ho = 0; ho < Ho_; ++ho)
-                    for (std::int64_t wo = 0; wo < Wo_; ++wo) {
-                        const T g = dyn[(c * Ho_ + ho) * Wo_ + wo] * inv;
-                        const std::int64_t base = (c * H_ + ho * sh_) * W_ + wo * sw_;
-                        for (std::int64_t i = 0; i < kh_; ++i)
-                            for (std::int64_t j = 0; j < kw_; ++j) dxn[base + i * W_ + j] += g;
-                    }
-        }
-    });
-}
-
-// ---------------------------------------------------------------- global average pool
-
-template <typename T>
-Shape GlobalAvgPool<T>::setup(const Shape& in) {
-    if (in.size() < 2) throw Error("global_avg_pool layer: needs an input {C, H, W} (or {C, L}), got " + shape_str(in));
-    C_ = in[0];
-    HW_ = shape_size(in) / C_;
-    return {C_};
-}
-
-template <typename T>
-void GlobalAvgPool<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
-    // Each sample's column read as (HW x C): the column means are the channel means.
-    const T inv = T(1) / static_cast<T>(HW_);
-    for (Eigen::Index n = 0; n < x.cols(); ++n)
-        y.col(n) = CMatView<T>(x.col(n).data(), HW_, C_).colwise().sum().transpose() * inv;
-}
-
-template <typename T>
-void GlobalAvgPool<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
-    if (!dx) return;
-    const T inv = T(1) / static_cast<T>(HW_);
-    for (Eigen::Index n = 0; n < x.cols(); ++n) {
-        MatView<T> d(dx + n * C_ * HW_, HW_, C_);
-        d.rowwise() = dy.col(n).transpose() * inv;
-    }
-}
-
-// ---------------------------------------------------------------- batch norm
-
-namespace {
-
-// Both sums of a (sample, channel) block in one pass over 16 lanes: lane l adds elements l, l+16,
-// l+32, ... in order (lanes are independent, so the result does not depend on the vector width
-// Eigen picks), then the lanes and the tail are added in double in a fixed order.
-constexpr int kLanes = 16;
-template <typename T>
-using Lanes = Eigen::Array<T, kLanes, 1>;
-
-template <typename T>
-double lane_total(const Lanes<T>& a) {
-    double s = 0;
-    for (int l = 0; l < kLanes; ++l) s += static_cast<double>(a[l]);
-    return s;
-}
-
-// With u = a - ka and v = b - kb over n values: su += sum u, suv += sum u * v. The statistics
-// are (x, k, x, k); the gradient sums (dy, 0, x, mean).
-template <typename T>
-void sum_and_product(const T* a, T ka, const T* b, T kb, std::int64_t n, double& su, double& suv) {
-    Lanes<T> s = Lanes<T>::Zero(), p = Lanes<T>::Zero();
-    std::int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        const Lanes<T> u = Eigen::Map<const Lanes<T>>(a + i) - ka;
-        s += u;
-        p += u * (Eigen::Map<const Lanes<T>>(b + i) - kb);
-    }
-    double ts = lane_total(s), tp = lane_total(p);
-    for (; i < n; ++i) {
-        const double u = static_cast<double>(a[i] - ka);
-        ts += u;
-        tp += u * static_cast<double>(b[i] - kb);
-    }
-    su += ts;
-    suv += tp;
-}
-
-}  // namespace
-
-template <typename T>
-Shape BatchNorm<T>::setup(const Shape& in) {
-    if (in.empty() || in[0] < 1) throw Error("batchnorm layer: empty input shape " + shape_str(in));
-    C_ = in[0];
-    HW_ = shape_size(in) / C_;
-    mean_.assign(static_cast<std::size_t>(C_), T(0));
-    inv_std_.assign(static_cast<std::size_t>(C_), T(1));
-    return in;
-}
-
-template <typename T>
-std::vector<ParamSpec> BatchNorm<T>::param_specs() const {
-    return {{"weight", {C_}}, {"bias", {C_}}, {"running_mean", {C_}}, {"running_var", {C_}}};
-}
-
-template <typename T>
-void BatchNorm<T>::bind(T* params, T* grads) {
-    gamma_ = params;
-    beta_ = params + C_;
-    rmean_ = params + 2 * C_;
-    rvar_ = params + 3 * C_;
-    dgamma_ = grads;
-    dbeta_ = grads + C_;
-}
-
-template <typename T>
-void BatchNorm<T>::init_params(Rng&) {
-    // ref: torch.nn.BatchNorm2d.reset_parameters: weight 1, bias 0, running_mean 0, running_var 1.
-    std::fill(gamma_, gamma_ + C_, T(1));
-    std::fill(beta_, beta_ + C_, T(0));
-    std::fill(rmean_, rmean_ + C_, T(0));
-    std::fill(rvar_, rvar_ + C_, T(1));
-}
-
-template <typename T>
-void BatchNorm<T>::forward(CMatView<T> x, MatView<T> y, const Pass& pass) {
-    const std::int64_t N = x.cols(), F = C_ * HW_;
-    last_training_ = pass.training;
-    const double M = static_cast<double>(N * HW_);
-    using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using VecW = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    if (pass.training && N * HW_ < 2)
-        throw Error("batchnorm: training needs more than one value per channel (a batch of at least 2 samples)");
-    parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
-        for (std::int64_t c = c0; c < c1; ++c) {
-            if (pass.training) {
-                // One pass: sums of (x - k) and (x - k)^2 per (sample, channel) block, shifted by a value of
-                // the channel, k, so that var = E[(x-k)^2] - E[x-k]^2 does not cancel catastrophically.
-                const T k = x.data()[c * HW_];
-                double s = 0, ss = 0;
-                for (std::int64_t n = 0; n < N; ++n) {
-                    const T* xn = x.data() + n * F + c * HW_;
-                    sum_and_product(xn, k, xn, k, HW_, s, ss);
-                }
-                const double shifted_mean = s / M, mean = static_cast<double>(k) + shifted_mean;
-                const double var = std::max(0.0, ss / M - shifted_mean * shifted_mean);
-                mean_[c] = static_cast<T>(mean);
-                inv_std_[c] = static_cast<T>(1.0 / std::sqrt(var + eps_));
-                // ref: torch.nn.functional.batch_norm: running = (1 - momentum) running + momentum batch,
-                // with the unbiased variance (M / (M - 1)) for running_var.
-                rmean_[c] = static_cast<T>((1 - momentum_) * static_cast<double>(rmean_[c]) + momentum_ * mean);
-                rvar_[c] = static_cast<T>((1 - momentum_) * static_cast<double>(rvar_[c]) + momentum_ * var * M / (M - 1));
-            } else {
-                mean_[c] = rmean_[c];
-                inv_std_[c] = static_cast<T>(1.0 / std::sqrt(static_cast<double>(rvar_[c]) + eps_));
-            }
-            const T scale = gamma_[c] * inv_std_[c], shift = beta_[c] - mean_[c] * scale;
-            for (std::int64_t n = 0; n < N; ++n)
-                VecW(y.data() + n * F + c * HW_, HW_) = Vec(x.data() + n * F + c * HW_, HW_) * scale + shift;
-        }
-    });
-}
-
-template <typename T>
-void BatchNorm<T>::backward(CMatView<T> x, CMatView<T>, CMatView<T> dy, T* dx) {
-    const std::int64_t N = x.cols(), F = C_ * HW_;
-    const double M = static_cast<double>(N * HW_);
-    using Vec = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-    using VecW = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-    parallel_for(C_, [&](std::int64_t c0, std::int64_t c1, int) {
-        for (std::int64_t c = c0; c < c1; ++c) {
-            const T mean = mean_[c], is = inv_std_[c];
-            double sdy = 0, sdyx = 0;  // sum dy, sum dy * xhat
-            for (std::int64_t n = 0; n < N; ++n)
-                sum_and_product(dy.data() + n * F + c * HW_, T(0), x.data() + n * F + c * HW_, mean, HW_, sdy, sdyx);
-            sdyx *= static_cast<double>(is);
-            dgamma_[c] += static_cast<T>(sdyx);
-            dbeta_[c] += static_cast<T>(sdy);
-            if (!dx) continue;
-            const T g = gamma_[c] * is;
-            if (!last_training_) {
-                for (std::int64_t n = 0; n < N; ++n) VecW(dx + n * F + c * HW_, HW_) = Vec(dy.data() + n * F + c * HW_, HW_) * g;
-                continue;
-            }
-            // dx = gamma * inv_std * (dy - mean(dy) - xhat * mean(dy * xhat))
-            const T a = static_cast<T>(sdy / M), b = static_cast<T>(sdyx / M) * is;
-            for (std::int64_t n = 0; n < N; ++n)
-                VecW(dx + n * F + c * HW_, HW_) = (Vec(dy.data() + n * F + c * HW_, HW_) - a - (Vec(x.data() + n * F + c * HW_, HW_) - mean) * b) * g;
-        }
-    });
-}
 
 // ---------------------------------------------------------------- factory
 
@@ -589,12 +266,6 @@ std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& wh
 
 template class Conv2D<float>;
 template class Conv2D<double>;
-template class Pool2D<float>;
-template class Pool2D<double>;
-template class GlobalAvgPool<float>;
-template class GlobalAvgPool<double>;
-template class BatchNorm<float>;
-template class BatchNorm<double>;
 template std::unique_ptr<Layer<float>> make_cnn_layer<float>(const json&, const std::string&);
 template std::unique_ptr<Layer<double>> make_cnn_layer<double>(const json&, const std::string&);
 

@@ -54,7 +54,7 @@ Shape Dense<T>::setup(const Shape& in) {
 
 template <typename T>
 std::vector<ParamSpec> Dense<T>::param_specs() const {
-    return {{"weight", {out_, in_}}, {"bias", {out_}}};
+    return {{"weight", {out_, in_}, ParamKind::Weight}, {"bias", {out_}, ParamKind::Bias}};
 }
 
 template <typename T>

@@ -1,6 +1,10 @@
 #include "nn/thread_pool.hpp"
 #include "genrekit/nn/network.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+
 #include "genrekit/error.hpp"
 
 namespace genrekit::nn {
@@ -9,22 +13,27 @@ template <typename T>
 Network<T>::Network(const nlohmann::json& layers, Shape input, const std::string& where) : in_shape_(std::move(input)) {
     if (!layers.is_array() || layers.empty()) throw Error(where + ": must be a non-empty array of layers");
     Shape s = in_shape_;
-    std::size_t total = 0;
-    std::vector<std::size_t> offsets;
+    std::size_t total[2] = {0, 0};  // [0]: trainable values, [1]: buffer values
+    std::vector<std::array<std::size_t, 2>> offsets;
     for (std::size_t i = 0; i < layers.size(); ++i) {
         auto l = make_layer<T>(layers[i], where + "[" + std::to_string(i) + "]");
         s = l->setup(s);
         shapes_.push_back(s);
-        offsets.push_back(total);
+        offsets.push_back({total[0], total[1]});
         for (const auto& p : l->param_specs()) {
-            table_.push_back({"layers." + std::to_string(i) + "." + p.name, p.shape, total, static_cast<std::size_t>(p.size())});
-            total += static_cast<std::size_t>(p.size());
+            std::size_t& t = total[p.trainable() ? 0 : 1];
+            table_.push_back({"layers." + std::to_string(i) + "." + p.name, p.shape, t, static_cast<std::size_t>(p.size()), i, p.kind});
+            t += static_cast<std::size_t>(p.size());
         }
         layers_.push_back(std::move(l));
     }
-    params_.assign(total, T(0));
-    grads_.assign(total, T(0));
-    for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->bind(params_.data() + offsets[i], grads_.data() + offsets[i]);
+    params_.assign(total[0], T(0));
+    grads_.assign(total[0], T(0));
+    buffers_.assign(total[1], T(0));
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+        layers_[i]->bind(params_.data() + offsets[i][0], grads_.data() + offsets[i][0]);
+        layers_[i]->bind_buffers(buffers_.data() + offsets[i][1]);
+    }
     acts_.resize(layers_.size());
     dacts_.resize(layers_.size());
     absorbed_.assign(layers_.size(), false);
@@ -43,6 +52,29 @@ nlohmann::json Network<T>::layers_json() const {
 template <typename T>
 void Network<T>::init(Rng& rng) {
     for (auto& l : layers_) l->init_params(rng);
+}
+
+template <typename T>
+std::vector<T> Network<T>::snapshot() const {
+    std::vector<T> s(params_);
+    s.insert(s.end(), buffers_.begin(), buffers_.end());
+    return s;
+}
+
+template <typename T>
+void Network<T>::restore(const std::vector<T>& s) {
+    if (s.size() != params_.size() + buffers_.size())
+        throw Error("network: a snapshot of " + std::to_string(s.size()) + " values does not fit " + std::to_string(params_.size()) +
+                    " parameters and " + std::to_string(buffers_.size()) + " buffer values");
+    const auto np = static_cast<std::ptrdiff_t>(params_.size());
+    std::copy(s.begin(), s.begin() + np, params_.begin());
+    std::copy(s.begin() + np, s.end(), buffers_.begin());
+}
+
+template <typename T>
+bool Network<T>::all_finite() const {
+    auto finite = [](const std::vector<T>& v) { return std::all_of(v.begin(), v.end(), [](T x) { return std::isfinite(x); }); };
+    return finite(params_) && finite(buffers_);
 }
 
 template <typename T>

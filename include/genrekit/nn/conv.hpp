@@ -1,5 +1,6 @@
 // Layers for spectrogram "images": Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool, BatchNorm
 // and Flatten, registered in make_layer (src/nn/layers.cpp) like the dense layers.
+// Code: src/nn/conv.cpp (Conv2D, make_cnn_layer), pooling.cpp, batchnorm.cpp.
 //
 //   // 1 x 128 x 130 log-mel -> [conv 3x3 -> batchnorm -> relu -> maxpool 2] -> gap -> dense
 //   Network<float> net(json::parse(R"([
@@ -30,9 +31,9 @@
 //                one; inference uses the running statistics.
 //   flatten                                  {C, H, W} -> {C*H*W} (the data does not move)
 //
-// BatchNorm's running_mean and running_var are stored as parameters (so every model file and
-// the registry round trip carry them, like PyTorch's state_dict buffers). Their gradient is
-// always zero; trainers must keep optimizers and weight decay off them: see is_buffer_param().
+// BatchNorm's running_mean and running_var are ParamKind::Buffer tensors: they live in the
+// network's non-trainable buffers() (out of reach of optimizers and weight decay) and are
+// saved with the parameters under their PyTorch state_dict names.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -49,9 +50,6 @@ namespace genrekit::nn {
 template <typename T>
 std::unique_ptr<Layer<T>> make_cnn_layer(const nlohmann::json& spec, const std::string& where);
 std::vector<std::string> cnn_layer_types();
-
-// True for parameters that are statistics, not trainable weights ("...running_mean", "...running_var").
-bool is_buffer_param(const std::string& param_name);
 
 // The float GEMM kernel in use ("baseline", "avx2", "avx512"; GENREKIT_GEMM forces one).
 std::string conv_kernel_name();
@@ -130,6 +128,7 @@ public:
     Shape setup(const Shape& in) override;
     std::vector<ParamSpec> param_specs() const override;
     void bind(T* params, T* grads) override;
+    void bind_buffers(T* buffers) override;
     void init_params(Rng& rng) override;
     void forward(CMatView<T> x, MatView<T> y, const Pass& pass) override;
     void backward(CMatView<T> x, CMatView<T> y, CMatView<T> dy, T* dx) override;

@@ -3,7 +3,8 @@
 //   using namespace genrekit::nn;
 //   auto layer = make_layer<float>({{"type", "dense"}, {"units", 64}, {"init", "he_uniform"}});
 //   Shape out = layer->setup({57});              // per-sample shapes
-//   layer->bind(params, grads);                  // views into the network's one buffer
+//   layer->bind(params, grads);                  // views into the network's one parameter buffer
+//   layer->bind_buffers(buffers);                // and its non-trainable one (BatchNorm statistics)
 //   layer->forward(x, y, pass);                  // saves nothing itself: x and y are kept by the Network
 //   layer->backward(x, y, dy, dx);               // ADDS into its parameter gradients
 //
@@ -55,12 +56,24 @@ using Shape = std::vector<std::int64_t>;  // per-sample shape, outermost first
 std::int64_t shape_size(const Shape& s);
 std::string shape_str(const Shape& s);
 
-// One parameter tensor of a layer. `shape` is row-major as stored in the model file
+// What a layer's tensor is for, as data (trainers decide by it, never by its name).
+enum class ParamKind {
+    Weight,  // Dense / Conv2D weight
+    Bias,    // Dense / Conv2D bias
+    Scale,   // BatchNorm gamma (stored as "weight", like PyTorch)
+    Shift,   // BatchNorm beta (stored as "bias")
+    Buffer,  // not trained: state a layer updates itself (BatchNorm's running statistics);
+             // lives in the network's buffers(), out of reach of optimizers and weight decay
+};
+
+// One tensor of a layer. `shape` is row-major as stored in the model file
 // (a Dense weight is [O, F] like PyTorch's nn.Linear.weight).
 struct ParamSpec {
-    std::string name;  // "weight", "bias", ...
+    std::string name;  // "weight", "bias", "running_mean", ...
     Shape shape;
+    ParamKind kind = ParamKind::Weight;
     std::int64_t size() const { return shape_size(shape); }
+    bool trainable() const { return kind != ParamKind::Buffer; }
 };
 
 // What a forward pass is for. Dropout draws its mask from `rng` when training.
@@ -78,9 +91,13 @@ public:
     virtual nlohmann::json to_json() const = 0;
     // Called once with the per-sample input shape; returns the per-sample output shape.
     virtual Shape setup(const Shape& in) = 0;
+    // Every tensor of the layer, in model-file order: trainable ones and Buffer ones.
     virtual std::vector<ParamSpec> param_specs() const { return {}; }
-    // Views into the network's contiguous parameter and gradient buffers, laid out as param_specs().
+    // Views into the network's contiguous parameter and gradient buffers, laid out as the
+    // trainable entries of param_specs(), in order.
     virtual void bind(T* /*params*/, T* /*grads*/) {}
+    // View into the network's non-trainable buffer, laid out as the Buffer entries of param_specs().
+    virtual void bind_buffers(T* /*buffers*/) {}
     virtual void init_params(Rng& /*rng*/) {}
     // x: (F x N) -> y: (O x N).
     virtual void forward(CMatView<T> x, MatView<T> y, const Pass& pass) = 0;

@@ -1,6 +1,9 @@
 // A feed-forward network: a list of layers whose parameters live in ONE contiguous
 // buffer (and gradients in another of the same layout), so optimizers, clipping and
-// save/load are flat loops (llm.c style).
+// weight decay are flat loops over trainable values only (llm.c style). State the layers
+// update themselves and nothing trains (BatchNorm's running statistics; ParamKind::Buffer)
+// lives in a second contiguous buffer, buffers(). tensors() names every tensor of both,
+// in model-file order, for save/load.
 //
 //   Network<float> net(json::parse(R"([{"type":"dense","units":64},{"type":"relu"},
 //                                      {"type":"dense","units":10}])"), Shape{57});
@@ -10,6 +13,8 @@
 //   ... loss forward/backward into dlogits ...
 //   net.backward(dlogits);                                           // ADDS into net.grads()
 //   optimizer.step(net.params(), net.grads(), net.num_params());
+//   for (const auto& e : net.tensors()) save(e.name, e.shape, net.data(e), e.size);
+//   std::vector<float> best = net.snapshot();  ...  net.restore(best);   // params and buffers
 //
 // Activation buffers grow to the largest batch seen and are then reused: a training
 // loop with a fixed batch size does not allocate. The first layer's input gradient
@@ -26,12 +31,16 @@
 
 namespace genrekit::nn {
 
-// One named parameter tensor inside the flat buffer: "layers.<i>.<name>" like a PyTorch
-// nn.Sequential stored under the attribute `layers`.
+// One named tensor of the network: "layers.<i>.<name>" like a PyTorch nn.Sequential stored
+// under the attribute `layers`. It lives at `offset` in params() (and grads()) when trainable,
+// in buffers() when its kind is ParamKind::Buffer; Network::data() resolves that.
 struct ParamEntry {
     std::string name;
     Shape shape;  // row-major
     std::size_t offset = 0, size = 0;
+    std::size_t layer = 0;  // index of the layer it belongs to
+    ParamKind kind = ParamKind::Weight;
+    bool trainable() const { return kind != ParamKind::Buffer; }
 };
 
 template <typename T>
@@ -49,11 +58,25 @@ public:
     std::size_t num_layers() const { return layers_.size(); }
     const Layer<T>& layer(std::size_t i) const { return *layers_[i]; }
 
+    // Trainable values only (what optimizers, gradient clipping and weight decay see).
     std::size_t num_params() const { return params_.size(); }
     T* params() { return params_.data(); }
     const T* params() const { return params_.data(); }
     T* grads() { return grads_.data(); }
-    const std::vector<ParamEntry>& param_table() const { return table_; }
+    // Non-trainable state (ParamKind::Buffer tensors), updated by the layers themselves.
+    std::size_t num_buffers() const { return buffers_.size(); }
+    T* buffers() { return buffers_.data(); }
+    const T* buffers() const { return buffers_.data(); }
+    // Every tensor, trainable or not, layer by layer in each layer's param_specs() order: the
+    // model file's tensors. data(e) is where e's values are.
+    const std::vector<ParamEntry>& tensors() const { return table_; }
+    T* data(const ParamEntry& e) { return (e.trainable() ? params_.data() : buffers_.data()) + e.offset; }
+    const T* data(const ParamEntry& e) const { return (e.trainable() ? params_.data() : buffers_.data()) + e.offset; }
+    // All values (params() then buffers()), e.g. to keep a checkpoint's weights and statistics;
+    // restore() takes a snapshot() of a network of the same architecture.
+    std::vector<T> snapshot() const;
+    void restore(const std::vector<T>& s);
+    bool all_finite() const;  // every parameter and buffer value
 
     void init(Rng& rng);
     void zero_grad();
@@ -71,7 +94,7 @@ private:
     Shape in_shape_;
     std::vector<std::unique_ptr<Layer<T>>> layers_;
     std::vector<Shape> shapes_;  // output shape of each layer
-    std::vector<T> params_, grads_;
+    std::vector<T> params_, grads_, buffers_;
     ThreadPool* pool_ = nullptr;  // also splits zero_grad's fill
     std::vector<ParamEntry> table_;
     // acts_[i] = output of layer i; dacts_[i] = gradient w.r.t. acts_[i-1] (input of layer i).

@@ -9,7 +9,8 @@
 // Weight decay: for "sgd", "adam" and "rmsprop" it is the classic L2 penalty added to
 // the gradient (g += wd * p), exactly as PyTorch's `weight_decay` argument for those
 // classes; "adamw" applies DECOUPLED decay (p -= lr * wd * p) as torch.optim.AdamW.
-// Like PyTorch with a single parameter group, decay applies to every parameter (biases too).
+// Like PyTorch with a single parameter group, decay applies to every parameter (biases too);
+// BatchNorm's running statistics are not parameters (Network::buffers()) and never see it.
 #pragma once
 
 #include <cstddef>
