@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,10 @@ std::unique_ptr<DataSource> spectrogram_source(const TrainConfig& cfg);
 // throughout, goes to failures and leaves an empty track.
 std::vector<TrackSpectrograms> load_tracks(const std::vector<InputFile>& inputs, const SpectrogramParams& p, SpectrogramCache& cache,
                                            std::vector<std::string>* failures);
+// A spectrogram model's prediction for every input; none for a file that failed (its reason in
+// failures, once; on_load_failure hears the files that could not be read as they are found).
+std::vector<std::optional<TrackPrediction>> predict_inputs(const Model& model, const std::vector<InputFile>& inputs, std::vector<std::string>& failures,
+                                                           const std::function<void(const std::string&)>& on_load_failure = {});
 // Loss and accuracy of a feature model on rows of a table (and track-level accuracy for segments).
 nlohmann::json evaluate_rows(const Model& model, const FeatureTable& table, const std::vector<std::size_t>& rows, bool segmented);
 

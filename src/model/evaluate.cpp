@@ -17,22 +17,13 @@ AudioEvaluation evaluate_audio(const Model& model, const std::vector<std::string
     AudioEvaluation ev;
     const auto inputs = collect_inputs(paths, std::nullopt, manifest);
     if (inputs.empty()) throw Error((paths.empty() ? manifest : paths[0]) + ": no audio files found");
-    SpectrogramCache cache("none");
-    std::vector<std::string> failures;
-    const auto tracks = detail::load_tracks(inputs, model.params(), cache, &failures);
-    ev.failures = failures;
+    const auto predicted = detail::predict_inputs(model, inputs, ev.failures);
     std::size_t tc = 0, vc = 0, sc = 0;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-        if (tracks[i].size() == 0) continue;
+        if (!predicted[i]) continue;
         const int y = model.label_index(inputs[i].label);
         if (y < 0) throw Error(inputs[i].path + ": label '" + inputs[i].label + "' (its folder) is not one the model knows");
-        TrackPrediction p;
-        try {
-            p = model.predict(tracks[i]);
-        } catch (const Error& e) {
-            if (std::find(ev.failures.begin(), ev.failures.end(), std::string(e.what())) == ev.failures.end()) ev.failures.push_back(e.what());
-            continue;
-        }
+        const TrackPrediction& p = *predicted[i];
         tc += p.label == y;
         vc += p.vote_label == y;
         for (const auto& s : p.segments)
@@ -40,7 +31,7 @@ AudioEvaluation evaluate_audio(const Model& model, const std::vector<std::string
                 ++ev.segments;
                 sc += s.label == y;
             }
-        ev.tracks.push_back(std::move(p));
+        ev.tracks.push_back(p);
         ev.truth.push_back(y);
     }
     if (ev.tracks.empty()) throw Error("eval: no track could be evaluated (" + (ev.failures.empty() ? std::string("no input") : ev.failures[0]) + ")");

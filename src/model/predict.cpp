@@ -111,21 +111,10 @@ PredictReport predict_audio_files(const Model& model, const std::vector<std::str
     const auto inputs = collect_inputs(paths, std::string("?"));
     if (inputs.empty()) throw Error((paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found");
     if (options.jobs > 0) nn::set_num_threads(options.jobs);
-    SpectrogramCache cache("none");
-    std::vector<std::string> failures;
-    const auto tracks = detail::load_tracks(inputs, model.params(), cache, &failures);
-    for (const auto& f : failures)
-        if (options.on_message) options.on_message(f);
-    r.failures = failures;
+    const auto predicted = detail::predict_inputs(model, inputs, r.failures, options.on_message);
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-        if (tracks[i].size() == 0) continue;
-        TrackPrediction p;
-        try {
-            p = model.predict(tracks[i]);
-        } catch (const Error& e) {
-            if (std::find(r.failures.begin(), r.failures.end(), std::string(e.what())) == r.failures.end()) r.failures.push_back(e.what());
-            continue;
-        }
+        if (!predicted[i]) continue;
+        const TrackPrediction& p = *predicted[i];
         FilePrediction f;
         f.file = inputs[i].path;
         f.probabilities = p.proba;

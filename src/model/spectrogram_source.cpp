@@ -34,6 +34,25 @@ std::vector<TrackSpectrograms> load_tracks(const std::vector<InputFile>& inputs,
     return tracks;
 }
 
+std::vector<std::optional<TrackPrediction>> predict_inputs(const Model& model, const std::vector<InputFile>& inputs, std::vector<std::string>& failures,
+                                                           const std::function<void(const std::string&)>& on_load_failure) {
+    SpectrogramCache cache("none");
+    failures.clear();
+    const auto tracks = load_tracks(inputs, model.params(), cache, &failures);
+    if (on_load_failure)
+        for (const auto& f : failures) on_load_failure(f);
+    std::vector<std::optional<TrackPrediction>> out(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (tracks[i].size() == 0) continue;
+        try {
+            out[i] = model.predict(tracks[i]);
+        } catch (const Error& e) {
+            if (std::find(failures.begin(), failures.end(), std::string(e.what())) == failures.end()) failures.push_back(e.what());
+        }
+    }
+    return out;
+}
+
 namespace {
 
 // Time shift and SpecAugment on a batch of n segments (bands x frames each), in place.
