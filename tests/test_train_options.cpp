@@ -95,3 +95,15 @@ TEST(TrainOptions, AugmentationIsForSpectrogramsOnly) {
     ASSERT_TRUE(s.spectrogram.has_value());
     EXPECT_EQ(s.label_smoothing, 0.1);
 }
+
+TEST(TrainOptions, EveryShippedConfigParses) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(gktest::source_dir() + "/configs")) {
+        if (e.path().extension() != ".json") continue;
+        const TrainConfig c = load_train_config(e.path().string());
+        const bool spectro = e.path().filename().string().find("cnn") != std::string::npos;
+        EXPECT_EQ(c.spectrogram.has_value(), spectro) << e.path();
+        ++n;
+    }
+    EXPECT_GE(n, 7);
+}

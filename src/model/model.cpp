@@ -35,7 +35,7 @@ FrontEnd FrontEnd::features(std::vector<std::string> columns, Normalizer norm, j
 
 FrontEnd FrontEnd::spectrograms(SpectrogramParams p, BandStandardizer z) {
     p.validate();
-    if (z.mean.size() != static_cast<std::size_t>(p.bands())) throw Error("cnn model: standardization does not match the front end's bands");
+    if (z.mean.size() != static_cast<std::size_t>(p.bands())) throw Error("model: standardization does not match the front end's bands");
     FrontEnd f;
     f.spectrogram = true;
     f.params = std::move(p);
