@@ -2,7 +2,8 @@
 // the struct initialisers below), unknown keys and wrong types are errors naming the key.
 //
 //   auto cfg = genrekit::load_train_config("configs/mlp_gtzan30.json", {"optimizer.lr=0.001"});
-//   nlohmann::json resolved = genrekit::to_json(cfg);   // every key, as stored in model files
+//   nlohmann::json resolved = genrekit::to_json(cfg);   // every key (augment, ensemble: when set)
+//   nlohmann::json stored = genrekit::stored_config(cfg);  // as stored in model files
 //
 // JSON layout (defaults shown):
 //   { "data": {"csv": "", "label_column": "label", "file_column": "filename",
