@@ -69,7 +69,7 @@ void run(benchmark::State& state, std::int64_t H, bool train, double torch_rate)
     set_num_threads(threads());
     const std::int64_t B = 32, W = 130, K = 10;
     Network<float> net(cnn4(), Shape{1, H, W});
-    net.set_pool(shared_pool());  // the element-wise layers use the CNN layers' threads (as train_cnn does)
+    net.set_pool(shared_pool());  // the element-wise layers use the CNN layers' threads (as the trainer does)
     Rng rng(1);
     net.init(rng);
     auto opt = make_optimizer({}, net.num_params());

@@ -51,7 +51,7 @@ void BM_SeedConfig300Epochs(benchmark::State& state) {
     const auto cfg = seed_config(300, static_cast<int>(state.range(0)));
     state.SetLabel(genrekit::nn::kernels::active_isa());
     for (auto _ : state) {
-        auto r = genrekit::train_model(cfg, table);
+        auto r = genrekit::train(cfg, table);
         benchmark::DoNotOptimize(r.history.back().loss);
         state.counters["final_loss"] = r.history.back().loss;
     }
@@ -62,7 +62,7 @@ void BM_SeedConfig10Epochs(benchmark::State& state) {
     const auto table = synthetic_table();
     const auto cfg = seed_config(10, static_cast<int>(state.range(0)));
     for (auto _ : state) {
-        auto r = genrekit::train_model(cfg, table);
+        auto r = genrekit::train(cfg, table);
         benchmark::DoNotOptimize(r.history.back().loss);
     }
 }

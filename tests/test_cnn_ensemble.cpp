@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "genrekit/atomic_file.hpp"
-#include "genrekit/cnn.hpp"
+#include "genrekit/metrics.hpp"
+#include "genrekit/train.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/synth.hpp"
@@ -52,13 +53,13 @@ protected:
         if (!ensemble.is_null()) j["ensemble"] = ensemble;
         return j;
     }
-    static CnnTrainResult train(const json& j) { return train_cnn(parse_cnn_config(j, "test")); }
+    static TrainResult run(const json& j) { return train(parse_train_config(j, "test")); }
 
     static fs::path dir_;
 };
 fs::path CnnEnsemble::dir_;
 
-std::vector<float> params_of(CnnModel& m, int k) { return m.network(k).snapshot(); }  // with the BatchNorm statistics
+std::vector<float> params_of(Model& m, int k) { return m.network(k).snapshot(); }  // with the BatchNorm statistics
 
 // Exact equality of two parameter vectors (the same seeded computation: tolerance 0); reports the
 // worst difference.
@@ -73,7 +74,7 @@ void expect_same_params(const std::vector<float>& got, const std::vector<float>&
     EXPECT_EQ(worst, 0.0) << what << ": worst |difference| " << worst << " at parameter " << at << " of " << got.size() << " (tolerance 0)";
 }
 
-std::vector<int> kept_epochs(const CnnTrainResult& r, int seed_index) {
+std::vector<int> kept_epochs(const TrainResult& r, int seed_index) {
     return r.metrics.at("ensemble").at("kept_epochs").at(static_cast<std::size_t>(seed_index)).get<std::vector<int>>();
 }
 
@@ -82,13 +83,13 @@ using gktest::expect_error;
 }  // namespace
 
 TEST_F(CnnEnsemble, WithoutValidationTheLastEpochsAreKeptNewestFirst) {
-    CnnTrainResult r = train(config(0, 4, {{"checkpoints", 3}}));
-    CnnModel& m = r.model;
+    TrainResult r = run(config(0, 4, {{"checkpoints", 3}}));
+    Model& m = r.model;
     ASSERT_EQ(m.members(), 3);
     EXPECT_EQ(kept_epochs(r, 0), (std::vector<int>{4, 3, 2}));
     EXPECT_EQ(r.metrics["ensemble"]["kept_by"], "last");
     // A single model trained for 4 (2) epochs is snapshot 0 (2): the same seeded computation.
-    CnnTrainResult four = train(config(0, 4, nullptr)), two = train(config(0, 2, nullptr));
+    TrainResult four = run(config(0, 4, nullptr)), two = run(config(0, 2, nullptr));
     EXPECT_EQ(four.model.members(), 1);
     expect_same_params(params_of(m, 0), params_of(four.model, 0), "member 0 vs a 4-epoch run");
     expect_same_params(params_of(m, 2), params_of(two.model, 0), "member 2 vs a 2-epoch run");
@@ -101,7 +102,7 @@ TEST_F(CnnEnsemble, WithValidationTheBestEpochsByTheMonitorAreKept) {
         SCOPED_TRACE(monitor);
         json j = config(0.25, 6, {{"checkpoints", 3}});
         j["checkpoint"] = {{"monitor", monitor}};  // keep_best stays false: checkpoints > 1 ranks by the monitor anyway
-        CnnTrainResult r = train(j);
+        TrainResult r = run(j);
         ASSERT_EQ(r.model.members(), 3);
         ASSERT_EQ(r.history.size(), 6u);
         // Expected: the epochs sorted best first by the monitor, ties to the earlier epoch.
@@ -120,16 +121,16 @@ TEST_F(CnnEnsemble, WithValidationTheBestEpochsByTheMonitorAreKept) {
         // Snapshot 0 is what checkpoint.keep_best keeps; snapshot 2 is the state after its epoch.
         json best = config(0.25, 6, nullptr);
         best["checkpoint"] = {{"keep_best", true}, {"monitor", monitor}};
-        CnnTrainResult rb = train(best);
+        TrainResult rb = run(best);
         expect_same_params(params_of(r.model, 0), params_of(rb.model, 0), "member 0 vs keep_best");
-        CnnTrainResult r3 = train(config(0.25, order[2], nullptr));
+        TrainResult r3 = run(config(0.25, order[2], nullptr));
         expect_same_params(params_of(r.model, 2), params_of(r3.model, 0),
                            "member 2 vs a run of " + std::to_string(order[2]) + " epochs");
     }
 }
 
 TEST_F(CnnEnsemble, SeedsTimesCheckpointsAreStoredSeedBySeed) {
-    CnnTrainResult r = train(config(0, 2, {{"members", 2}, {"checkpoints", 2}}));
+    TrainResult r = run(config(0, 2, {{"members", 2}, {"checkpoints", 2}}));
     ASSERT_EQ(r.model.members(), 4);
     EXPECT_EQ(r.metrics["ensemble"]["networks"], 4);
     EXPECT_EQ(kept_epochs(r, 0), (std::vector<int>{2, 1}));
@@ -137,18 +138,18 @@ TEST_F(CnnEnsemble, SeedsTimesCheckpointsAreStoredSeedBySeed) {
     // Member 2 is seed 5 + 1 after 2 epochs.
     json j = config(0, 2, nullptr);
     j["seed"] = 6;
-    CnnTrainResult s6 = train(j);
+    TrainResult s6 = run(j);
     expect_same_params(params_of(r.model, 2), params_of(s6.model, 0), "member 2 vs seed 6");
 }
 
 TEST_F(CnnEnsemble, ProbabilitiesAreTheMeanOfTheMembersAndTheBytesAreReproducible) {
     const json j = config(0.25, 4, {{"checkpoints", 3}});
     const std::string a = (dir_ / "a.safetensors").string(), b = (dir_ / "b.safetensors").string();
-    train(j).model.save(a);
-    train(j).model.save(b);
+    run(j).model.save(a);
+    run(j).model.save(b);
     EXPECT_TRUE(read_file(a, true) == read_file(b, true)) << "the same config and data give different model bytes";
 
-    CnnModel m = CnnModel::load(a);
+    Model m = Model::load(a);
     ASSERT_EQ(m.members(), 3);
     const std::string song = (dir_ / "audio" / "folk" / "folk.00001.wav").string();
     const TrackSpectrograms t = compute_spectrograms(song, m.params());
@@ -188,7 +189,7 @@ TEST_F(CnnEnsemble, ProbabilitiesAreTheMeanOfTheMembersAndTheBytesAreReproducibl
         std::cout << "[mean of members] " << what << ": worst |difference| " << worst << " (tolerance " << tol << ")\n";
         EXPECT_LE(worst, tol) << what << ": worst |difference| " << worst;
     };
-    check(m.predict(t).proba, "CnnModel::predict");
+    check(m.predict(t).proba, "Model::predict");
     const gktest::CliResult r = gktest::run_genrekit("predict --json --model " + a + " " + song);
     ASSERT_EQ(r.code, 0) << r.err;
     const json p = json::parse(r.out);
@@ -198,7 +199,7 @@ TEST_F(CnnEnsemble, ProbabilitiesAreTheMeanOfTheMembersAndTheBytesAreReproducibl
 }
 
 TEST_F(CnnEnsemble, ConfigErrorsNameTheKey) {
-    auto error_of = [&](const json& ensemble, int epochs = 4) { return expect_error([&] { parse_cnn_config(config(0, epochs, ensemble), "cfg.json"); }); };
+    auto error_of = [&](const json& ensemble, int epochs = 4) { return expect_error([&] { parse_train_config(config(0, epochs, ensemble), "cfg.json"); }); };
     EXPECT_NE(error_of({{"snapshots", 3}}).find("cfg.json: unknown key 'ensemble.snapshots' (known: members, checkpoints)"), std::string::npos);
     EXPECT_NE(error_of({{"checkpoints", "3"}}).find("cfg.json: ensemble.checkpoints must be an integer in [1, 32]"), std::string::npos);
     EXPECT_NE(error_of({{"checkpoints", 0}}).find("ensemble.checkpoints must be an integer in [1, 32]"), std::string::npos);
@@ -208,11 +209,11 @@ TEST_F(CnnEnsemble, ConfigErrorsNameTheKey) {
     EXPECT_NE(error_of({{"checkpoints", 5}}, 4).find("ensemble.checkpoints (5) exceeds epochs (4)"), std::string::npos);
     EXPECT_NE(error_of(json(3)).find("cfg.json: ensemble must be an object"), std::string::npos);
     // --set reaches the key, with the same checks.
-    EXPECT_EQ(parse_cnn_config(config(0, 4, nullptr), "cfg.json", {"ensemble.checkpoints=4"}).checkpoints, 4);
-    EXPECT_NE(expect_error([&] { parse_cnn_config(config(0, 4, nullptr), "cfg.json", {"ensemble.checkpoints=9"}); }).find("exceeds epochs (4)"),
+    EXPECT_EQ(parse_train_config(config(0, 4, nullptr), "cfg.json", {"ensemble.checkpoints=4"}).ensemble.checkpoints, 4);
+    EXPECT_NE(expect_error([&] { parse_train_config(config(0, 4, nullptr), "cfg.json", {"ensemble.checkpoints=9"}); }).find("exceeds epochs (4)"),
               std::string::npos);
     // The seed FMA config is the student project's ensemble of 5 checkpoints.
-    const CnnConfig fma = load_cnn_config(gktest::source_dir() + "/configs/seed_fma_cnn_mfcc.json");
-    EXPECT_EQ(fma.checkpoints, 5);
-    EXPECT_EQ(fma.members, 1);
+    const TrainConfig fma = load_train_config(gktest::source_dir() + "/configs/seed_fma_cnn_mfcc.json");
+    EXPECT_EQ(fma.ensemble.checkpoints, 5);
+    EXPECT_EQ(fma.ensemble.members, 1);
 }

@@ -9,7 +9,8 @@
 #include <unistd.h>
 
 #include "genrekit/audio.hpp"
-#include "genrekit/cnn.hpp"
+#include "genrekit/metrics.hpp"
+#include "genrekit/train.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
 #include "genrekit/stft.hpp"
@@ -157,13 +158,13 @@ TEST(CnnSpectrogram, SilenceAndSingleClassAreClearErrors) {
         save_audio((dir / "audio" / "rock" / ("r" + std::to_string(i) + ".wav")).string(), synth_clip("rock", i, 2.0, 22050), 22050);
     }
     save_audio((dir / "audio" / "rock" / "quiet.wav").string(), std::vector<float>(44100, 0.0f), 22050);
-    const auto cfg = parse_cnn_config(tiny_config((dir / "audio").string(), "none"), "test");
-    std::string m = expect_error([&] { train_cnn(cfg); });
+    const auto cfg = parse_train_config(tiny_config((dir / "audio").string(), "none"), "test");
+    std::string m = expect_error([&] { train(cfg); });
     EXPECT_NE(m.find("quiet.wav: silent"), std::string::npos) << m;
     EXPECT_TRUE(compute_spectrograms((dir / "audio" / "rock" / "quiet.wav").string(), small_params()).silent[0]);
 
-    const auto one = parse_cnn_config(tiny_config((dir / "audio" / "ambient").string(), "none"), "test");
-    m = expect_error([&] { train_cnn(one); });
+    const auto one = parse_train_config(tiny_config((dir / "audio" / "ambient").string(), "none"), "test");
+    m = expect_error([&] { train(one); });
     EXPECT_NE(m.find("only one class"), std::string::npos) << m;
 }
 
@@ -173,22 +174,22 @@ TEST(CnnSpectrogram, TrainsOnAudioFoldersAndRoundTrips) {
     sp.clips_per_class = 6;
     sp.seconds = 3.0;
     write_synth_dataset((dir / "audio").string(), sp);
-    const auto cfg = parse_cnn_config(tiny_config((dir / "audio").string(), (dir / "cache").string()), "test");
-    const CnnTrainResult r = train_cnn(cfg);
+    const auto cfg = parse_train_config(tiny_config((dir / "audio").string(), (dir / "cache").string()), "test");
+    const TrainResult r = train(cfg);
     const std::size_t total = 4 * 6;
-    EXPECT_EQ(r.train_tracks + r.valid_tracks + r.test_tracks, total);
-    EXPECT_EQ(r.metrics["test"]["tracks"], r.test_tracks);
+    EXPECT_EQ(r.split.train.size() + r.split.valid.size() + r.split.test.size(), total);
+    EXPECT_EQ(r.metrics["test"]["tracks"], r.split.test.size());
     const double acc = r.metrics["test"]["track_accuracy"];
-    std::cout << "[train] test track accuracy " << acc << " on " << r.test_tracks << " tracks, metrics " << r.metrics.dump() << "\n";
+    std::cout << "[train] test track accuracy " << acc << " on " << r.split.test.size() << " tracks, metrics " << r.metrics.dump() << "\n";
     EXPECT_GE(acc, 0.75);  // four very different generated styles
 
     const std::string path = (dir / "m.safetensors").string();
     r.model.save(path);
-    ASSERT_TRUE(CnnModel::is_cnn_model_file(path));
-    CnnModel a = CnnModel::load(path);
-    CnnModel b = CnnModel::load(path);
+    ASSERT_TRUE(Model::load(path).is_spectrogram());
+    Model a = Model::load(path);
+    Model b = Model::load(path);
     const std::string song = (dir / "audio" / "rock" / "rock.00000.wav").string();
-    const CnnTrackPrediction pa = a.predict_file(song), pb = b.predict_file(song);
+    const TrackPrediction pa = a.predict_file(song), pb = b.predict_file(song);
     EXPECT_EQ(pa.proba, pb.proba);
     const json j = prediction_json(a, pa, true);
     ASSERT_EQ(j["segments"].size(), 5u);  // 1 s every 0.5 s in 3 s
@@ -197,6 +198,6 @@ TEST(CnnSpectrogram, TrainsOnAudioFoldersAndRoundTrips) {
     EXPECT_TRUE(j["segments"][1]["label"].is_string());
     EXPECT_EQ(a.info()["config"]["front_end"]["n_mels"], 32);
     // A model trained again from the same config is the same model (seeded).
-    const CnnTrainResult r2 = train_cnn(cfg);
+    const TrainResult r2 = train(cfg);
     EXPECT_EQ(r2.history.back().loss, r.history.back().loss);
 }

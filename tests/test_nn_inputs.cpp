@@ -105,19 +105,19 @@ TEST(Train, EmptyOrOneClassTrainingSet) {
     TrainConfig c;
     c.epochs = 1;
     const std::string one_class = "filename,a,label\nx.00000.wav,1,rock\ny.00001.wav,2,rock\nz.00002.wav,3,rock\nw.00003.wav,4,rock\n";
-    EXPECT_ERROR_HAS(train_model(c, parse_feature_csv(one_class, "one.csv")), "only one class");
+    EXPECT_ERROR_HAS(train(c, parse_feature_csv(one_class, "one.csv")), "only one class");
     // A list split whose lists match nothing leaves the training set empty.
     const std::string list = (std::filesystem::temp_directory_path() / "genrekit_nn_empty_list.txt").string();
     write_file_atomic(list, "blues/blues.00099.wav\n");
     c.split.kind = "lists";
     c.split.train_lists = {list};
-    EXPECT_ERROR_HAS(train_model(c, parse_feature_csv(gktest::blobs_csv(), "b.csv")), "training set is empty");
+    EXPECT_ERROR_HAS(train(c, parse_feature_csv(gktest::blobs_csv(), "b.csv")), "training set is empty");
 }
 
 TEST(Eval, UnknownLabelIsAnError) {
     TrainConfig c;
     c.epochs = 1;
-    const auto r = train_model(c, parse_feature_csv(gktest::blobs_csv(), "b.csv"));
+    const auto r = train(c, parse_feature_csv(gktest::blobs_csv(), "b.csv"));
     const auto t = parse_feature_csv("filename,length,f0,f1,f2,f3,label\nq.00000.wav,1,1,2,3,4,zydeco\n", "e.csv");
     EXPECT_ERROR_HAS(evaluate_model(r.model, t), "e.csv:2: label 'zydeco' was never seen by the model");
 }
@@ -157,7 +157,7 @@ TEST(Split, FaultFilteredListsMatchTheKaggleCsv) {
     c.split.test_lists = {S + "test_filtered.txt"};
     const auto t = load_training_table(c);
     std::vector<int> classes(t.rows(), 0);
-    const Split s = make_split(t, classes, c.split, false);
+    const Split s = make_split(t.files, classes, c.split, false);
     EXPECT_EQ(s.train.size(), 443u + 197u);
     EXPECT_EQ(s.test.size(), 290u);
     EXPECT_EQ(s.unassigned, 70u);

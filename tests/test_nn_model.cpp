@@ -27,7 +27,7 @@ TrainResult trained() {
     TrainConfig c;
     c.layers = nlohmann::json::parse(R"([{"type":"dense","units":8},{"type":"relu"},{"type":"dense"}])");
     c.epochs = 3;
-    return train_model(c, parse_feature_csv(gktest::blobs_csv(), "blobs.csv"));
+    return train(c, parse_feature_csv(gktest::blobs_csv(), "blobs.csv"));
 }
 
 using gktest::expect_error;

@@ -236,16 +236,16 @@ TEST(Kernels, SigmoidIsAccurate) {
 
 TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
     const auto table = parse_feature_csv(gktest::blobs_csv(3, 30), "blobs.csv");
-    const auto a = train_model(seedish_config(1), table);
+    const auto a = train(seedish_config(1), table);
     for (int t : {2, 3}) {
-        const auto b = train_model(seedish_config(t), table);
+        const auto b = train(seedish_config(t), table);
         ASSERT_EQ(a.model.network().num_params(), b.model.network().num_params());
         EXPECT_EQ(0, std::memcmp(a.model.network().params(), b.model.network().params(), a.model.network().num_params() * sizeof(float)))
             << "threads = " << t << " (" << kernels::active_isa() << ")";
     }
     // Portable path: deterministic for a given count.
     ForceGeneric fg(true);
-    const auto c = train_model(seedish_config(2), table), d = train_model(seedish_config(2), table);
+    const auto c = train(seedish_config(2), table), d = train(seedish_config(2), table);
     EXPECT_EQ(0, std::memcmp(c.model.network().params(), d.model.network().params(), c.model.network().num_params() * sizeof(float)));
 }
 
@@ -288,9 +288,9 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
         }
     }
     const auto table = parse_feature_csv(gktest::blobs_csv(3, 30), "blobs.csv");
-    const auto wide = train_model(seedish_config(2), table);
+    const auto wide = train(seedish_config(2), table);
     ForceAvx2 narrow;
-    const auto ref = train_model(seedish_config(2), table);
+    const auto ref = train(seedish_config(2), table);
     EXPECT_EQ(0, std::memcmp(wide.model.network().params(), ref.model.network().params(), ref.model.network().num_params() * sizeof(float)))
         << "a model trained with the AVX-512 kernels differs from the AVX2 one";
 }

@@ -32,7 +32,7 @@ TrainConfig small_config() {
 
 TEST(NnTrain, PinnedLossSequence) {
     const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
-    const auto r = train_model(small_config(), table);
+    const auto r = train(small_config(), table);
     // Printed by a run of this test (default x86-64 build, g++ 12, Eigen 3.4) and pasted here; the training loss is the mean over
     // each epoch's mini-batches. A change in initialisation, shuffling, dropout, the layers, the loss or
     // Adam changes these numbers. Tolerance 1e-5 absolute (allows -march=native rounding differences).
@@ -54,15 +54,15 @@ TEST(NnTrain, PinnedLossSequence) {
 
 TEST(NnTrain, SameConfigSameModelBitForBit) {
     const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
-    const auto a = train_model(small_config(), table);
-    const auto b = train_model(small_config(), table);
+    const auto a = train(small_config(), table);
+    const auto b = train(small_config(), table);
     const auto& na = a.model.network();
     const auto& nb = b.model.network();
     ASSERT_EQ(na.num_params(), nb.num_params());
     EXPECT_EQ(0, std::memcmp(na.params(), nb.params(), na.num_params() * sizeof(float)));
     auto c = small_config();
     c.seed = 8;
-    const auto d = train_model(c, table);
+    const auto d = train(c, table);
     EXPECT_NE(0, std::memcmp(na.params(), d.model.network().params(), na.num_params() * sizeof(float)));
 }
 
@@ -79,7 +79,7 @@ TEST(NnTrain, WeightDecayLeavesBatchNormStatisticsAlone) {
         c.optimizer.type = opt;
         c.optimizer.weight_decay = wd;
         const std::string path = ::testing::TempDir() + "/bn_decay.safetensors";
-        train_model(c, table).model.save(path);
+        train(c, table).model.save(path);
         const SafeTensors st = load_safetensors(path);
         std::vector<float> v;
         for (const char* name : {"layers.0.running_mean", "layers.0.running_var"}) {
@@ -107,7 +107,7 @@ TEST(NnTrain, LearnsSeparableBlobs) {
     const auto table = parse_feature_csv(gktest::blobs_csv(3, 40), "blobs.csv");
     auto c = small_config();
     c.epochs = 40;
-    const auto r = train_model(c, table);
+    const auto r = train(c, table);
     EXPECT_GT(r.metrics["valid"]["accuracy"].get<double>(), 0.8) << r.metrics.dump();
 }
 
@@ -121,7 +121,7 @@ TEST(NnTrain, KeepBestAndEarlyStopping) {
     c.reduce_lr_on_plateau.enabled = true;
     c.reduce_lr_on_plateau.patience = 2;
     c.reduce_lr_on_plateau.factor = 0.5;
-    const auto r = train_model(c, table);
+    const auto r = train(c, table);
     EXPECT_LT(r.history.size(), 200u);
     // The kept model is the best epoch's: its validation loss equals that epoch's logged value.
     const double logged = r.history[static_cast<std::size_t>(r.best_epoch - 1)].val_loss;
@@ -139,7 +139,7 @@ TEST(NnTrain, SegmentsOfATrackStayTogether) {
     c.epochs = 2;
     for (const char* kind : {"random", "kfold"}) {
         c.split.kind = kind;
-        const auto r = train_model(c, table);
+        const auto r = train(c, table);
         EXPECT_EQ(r.model.front_end()["mode"], "3s");
         EXPECT_NO_THROW(assert_tracks_disjoint(r.split, track_ids(table.files, true)));
         EXPECT_EQ(r.split.train.size() % 4, 0u);
@@ -182,7 +182,7 @@ TEST(Normalization, LogZscoreUsesTrainingRowsAndTravelsWithTheModel) {
     auto c = small_config();
     c.normalization = "log_zscore";
     const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
-    const auto r = train_model(c, table);
+    const auto r = genrekit::train(c, table);
     const std::string path = ::testing::TempDir() + "/log_zscore.safetensors";
     r.model.save(path);
     const Model m = Model::load(path);
@@ -201,7 +201,7 @@ TEST(CrossValidation, FoldsAreDisjointByTrackAndCoverEveryRowOnce) {
     std::vector<int> seen(table.rows(), 0);
     for (int fold = 0; fold < k; ++fold) {
         const TrainConfig fc = cv_fold_config(c, k, fold);
-        const Split s = make_split(table, classes, fc.split, true);
+        const Split s = make_split(table.files, classes, fc.split, true);
         EXPECT_NO_THROW(assert_tracks_disjoint(s, tracks));
         EXPECT_FALSE(s.valid.empty());
         EXPECT_EQ(s.train.size() + s.valid.size() + s.test.size(), table.rows());

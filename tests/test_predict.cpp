@@ -27,7 +27,7 @@ genrekit::Model train_on(const std::string& csv, const std::string& extra_json =
     j.merge_patch(nlohmann::json::parse(extra_json));
     j["data"]["csv"] = csv;
     const auto cfg = genrekit::parse_train_config(j, "test config");
-    return genrekit::train_model(cfg, genrekit::load_training_table(cfg)).model;
+    return genrekit::train(cfg, genrekit::load_training_table(cfg)).model;
 }
 
 std::string stem(const std::string& path) {

@@ -4,7 +4,6 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "genrekit/cnn.hpp"
 #include "genrekit/predict.hpp"
 #include "tools.hpp"
 
@@ -31,17 +30,9 @@ int run(const Args& a) {
     PredictOptions opt;
     opt.jobs = a.jobs;
     opt.on_message = [](const std::string& line) { std::cerr << line << "\n"; };
-    PredictReport report;
-    std::vector<std::string> labels;
-    if (CnnModel::is_cnn_model_file(a.model)) {  // spectrogram CNN: segment probabilities averaged per file
-        CnnModel cnn = CnnModel::load(a.model);
-        report = predict_files_cnn(cnn, a.files, opt);
-        labels = cnn.labels();
-    } else {
-        const Model model = Model::load(a.model);
-        report = predict_files(model, a.files, opt);
-        labels = model.labels();
-    }
+    const Model model = Model::load(a.model);
+    const PredictReport report = predict_files(model, a.files, opt);
+    const std::vector<std::string>& labels = model.labels();
     for (const FilePrediction& f : report.files) {
         if (a.json) {
             nlohmann::ordered_json j;

@@ -2,13 +2,14 @@
 // keep every segment of a track on one side, and normalization statistics.
 //
 //   auto tracks = genrekit::track_ids(table.files, segmented);   // "blues.00000.3.wav" -> "blues.00000"
-//   genrekit::Split s = genrekit::make_split(table, classes, cfg.split, segmented);
+//   genrekit::Split s = genrekit::make_split(table.files, classes, cfg.split, segmented);
 //   genrekit::Normalizer norm = genrekit::Normalizer::fit("zscore", table.features, s.train);
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,12 @@ struct Split {
     std::size_t unassigned = 0;                   // rows in no list (split.kind = lists)
 };
 
-// `classes`: the class index of every row. Throws genrekit::Error when a track's rows
-// disagree on the label, a list file cannot be read, or a track is in two lists.
-Split make_split(const FeatureTable& t, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented);
+// Items to split: the file name of every item (a feature row, or a whole track of audio) and its
+// class index; `where(i)` names item i in errors ("file.csv:12"; default: its file name). Throws
+// genrekit::Error when a track's items disagree on the label, a list file cannot be read, or a
+// track is in two lists.
+Split make_split(const std::vector<std::string>& files, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented,
+                 const std::function<std::string(std::size_t)>& where = {});
 
 // Throws (a bug, not bad input) unless every track's rows are all on one side.
 void assert_tracks_disjoint(const Split& s, const std::vector<std::string>& tracks);

@@ -56,4 +56,27 @@ FeatureTable read_eval_table(const Model& model, const std::string& csv_path);
 Evaluation evaluate_model(const Model& model, const FeatureTable& table);
 nlohmann::json evaluation_json(const Evaluation& ev, const Model& model, const FeatureTable& table);
 
+// Track-level evaluation of a spectrogram model on labelled audio (folders of <label>/ sub-folders).
+struct AudioEvaluation {
+    std::vector<TrackPrediction> tracks;
+    std::vector<int> truth;
+    std::vector<std::string> failures;   // "path: problem"
+    double track_accuracy = 0, vote_accuracy = 0, segment_accuracy = 0;
+    std::size_t segments = 0;
+};
+AudioEvaluation evaluate_audio(const Model& model, const std::vector<std::string>& inputs, const std::string& manifest = "");
+nlohmann::json prediction_json(const Model& model, const TrackPrediction& p, bool with_segments);
+
+// `genrekit eval`: a model on labelled data of its kind (a feature CSV, or a folder of labelled
+// audio scored per track), as the report text, the JSON report, the confusion matrix to draw and
+// the inputs that could not be evaluated.
+struct DataEvaluation {
+    std::string text;
+    nlohmann::json json;
+    ClassificationReport confusion;  // rows for feature models, tracks for spectrogram models
+    std::string confusion_title;     // "<model file> on <data file>[ (tracks)]"
+    std::vector<std::string> failures;
+};
+DataEvaluation evaluate(const Model& model, const std::string& data);
+
 }  // namespace genrekit

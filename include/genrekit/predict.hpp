@@ -1,7 +1,7 @@
-// Predicting the genre of audio files with a trained feature model: each file is
-// featurized with the model's own front end through the same code as
-// `genrekit featurize`, segment probabilities are averaged per file, and the
-// file's tempo is reported.
+// Predicting the genre of audio files with a trained model: each file goes through the model's
+// own front end (feature models: the same code as `genrekit featurize`; spectrogram models:
+// segments of its spectrogram), segment probabilities are averaged per file, and the file's
+// tempo is reported (NaN when it cannot be computed).
 //
 //   genrekit::Model model = genrekit::Model::load("model.safetensors");
 //   auto report = genrekit::predict_files(model, {"song.mp3"}, {});
@@ -30,7 +30,7 @@ struct FilePrediction {
     int label = 0;                      // argmax of probabilities
     int majority = 0;                   // the label most segments voted for (ties: lowest index)
     double bpm = 0;                     // tempo (librosa beat_track); median over segments for segment models
-    std::vector<SegmentPrediction> segments;  // one per segment (a single one for whole-file models)
+    std::vector<SegmentPrediction> segments;  // one per (non-silent) segment (a single one for whole-file models)
 };
 
 struct PredictOptions {
@@ -50,7 +50,8 @@ struct PredictReport {
 SegmentSpec segments_for_front_end(const nlohmann::json& front_end);
 
 // Files and folders (searched as `featurize` does). Throws Error when the model needs
-// features the featurizer does not produce.
+// features the featurizer does not produce. Spectrogram models: short, silent or unreadable
+// files go to failures; options.jobs sets the network's threads.
 PredictReport predict_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options);
 
 // Indices of the model's feature columns in gtzan_feature_columns(), or Error naming the

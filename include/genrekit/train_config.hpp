@@ -2,7 +2,8 @@
 // the struct initialisers below), unknown keys and wrong types are errors naming the key.
 //
 //   auto cfg = genrekit::load_train_config("configs/mlp_gtzan30.json", {"optimizer.lr=0.001"});
-//   nlohmann::json resolved = genrekit::to_json(cfg);   // every key, as stored in model files
+//   nlohmann::json resolved = genrekit::to_json(cfg);   // every key (augment, ensemble: when set)
+//   nlohmann::json stored = genrekit::stored_config(cfg);  // as stored in model files
 //
 // JSON layout (defaults shown):
 //   { "data": {"csv": "", "label_column": "label", "file_column": "filename",
@@ -22,7 +23,30 @@
 //     "batch_size": 32, "epochs": 100, "seed": 0, "threads": 1, "label_smoothing": 0,
 //     "reduce_lr_on_plateau": {"enabled": false, "monitor": "val_loss", "factor": 0.1, "patience": 10, "min_lr": 0},
 //     "early_stopping": {"enabled": false, "monitor": "val_loss", "patience": 20, "min_delta": 0},
-//     "checkpoint": {"keep_best": false, "monitor": "val_loss"} }
+//     "checkpoint": {"keep_best": false, "monitor": "val_loss"},
+//     "augment": {"mixup_alpha": 0,                   // > 0: mixup with lambda ~ Beta(alpha, alpha), one per batch
+//                 "time_shift": 0, "time_masks": 0, "time_mask_frames": 0,   // spectrogram models only:
+//                 "freq_masks": 0, "freq_mask_bands": 0},                    //  shift and SpecAugment masks
+//     "ensemble": {"members": 1, "checkpoints": 1},
+//     "_comment": "..." }                             // free text, ignored
+// A layer may carry "l2": lambda (adds lambda * sum(weight^2) to the loss, Keras
+// kernel_regularizer style).
+// Ensembles: members K: K training runs from seeds seed, seed+1, ... (a seed ensemble).
+//   checkpoints C: a snapshot ensemble from each run. With a validation set, the parameters of
+//   the C best epochs by checkpoint.monitor (ties: the earlier epoch) are kept, whatever
+//   checkpoint.keep_best says; without one, those of the last C epochs. C = 1 (default) is
+//   the single model: the keep_best epoch, else the last one.
+//   The two multiply: the file holds K x C networks as members ("members.<i>." tensors), seed by
+//   seed, each seed's snapshots best first (validation: member 0 of a seed is the epoch
+//   keep_best would keep) or newest first (none). Predictions average all members'
+//   probabilities with equal weight. K x C <= 32; C <= epochs. When early stopping ends a run
+//   before C epochs, that run keeps every epoch it ran (fewer members; metrics.ensemble lists
+//   the kept epochs per seed).
+// Spectrogram models (front_end.kind "spectrogram") take audio instead of a CSV:
+//   "data": {"audio": ["genres_original/"], "cache_dir": ""}   // folders of <label>/ sub-folders or files
+//   "front_end": {"kind": "spectrogram", ...SpectrogramParams keys...}
+// and no "normalization" (they use per-band standardization); their splits are made per TRACK
+// and every segment follows its track. Silent segments are not trained on or voted.
 // Monitors: val_loss (lower is better) or val_acc (higher is better); they need a validation set.
 // Relative paths (data.csv, split.*_lists) are resolved against the config file's folder.
 //
@@ -33,10 +57,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "genrekit/nn/optim.hpp"
+#include "genrekit/spectrogram_dataset.hpp"
 
 namespace genrekit {
 
@@ -83,6 +109,26 @@ struct CheckpointConfig {
     std::string monitor = "val_loss";
 };
 
+struct AugmentConfig {
+    int time_shift = 0;         // max frames of random circular shift along time (spectrograms)
+    int time_masks = 0, time_mask_frames = 0;   // SpecAugment: masks of up to N frames (spectrograms)
+    int freq_masks = 0, freq_mask_bands = 0;    // SpecAugment: masks of up to N bands (spectrograms)
+    double mixup_alpha = 0;     // > 0: mixup with lambda ~ Beta(alpha, alpha)
+    bool spectrogram_only() const { return time_shift || time_masks || time_mask_frames || freq_masks || freq_mask_bands; }
+};
+
+struct EnsembleConfig {
+    int members = 1;      // seeds
+    int checkpoints = 1;  // snapshots kept per seed
+};
+
+// The audio side of a spectrogram config.
+struct SpectrogramConfig {
+    std::vector<std::string> audio;   // data.audio
+    std::string cache_dir;            // data.cache_dir ("" default, "none")
+    SpectrogramParams params;         // front_end
+};
+
 struct TrainConfig {
     DataConfig data;
     FrontEndConfig front_end;
@@ -98,6 +144,11 @@ struct TrainConfig {
     PlateauConfig reduce_lr_on_plateau;
     EarlyStoppingConfig early_stopping;
     CheckpointConfig checkpoint;
+    AugmentConfig augment;
+    EnsembleConfig ensemble;
+    std::vector<double> l2;  // per layer (taken out of the layer specs)
+    std::optional<SpectrogramConfig> spectrogram;  // set for front_end.kind "spectrogram"
+    nlohmann::json resolved;  // spectrogram configs: the document as given (with overrides), stored in the model
 };
 
 nlohmann::ordered_json to_json(const TrainConfig& c);
@@ -105,6 +156,10 @@ nlohmann::ordered_json to_json(const TrainConfig& c);
 TrainConfig parse_train_config(const nlohmann::json& j, const std::string& source, const std::vector<std::string>& overrides = {},
                                const std::string& base_dir = "");
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// The config as stored in a model's metadata.
+nlohmann::json stored_config(const TrainConfig& c);
+// --data: a feature CSV (data.csv) or, for spectrogram configs, an audio folder (data.audio).
+void set_data_path(TrainConfig& c, const std::string& path);
 // Applies one "a.b.c=value" override to a JSON document (creating objects on the way).
 void apply_override(nlohmann::json& j, const std::string& assignment);
 

@@ -68,8 +68,9 @@ std::set<std::string> read_list(const std::string& path) {
 
 }  // namespace
 
-Split make_split(const FeatureTable& t, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented) {
-    const auto tracks = track_ids(t.files, segmented);
+Split make_split(const std::vector<std::string>& files, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented,
+                 const std::function<std::string(std::size_t)>& where) {
+    const auto tracks = track_ids(files, segmented);
     // Tracks in first-appearance order, with their rows and their (single) class.
     std::vector<std::string> order;
     std::map<std::string, std::vector<std::size_t>> rows_of;
@@ -78,7 +79,7 @@ Split make_split(const FeatureTable& t, const std::vector<int>& classes, const S
         auto [it, fresh] = class_of.emplace(tracks[r], classes[r]);
         if (fresh) order.push_back(tracks[r]);
         else if (it->second != classes[r])
-            throw Error(t.path + ":" + std::to_string(t.lines[r]) + ": track '" + tracks[r] + "' has rows with different labels");
+            throw Error((where ? where(r) : files[r]) + ": track '" + tracks[r] + "' has rows with different labels");
         rows_of[tracks[r]].push_back(r);
     }
     Split s;

@@ -3,30 +3,75 @@
 #include <cmath>
 #include <cstring>
 
-#include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/safetensors.hpp"
 #include "genrekit/sha256.hpp"
+#include "nn/parallel.hpp"
 
 namespace genrekit {
 
 using json = nlohmann::json;
-static const char* kFormat = "genrekit.mlp.v1";
 
-Model::Model(const json& layers, std::vector<std::string> labels, std::vector<std::string> feature_columns, Normalizer norm,
-             json front_end)
-    : labels_(std::move(labels)), features_(std::move(feature_columns)), norm_(std::move(norm)), front_end_(std::move(front_end)) {
-    net_ = std::make_unique<nn::Network<float>>(layers, nn::Shape{static_cast<std::int64_t>(features_.size())});
-    if (nn::shape_size(net_->output_shape()) != static_cast<std::int64_t>(labels_.size()))
-        throw Error("model: the network has " + std::to_string(nn::shape_size(net_->output_shape())) + " outputs but there are " +
-                    std::to_string(labels_.size()) + " labels (make the last layer dense with one unit per class)");
-    if (norm_.shift.size() != features_.size()) throw Error("model: normalization statistics do not match the feature columns");
+namespace {
+const char* kFormat = "genrekit.model.v2";
+// Earlier formats of the same layout: feature models with one member, spectrogram models.
+const char* kFeatureFormatV1 = "genrekit.mlp.v1";
+const char* kSpectrogramFormatV1 = "genrekit.cnn.v1";
+
+std::string tensor_name(std::size_t members, std::size_t k, const std::string& name) {
+    return members == 1 ? name : "members." + std::to_string(k) + "." + name;
+}
+}  // namespace
+
+FrontEnd FrontEnd::features(std::vector<std::string> columns, Normalizer norm, json spec) {
+    FrontEnd f;
+    f.columns = std::move(columns);
+    f.norm = std::move(norm);
+    f.spec = std::move(spec);
+    if (f.norm.shift.size() != f.columns.size()) throw Error("model: normalization statistics do not match the feature columns");
+    return f;
+}
+
+FrontEnd FrontEnd::spectrograms(SpectrogramParams p, BandStandardizer z) {
+    p.validate();
+    if (z.mean.size() != static_cast<std::size_t>(p.bands())) throw Error("model: standardization does not match the front end's bands");
+    FrontEnd f;
+    f.spectrogram = true;
+    f.params = std::move(p);
+    f.z = std::move(z);
+    return f;
+}
+
+nn::Shape FrontEnd::input_shape() const {
+    if (spectrogram) return nn::Shape{1, params.bands(), params.frames()};
+    return nn::Shape{static_cast<std::int64_t>(columns.size())};
+}
+
+json FrontEnd::to_json() const {
+    if (!spectrogram) return spec;
+    json j = params.to_json();
+    j["kind"] = "spectrogram";
+    j["standardization"] = z.to_json();
+    return j;
+}
+
+Model::Model(const json& layers, std::vector<std::string> labels, FrontEnd fe, int members) : labels_(std::move(labels)), fe_(std::move(fe)) {
+    if (labels_.size() < 2) throw Error("model: needs at least 2 labels");
+    if (members < 1) throw Error("model: needs at least one member network");
+    for (int k = 0; k < members; ++k) {
+        nets_.push_back(std::make_unique<nn::Network<float>>(layers, fe_.input_shape()));
+        if (nn::shape_size(nets_.back()->output_shape()) != static_cast<std::int64_t>(labels_.size()))
+            throw Error("model: the network has " + std::to_string(nn::shape_size(nets_.back()->output_shape())) + " outputs but there are " +
+                        std::to_string(labels_.size()) + " labels (make the last layer dense with one unit per class)");
+    }
 }
 
 Model::Model(Model&&) noexcept = default;
 Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
+
+json Model::front_end() const { return fe_.to_json(); }
 
 int Model::label_index(const std::string& label) const {
     for (std::size_t i = 0; i < labels_.size(); ++i)
@@ -34,46 +79,26 @@ int Model::label_index(const std::string& label) const {
     return -1;
 }
 
-RowMatrixXd Model::predict_proba(const RowMatrixXd& raw) const {
-    const auto F = static_cast<Eigen::Index>(features_.size()), K = static_cast<Eigen::Index>(labels_.size());
-    if (raw.cols() != F)
-        throw Error("predict: got " + std::to_string(raw.cols()) + " feature values per row, the model expects " + std::to_string(F));
-    if (!raw.allFinite()) throw Error("predict: feature values must be finite (got NaN or inf)");
-    RowMatrixXd out(raw.rows(), K);
-    constexpr Eigen::Index kChunk = 256;
-    nn::Mat<float> x(F, std::min<Eigen::Index>(kChunk, std::max<Eigen::Index>(raw.rows(), 1))), p(K, x.cols());
-    for (Eigen::Index r0 = 0; r0 < raw.rows(); r0 += kChunk) {
-        const Eigen::Index n = std::min(kChunk, raw.rows() - r0);
-        for (Eigen::Index i = 0; i < n; ++i) norm_.apply(raw.row(r0 + i).data(), x.col(i).data());
-        auto logits = net_->forward(nn::CMatView<float>(x.data(), F, n), {});
-        nn::softmax<float>(logits, nn::MatView<float>(p.data(), K, n));
-        out.middleRows(r0, n) = p.leftCols(n).transpose().cast<double>();
-    }
-    return out;
-}
-
-std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) const {
-    RowMatrixXd m(1, static_cast<Eigen::Index>(raw_row.size()));
-    for (std::size_t i = 0; i < raw_row.size(); ++i) m(0, static_cast<Eigen::Index>(i)) = raw_row[i];
-    const RowMatrixXd p = predict_proba(m);
-    return std::vector<double>(p.data(), p.data() + p.size());
-}
-
 void Model::save(const std::string& path) const {
     SafeTensors st;
     Sha256 h;
-    for (const auto& e : net_->tensors()) {
-        SafeTensor t{e.name, e.shape, std::vector<float>(net_->data(e), net_->data(e) + e.size)};
-        h.update(t.data.data(), t.data.size() * sizeof(float));
-        st.tensors.push_back(std::move(t));
-    }
+    for (std::size_t k = 0; k < nets_.size(); ++k)
+        for (const auto& e : nets_[k]->tensors()) {
+            const float* p = nets_[k]->data(e);
+            SafeTensor t{tensor_name(nets_.size(), k, e.name), e.shape, std::vector<float>(p, p + e.size)};
+            h.update(t.data.data(), t.data.size() * sizeof(float));
+            st.tensors.push_back(std::move(t));
+        }
     st.metadata["format"] = kFormat;
     st.metadata["genrekit_version"] = GENREKIT_VERSION;
-    st.metadata["architecture"] = json{{"input_shape", net_->input_shape()}, {"layers", net_->layers_json()}}.dump();
+    st.metadata["architecture"] =
+        json{{"input_shape", nets_[0]->input_shape()}, {"layers", nets_[0]->layers_json()}, {"members", nets_.size()}}.dump();
     st.metadata["labels"] = json(labels_).dump();
-    st.metadata["feature_columns"] = json(features_).dump();
-    st.metadata["normalization"] = norm_.to_json().dump();
-    st.metadata["front_end"] = front_end_.dump();
+    if (!fe_.spectrogram) {
+        st.metadata["feature_columns"] = json(fe_.columns).dump();
+        st.metadata["normalization"] = fe_.norm.to_json().dump();
+    }
+    st.metadata["front_end"] = front_end().dump();
     st.metadata["tensors_sha256"] = h.hex();
     for (auto it = info_.begin(); it != info_.end(); ++it) {
         if (st.metadata.count(it.key())) throw Error("model: info key '" + it.key() + "' is reserved");
@@ -84,56 +109,82 @@ void Model::save(const std::string& path) const {
 
 Model Model::load(const std::string& path) {
     const SafeTensors st = load_safetensors(path);
-    auto meta = [&](const std::string& key) -> json {
+    auto text = [&](const std::string& key) -> const std::string& {
         auto it = st.metadata.find(key);
         if (it == st.metadata.end()) throw Error(path + ": not a genrekit model: __metadata__ has no '" + key + "'");
-        if (key == "format" || key == "genrekit_version" || key == "tensors_sha256") return it->second;
+        return it->second;
+    };
+    auto meta = [&](const std::string& key) -> json {
         try {
-            return json::parse(it->second);
+            return json::parse(text(key));
         } catch (const json::exception& e) {
             throw Error(path + ": __metadata__ '" + key + "' is not valid JSON (tampered?): " + e.what());
         }
     };
-    if (meta("format") != kFormat)
-        throw Error(path + ": model format '" + meta("format").get<std::string>() + "' is not '" + kFormat + "'");
-    const json arch = meta("architecture");
-    std::vector<std::string> labels, features;
+    const std::string format = text("format");
+    if (format != kFormat && format != kFeatureFormatV1 && format != kSpectrogramFormatV1)
+        throw Error(path + ": model format '" + format + "' is not '" + kFormat + "' (nor an earlier " + kFeatureFormatV1 + " or " +
+                    kSpectrogramFormatV1 + ")");
+    const json arch = meta("architecture"), fe_json = meta("front_end");
+    std::vector<std::string> labels;
     try {
         labels = meta("labels").get<std::vector<std::string>>();
-        features = meta("feature_columns").get<std::vector<std::string>>();
     } catch (const json::exception& e) {
-        throw Error(path + ": labels/feature_columns metadata malformed: " + e.what());
+        throw Error(path + ": labels metadata malformed: " + e.what());
     }
     if (labels.size() < 2) throw Error(path + ": the model has fewer than 2 labels");
-    if (!arch.is_object() || !arch.contains("layers") || !arch.contains("input_shape") ||
-        arch["input_shape"] != json{static_cast<std::int64_t>(features.size())})
-        throw Error(path + ": architecture metadata does not match the " + std::to_string(features.size()) + " feature columns");
-    Normalizer norm = Normalizer::from_json(meta("normalization"), features.size(), path);
+    if (!arch.is_object() || !arch.contains("layers") || !arch.contains("input_shape"))
+        throw Error(path + ": architecture metadata malformed (needs layers and input_shape)");
     std::unique_ptr<Model> m;
     try {
-        m = std::make_unique<Model>(arch["layers"], labels, features, norm, meta("front_end"));
+        FrontEnd fe;
+        if (fe_json.is_object() && fe_json.value("kind", "") == "spectrogram") {
+            json params = fe_json;
+            params.erase("standardization");
+            const SpectrogramParams p = SpectrogramParams::from_json(params, path + " front_end");
+            fe = FrontEnd::spectrograms(p, BandStandardizer::from_json(fe_json.at("standardization"), p.bands(), path));
+        } else {
+            std::vector<std::string> features;
+            try {
+                features = meta("feature_columns").get<std::vector<std::string>>();
+            } catch (const json::exception& e) {
+                throw Error(path + ": feature_columns metadata malformed: " + e.what());
+            }
+            fe = FrontEnd::features(features, Normalizer::from_json(meta("normalization"), features.size(), path), fe_json);
+        }
+        if (arch["input_shape"] != json(fe.input_shape()))
+            throw Error(path + ": architecture metadata does not match the front end's input shape " + nn::shape_str(fe.input_shape()));
+        m = std::make_unique<Model>(arch["layers"], labels, std::move(fe), arch.value("members", 1));
+    } catch (const json::exception& e) {
+        throw Error(path + ": metadata malformed: " + e.what());
     } catch (const Error& e) {
-        throw Error(path + ": " + e.what());
+        const std::string what = e.what();
+        throw Error(what.rfind(path, 0) == 0 ? what : path + ": " + what);
     }
     // Every parameter tensor must be present with exactly the architecture's shape; nothing extra.
-    auto& net = *m->net_;
     Sha256 h;
-    for (const auto& e : net.tensors()) {
-        const SafeTensor* t = st.find(e.name);
-        if (!t) throw Error(path + ": tensor '" + e.name + "' required by the architecture is missing");
-        if (t->shape != e.shape)
-            throw Error(path + ": tensor '" + e.name + "' has shape " + nn::shape_str(t->shape) + ", the architecture needs " + nn::shape_str(e.shape));
-        std::memcpy(net.data(e), t->data.data(), e.size * sizeof(float));
-        h.update(t->data.data(), e.size * sizeof(float));
+    std::size_t count = 0;
+    for (std::size_t k = 0; k < m->nets_.size(); ++k) {
+        auto& net = *m->nets_[k];
+        for (const auto& e : net.tensors()) {
+            const std::string name = tensor_name(m->nets_.size(), k, e.name);
+            const SafeTensor* t = st.find(name);
+            if (!t) throw Error(path + ": tensor '" + name + "' required by the architecture is missing");
+            if (t->shape != e.shape)
+                throw Error(path + ": tensor '" + name + "' has shape " + nn::shape_str(t->shape) + ", the architecture needs " + nn::shape_str(e.shape));
+            std::memcpy(net.data(e), t->data.data(), e.size * sizeof(float));
+            h.update(t->data.data(), e.size * sizeof(float));
+            ++count;
+        }
     }
-    if (st.tensors.size() != net.tensors().size())
-        throw Error(path + ": file has " + std::to_string(st.tensors.size()) + " tensors, the architecture has " + std::to_string(net.tensors().size()));
-    if (h.hex() != meta("tensors_sha256").get<std::string>())
-        throw Error(path + ": tensor data does not match its recorded sha256 (file modified or corrupted)");
-    if (!net.all_finite()) throw Error(path + ": parameter values are not finite");
+    if (st.tensors.size() != count)
+        throw Error(path + ": file has " + std::to_string(st.tensors.size()) + " tensors, the architecture has " + std::to_string(count));
+    if (h.hex() != text("tensors_sha256")) throw Error(path + ": tensor data does not match its recorded sha256 (file modified or corrupted)");
+    for (const auto& net : m->nets_)
+        if (!net->all_finite()) throw Error(path + ": parameter values are not finite");
     for (const auto& [k, v] : st.metadata) {
-        if (k == "format" || k == "genrekit_version" || k == "architecture" || k == "labels" || k == "feature_columns" ||
-            k == "normalization" || k == "front_end" || k == "tensors_sha256")
+        if (k == "format" || k == "genrekit_version" || k == "architecture" || k == "labels" || k == "feature_columns" || k == "normalization" ||
+            k == "front_end" || k == "tensors_sha256")
             continue;
         try {
             m->info_[k] = json::parse(v);
@@ -143,6 +194,90 @@ Model Model::load(const std::string& path) {
     }
     m->path_ = path;
     return std::move(*m);
+}
+
+Eigen::MatrixXf Model::proba(const float* x, std::int64_t n) const {
+    const std::int64_t F = fe_.input_size(), K = static_cast<std::int64_t>(labels_.size());
+    // Chunk sizes as each front end always used (rows: 256, segments: 64).
+    const std::int64_t chunk = fe_.spectrogram ? 64 : 256;
+    Eigen::MatrixXf out = Eigen::MatrixXf::Zero(K, n);
+    nn::Mat<float> p(K, std::min(chunk, std::max<std::int64_t>(n, 1)));
+    for (const auto& net : nets_) {
+        net->set_pool(nn::shared_pool());  // now: set_num_threads may have replaced the pool since the last call
+        for (std::int64_t c0 = 0; c0 < n; c0 += chunk) {
+            const std::int64_t m = std::min(chunk, n - c0);
+            auto logits = net->forward(nn::CMatView<float>(x + c0 * F, F, m), {});
+            nn::softmax<float>(logits, nn::MatView<float>(p.data(), K, m));
+            out.middleCols(c0, m) += p.leftCols(m);
+        }
+        net->set_pool(nullptr);
+    }
+    out /= static_cast<float>(nets_.size());
+    return out;
+}
+
+RowMatrixXd Model::predict_proba(const RowMatrixXd& raw) const {
+    if (fe_.spectrogram) throw Error("predict: a spectrogram model takes audio, not feature rows");
+    const auto F = static_cast<Eigen::Index>(fe_.columns.size());
+    if (raw.cols() != F)
+        throw Error("predict: got " + std::to_string(raw.cols()) + " feature values per row, the model expects " + std::to_string(F));
+    if (!raw.allFinite()) throw Error("predict: feature values must be finite (got NaN or inf)");
+    nn::Mat<float> x(F, raw.rows());
+    for (Eigen::Index i = 0; i < raw.rows(); ++i) fe_.norm.apply(raw.row(i).data(), x.col(i).data());
+    return proba(x.data(), raw.rows()).transpose().cast<double>();
+}
+
+std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) const {
+    RowMatrixXd m(1, static_cast<Eigen::Index>(raw_row.size()));
+    for (std::size_t i = 0; i < raw_row.size(); ++i) m(0, static_cast<Eigen::Index>(i)) = raw_row[i];
+    const RowMatrixXd p = predict_proba(m);
+    return std::vector<double>(p.data(), p.data() + p.size());
+}
+
+TrackPrediction Model::predict(const TrackSpectrograms& t) const {
+    if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
+    const SpectrogramParams& fp = fe_.params;
+    if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
+    const std::int64_t F = fe_.input_size(), K = static_cast<std::int64_t>(labels_.size());
+    std::vector<float> x;
+    std::vector<std::size_t> used;
+    for (std::size_t s = 0; s < t.size(); ++s) {
+        if (t.silent[s]) continue;
+        used.push_back(s);
+        x.insert(x.end(), t.data(s), t.data(s) + F);
+        fe_.z.apply(x.data() + (used.size() - 1) * static_cast<std::size_t>(F), fp.frames());
+    }
+    if (used.empty())
+        throw Error(t.path + ": silent: every segment peaks below " + std::to_string(static_cast<int>(fp.silence_db)) + " dBFS, nothing to classify");
+    const Eigen::MatrixXf p = proba(x.data(), static_cast<std::int64_t>(used.size()));
+    TrackPrediction r;
+    r.path = t.path;
+    r.proba.assign(static_cast<std::size_t>(K), 0.0);
+    r.votes.assign(static_cast<std::size_t>(K), 0);
+    for (std::size_t s = 0, u = 0; s < t.size(); ++s) {
+        SegmentVote sp;
+        sp.start = t.starts[s];
+        sp.end = t.starts[s] + fp.segment;
+        sp.silent = t.silent[s] != 0;
+        if (!sp.silent) {
+            Eigen::Index arg;
+            p.col(static_cast<Eigen::Index>(u)).maxCoeff(&arg);
+            sp.label = static_cast<int>(arg);
+            sp.probability = p(arg, static_cast<Eigen::Index>(u));
+            ++r.votes[static_cast<std::size_t>(arg)];
+            for (std::int64_t k = 0; k < K; ++k) r.proba[static_cast<std::size_t>(k)] += p(k, static_cast<Eigen::Index>(u));
+            ++u;
+        }
+        r.segments.push_back(sp);
+    }
+    for (auto& v : r.proba) v /= static_cast<double>(used.size());
+    r.label = static_cast<int>(std::max_element(r.proba.begin(), r.proba.end()) - r.proba.begin());
+    r.vote_label = 0;
+    for (std::int64_t k = 1; k < K; ++k) {
+        const auto a = static_cast<std::size_t>(k), b = static_cast<std::size_t>(r.vote_label);
+        if (r.votes[a] > r.votes[b] || (r.votes[a] == r.votes[b] && r.proba[a] > r.proba[b])) r.vote_label = static_cast<int>(k);
+    }
+    return r;
 }
 
 }  // namespace genrekit

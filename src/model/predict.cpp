@@ -2,7 +2,11 @@
 
 #include <algorithm>
 
+#include "data_source.hpp"
+#include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/features.hpp"
+#include "nn/parallel.hpp"
 
 namespace genrekit {
 
@@ -46,9 +50,8 @@ double median(std::vector<double> v) {
     return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
 }
 
-}  // namespace
-
-PredictReport predict_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
+// Feature models: featurized with the model's own front end, segment probabilities averaged per file.
+PredictReport predict_feature_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     const auto columns = feature_column_map(model);
     const auto inputs = collect_inputs(paths, std::nullopt);
     if (inputs.empty()) throw Error("no audio files found (extensions: wav au aiff aif flac ogg mp3)");
@@ -99,6 +102,40 @@ PredictReport predict_files(const Model& model, const std::vector<std::string>& 
     report.failures = br.failures;
     report.notes = br.notes;
     return report;
+}
+
+// Spectrogram models: per file the mean segment probabilities, the majority vote and every
+// non-silent segment; bpm from the tempo column's computation on the file at 22050 Hz.
+PredictReport predict_audio_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
+    PredictReport r;
+    const auto inputs = collect_inputs(paths, std::string("?"));
+    if (inputs.empty()) throw Error((paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found");
+    if (options.jobs > 0) nn::set_num_threads(options.jobs);
+    const auto predicted = detail::predict_inputs(model, inputs, r.failures, options.on_message);
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        if (!predicted[i]) continue;
+        const TrackPrediction& p = *predicted[i];
+        FilePrediction f;
+        f.file = inputs[i].path;
+        f.probabilities = p.proba;
+        f.label = p.label;
+        f.majority = p.vote_label;
+        try {
+            f.bpm = estimate_tempo(load_audio(inputs[i].path).samples);
+        } catch (const Error&) {
+            f.bpm = NAN;  // the spectrogram loaded, so this cannot fail in practice; keep the prediction
+        }
+        for (const auto& s : p.segments)
+            if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability});
+        r.files.push_back(std::move(f));
+    }
+    return r;
+}
+
+}  // namespace
+
+PredictReport predict_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
+    return model.is_spectrogram() ? predict_audio_files(model, paths, options) : predict_feature_files(model, paths, options);
 }
 
 }  // namespace genrekit

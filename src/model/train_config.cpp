@@ -1,6 +1,7 @@
 #include "genrekit/train_config.hpp"
 
 #include <filesystem>
+#include <map>
 
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
@@ -19,7 +20,10 @@ ojson to_json(const TrainConfig& c) {
     j["split"] = {{"kind", c.split.kind}, {"valid", c.split.valid}, {"test", c.split.test}, {"stratified", c.split.stratified},
                   {"seed", c.split.seed}, {"train_lists", c.split.train_lists}, {"valid_lists", c.split.valid_lists},
                   {"test_lists", c.split.test_lists}, {"k", c.split.k}, {"fold", c.split.fold}};
-    j["model"] = {{"layers", ojson::parse(c.layers.dump())}};
+    ojson layers = ojson::parse(c.layers.dump());
+    for (std::size_t i = 0; i < c.l2.size() && i < layers.size(); ++i)
+        if (c.l2[i] > 0) layers[i]["l2"] = c.l2[i];
+    j["model"] = {{"layers", layers}};
     const auto& o = c.optimizer;
     j["optimizer"] = {{"type", o.type}, {"lr", o.lr}, {"weight_decay", o.weight_decay}, {"momentum", o.momentum},
                       {"beta1", o.beta1}, {"beta2", o.beta2}, {"alpha", o.alpha}, {"eps", o.eps}};
@@ -33,6 +37,13 @@ ojson to_json(const TrainConfig& c) {
     const auto& e = c.early_stopping;
     j["early_stopping"] = {{"enabled", e.enabled}, {"monitor", e.monitor}, {"patience", e.patience}, {"min_delta", e.min_delta}};
     j["checkpoint"] = {{"keep_best", c.checkpoint.keep_best}, {"monitor", c.checkpoint.monitor}};
+    // Only when set, so that the stored config of a model without them is as it always was.
+    const auto& a = c.augment;
+    if (a.mixup_alpha > 0 || a.spectrogram_only())
+        j["augment"] = {{"time_shift", a.time_shift}, {"time_masks", a.time_masks}, {"time_mask_frames", a.time_mask_frames},
+                        {"freq_masks", a.freq_masks}, {"freq_mask_bands", a.freq_mask_bands}, {"mixup_alpha", a.mixup_alpha}};
+    if (c.ensemble.members > 1 || c.ensemble.checkpoints > 1)
+        j["ensemble"] = {{"members", c.ensemble.members}, {"checkpoints", c.ensemble.checkpoints}};
     return j;
 }
 
@@ -138,19 +149,128 @@ void apply_override(json& j, const std::string& assignment) {
     *cur = value;
 }
 
+namespace {
+
+// "augment": mixup for every model; shift and masks only where there is a time-frequency image.
+AugmentConfig parse_augment(const json& aug, const std::string& src, bool spectrogram) {
+    AugmentConfig a;
+    if (aug.is_null()) return a;
+    if (!aug.is_object()) throw Error(src + ": augment must be an object such as {\"mixup_alpha\": 0.2}");
+    const std::map<std::string, int*> ints = {{"time_shift", &a.time_shift},       {"time_masks", &a.time_masks},
+                                              {"time_mask_frames", &a.time_mask_frames}, {"freq_masks", &a.freq_masks},
+                                              {"freq_mask_bands", &a.freq_mask_bands}};
+    for (auto it = aug.begin(); it != aug.end(); ++it) {
+        if (it.key() == "mixup_alpha") {
+            if (!it->is_number() || it->get<double>() < 0) throw Error(src + ": augment.mixup_alpha must be a number >= 0");
+            a.mixup_alpha = it->get<double>();
+        } else if (ints.count(it.key())) {
+            if (!it->is_number_integer() || it->get<int>() < 0) throw Error(src + ": augment." + it.key() + " must be an integer >= 0");
+            *ints.at(it.key()) = it->get<int>();
+        } else {
+            throw Error(src + ": unknown key 'augment." + it.key() + "' (known: time_shift, time_masks, time_mask_frames, freq_masks, freq_mask_bands, mixup_alpha)");
+        }
+    }
+    if (!spectrogram && a.spectrogram_only())
+        throw Error(src + ": augment time_shift, time_masks and freq_masks work on spectrograms; a feature model (front_end.kind "
+                          "gtzan_features) has only augment.mixup_alpha");
+    return a;
+}
+
+EnsembleConfig parse_ensemble(const json& ens, const std::string& src) {
+    EnsembleConfig e;
+    if (ens.is_null()) return e;
+    if (!ens.is_object()) throw Error(src + ": ensemble must be an object such as {\"members\": 1, \"checkpoints\": 1}");
+    for (auto it = ens.begin(); it != ens.end(); ++it) {
+        if (it.key() != "members" && it.key() != "checkpoints") throw Error(src + ": unknown key 'ensemble." + it.key() + "' (known: members, checkpoints)");
+        if (!it->is_number_integer() || it->get<std::int64_t>() < 1 || it->get<std::int64_t>() > 32)
+            throw Error(src + ": ensemble." + it.key() + " must be an integer in [1, 32]");
+    }
+    e.members = ens.value("members", 1);
+    e.checkpoints = ens.value("checkpoints", 1);
+    if (e.members * e.checkpoints > 32)
+        throw Error(src + ": ensemble.members x ensemble.checkpoints is " + std::to_string(e.members * e.checkpoints) + " networks; at most 32");
+    return e;
+}
+
+// data and front_end of a spectrogram config.
+SpectrogramConfig parse_spectrogram(const json& data, const json& fe, const std::string& src, const std::string& base_dir) {
+    SpectrogramConfig c;
+    c.params = SpectrogramParams::from_json(fe, src + " front_end");
+    if (!data.is_null()) {
+        for (auto it = data.begin(); it != data.end(); ++it)
+            if (it.key() != "audio" && it.key() != "cache_dir") throw Error(src + ": unknown key 'data." + it.key() + "' (known: audio, cache_dir)");
+        if (data.contains("audio")) {
+            const json& a = data["audio"];
+            if (a.is_string()) c.audio.push_back(a.get<std::string>());
+            else if (a.is_array()) {
+                for (const auto& e : a) {
+                    if (!e.is_string()) throw Error(src + ": data.audio must be a path or an array of paths");
+                    c.audio.push_back(e.get<std::string>());
+                }
+            } else throw Error(src + ": data.audio must be a path or an array of paths");
+        }
+        c.cache_dir = data.value("cache_dir", "");
+    }
+    for (auto& a : c.audio) a = resolve(a, base_dir);
+    if (c.cache_dir != "none") c.cache_dir = resolve(c.cache_dir, base_dir);
+    return c;
+}
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+}  // namespace
+
 TrainConfig parse_train_config(const json& user_in, const std::string& src, const std::vector<std::string>& overrides,
                                const std::string& base_dir) {
     json user = user_in.is_null() ? json::object() : user_in;
-    // Overrides apply on top of the user's document, filling in defaults for arrays first so that
-    // "model.layers.0.units=..." works when the file did not list layers.
+    const bool spectro = user.is_object() && user.contains("front_end") && user["front_end"].is_object() &&
+                         user["front_end"].value("kind", "") == "spectrogram";
+    // Overrides of spectrogram configs and of the keys parsed on their own apply to the document;
+    // the rest on top of the defaults merged with it, so that "model.layers.0.units=..." works
+    // when the file did not list layers.
+    std::vector<std::string> merged_overrides;
+    for (const auto& o : overrides) {
+        const std::string key = o.substr(0, o.find('='));
+        if (spectro || starts_with(key, "augment") || starts_with(key, "ensemble") || key == "_comment") apply_override(user, o);
+        else merged_overrides.push_back(o);
+    }
+    TrainConfig c;
+    if (spectro) c.resolved = user;
+    auto take = [&](const char* key) {
+        json v;
+        if (user.is_object() && user.contains(key)) {
+            v = user[key];
+            user.erase(key);
+        }
+        return v;
+    };
+    take("_comment");  // free text describing the config
+    const json aug = take("augment"), ens = take("ensemble");
+    if (spectro) {
+        const json data = take("data"), fe = take("front_end");
+        if (user.contains("normalization"))
+            throw Error(src + ": key 'normalization' does not apply to spectrogram models (they use per-band standardization)");
+        c.spectrogram = parse_spectrogram(data, fe, src, base_dir);
+    }
+    c.augment = parse_augment(aug, src, spectro);
+    c.ensemble = parse_ensemble(ens, src);
     json merged = json::parse(to_json(TrainConfig{}).dump());
     merge_checked(merged, user, "", src);
-    for (const auto& o : overrides) {
+    for (const auto& o : merged_overrides) {
         json probe = merged;
         apply_override(probe, o);
         merge_checked(merged, probe, "", src + " with --set " + o);
     }
-    TrainConfig c;
+    // Per-layer "l2" keys are the trainer's; the rest of each layer spec goes to the registry.
+    for (auto& l : merged["model"]["layers"]) {
+        double v = 0;
+        if (l.is_object() && l.contains("l2")) {
+            if (!l["l2"].is_number() || l["l2"].get<double>() < 0) throw Error(src + ": a layer's l2 must be a number >= 0");
+            v = l["l2"];
+            l.erase("l2");
+        }
+        c.l2.push_back(v);
+    }
     const json& d = merged["data"];
     c.data.csv = resolve(d["csv"].get<std::string>(), base_dir);
     c.data.label_column = d["label_column"];
@@ -161,7 +281,7 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     c.front_end.kind = fe["kind"];
     c.front_end.sample_rate = fe["sample_rate"];
     c.front_end.mode = fe["mode"];
-    check_one_of(src, "front_end.kind", c.front_end.kind, {"gtzan_features"});
+    check_one_of(src, "front_end.kind", c.front_end.kind, {"gtzan_features", "spectrogram"});
     check_one_of(src, "front_end.mode", c.front_end.mode, {"auto", "30s", "3s"});
     c.normalization = merged["normalization"];
     check_one_of(src, "normalization", c.normalization, {"none", "max", "minmax", "zscore", "log_zscore"});
@@ -206,6 +326,10 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     check_one_of(src, "early_stopping.monitor", c.early_stopping.monitor, {"val_loss", "val_acc"});
     c.checkpoint = {merged["checkpoint"]["keep_best"], merged["checkpoint"]["monitor"]};
     check_one_of(src, "checkpoint.monitor", c.checkpoint.monitor, {"val_loss", "val_acc"});
+    if (c.ensemble.checkpoints > c.epochs)
+        throw Error(src + ": ensemble.checkpoints (" + std::to_string(c.ensemble.checkpoints) + ") exceeds epochs (" + std::to_string(c.epochs) +
+                    "): a run cannot keep more snapshots than it has epochs");
+    if (spectro) c.front_end.kind = "spectrogram";
     return c;
 }
 
@@ -218,6 +342,13 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
     }
     const auto base = std::filesystem::path(path).parent_path().string();
     return parse_train_config(j, path, overrides, base);
+}
+
+json stored_config(const TrainConfig& c) { return c.spectrogram ? c.resolved : json::parse(to_json(c).dump()); }
+
+void set_data_path(TrainConfig& c, const std::string& path) {
+    if (c.spectrogram) c.spectrogram->audio = {path};
+    else c.data.csv = path;
 }
 
 }  // namespace genrekit
