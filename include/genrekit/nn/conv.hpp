@@ -53,7 +53,7 @@ std::vector<std::string> cnn_layer_types();
 // True for parameters that are statistics, not trainable weights ("...running_mean", "...running_var").
 bool is_buffer_param(const std::string& param_name);
 
-// The float GEMM kernel in use ("baseline", "avx2", "avx512"; GENREKIT_GEMM forces one).
+// The float GEMM kernel in use ("baseline", "avx2", "avx512"; GENREKIT_ISA caps it).
 std::string conv_kernel_name();
 
 template <typename T>
