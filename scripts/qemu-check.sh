@@ -44,7 +44,7 @@ for spec in Haswell:avx2 Nehalem:baseline; do
   [[ $info == "instruction set: $isa in use, $isa supported by this CPU"* ]] || fail "genrekit info says '$info', expected $isa"
   if "${qemu[@]}" "$bin/test_featurize_kaggle" --gtest_filter=FeaturizeKaggle.ThreeDevTracks30sMatchTheKaggleCsv \
        >"$tmp/$cpu.test.log" 2>&1 && grep -q '^\[  PASSED  \] 1 test' "$tmp/$cpu.test.log"; then
-    grep -m1 -A3 '^\[30 s mode' "$tmp/$cpu.test.log" | sed 's/^/  /'
+    grep -m1 -A3 "^\[30 s mode" "$tmp/$cpu.test.log" | sed 's/^/  /'
   else
     grep -v "^qemu-x86_64: warning" "$tmp/$cpu.test.log" | tail -40
     fail "golden comparison (log above)"

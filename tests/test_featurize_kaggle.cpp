@@ -106,37 +106,34 @@ std::vector<genrekit::FeatureRow> featurize_paths(const std::vector<std::string>
     return rows;
 }
 
-TEST(FeaturizeKaggle, AllDevTracks30sMatchTheKaggleCsv) {
-    GK_REQUIRE_SHARED(shared);
+// Featurizes `paths` in 30 s mode and compares every row with features_30_sec.csv at rtol 1e-4 (the
+// mfcc mean scales are medians over the rows compared); `tracks` rows must match.
+void expect_30s_rows_match_kaggle(const std::string& shared, const std::vector<std::string>& paths, std::size_t tracks) {
     std::vector<std::string> failures;
-    const auto rows = featurize_paths({shared + "/data/gtzan-dev/genres_original"}, genrekit::SegmentMode::Whole, &failures);
+    const auto rows = featurize_paths(paths, genrekit::SegmentMode::Whole, &failures);
     EXPECT_TRUE(failures.empty()) << failures.front();
     const auto ref = gktest::read_feature_csv(shared + "/data/gtzan-dev/features_30_sec.csv");
     int bad = 0;
     std::size_t matched = 0;
     const auto report = compare_to_reference(rows, ref, 1e-4, 1e-4, bad, matched);
-    std::cout << "[30 s mode vs features_30_sec.csv, rtol 1e-4]\n" << report;
-    EXPECT_EQ(matched, 100u);
+    std::cout << "[30 s mode, " << tracks << " tracks vs features_30_sec.csv, rtol 1e-4]\n" << report;
+    EXPECT_EQ(matched, tracks);
     EXPECT_EQ(bad, 0) << report;
 }
 
-// The three golden tracks against the Kaggle CSV at the whole-dataset test's tolerance (the mfcc
-// mean scales are medians over these rows): quick enough to run under every instruction set (CTest's
-// .avx2 and .baseline) and on emulated CPUs (scripts/qemu-check.sh).
+TEST(FeaturizeKaggle, AllDevTracks30sMatchTheKaggleCsv) {
+    GK_REQUIRE_SHARED(shared);
+    expect_30s_rows_match_kaggle(shared, {shared + "/data/gtzan-dev/genres_original"}, 100);
+}
+
+// The three golden tracks, at the whole-dataset test's tolerance: quick enough to run under every
+// instruction set (CTest's .avx2 and .baseline) and on emulated CPUs (scripts/qemu-check.sh).
 TEST(FeaturizeKaggle, ThreeDevTracks30sMatchTheKaggleCsv) {
     GK_REQUIRE_SHARED(shared);
-    std::vector<std::string> inputs, failures;
+    std::vector<std::string> inputs;
     for (const gktest::Track& t : {gktest::Track{"blues.00000", "blues"}, {"metal.00000", "metal"}, {"classical.00000", "classical"}})
         inputs.push_back(gktest::track_wav(shared, t));
-    const auto rows = featurize_paths(inputs, genrekit::SegmentMode::Whole, &failures);
-    EXPECT_TRUE(failures.empty()) << failures.front();
-    const auto ref = gktest::read_feature_csv(shared + "/data/gtzan-dev/features_30_sec.csv");
-    int bad = 0;
-    std::size_t matched = 0;
-    const auto report = compare_to_reference(rows, ref, 1e-4, 1e-4, bad, matched);
-    std::cout << "[30 s mode, 3 tracks vs features_30_sec.csv, rtol 1e-4]\n" << report;
-    EXPECT_EQ(matched, 3u);
-    EXPECT_EQ(bad, 0) << report;
+    expect_30s_rows_match_kaggle(shared, inputs, 3);
 }
 
 TEST(FeaturizeKaggle, AllDevTracks3sMatchTheLibrosaReference) {
