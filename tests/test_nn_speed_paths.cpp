@@ -311,7 +311,7 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
 TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
     if (simd::detected() < Isa::avx512) GTEST_SKIP() << "no vector max pool on this CPU (detected: " << simd::name(simd::detected()) << ")";
     simd::ScopedCap wide_cap(Isa::avx512);
-    ASSERT_TRUE(kernels::maxpool2x2_available());
+    ASSERT_TRUE(kernels::maxpool2x2_vectorised());
     Rng rng(21);
     for (const Shape& in : {Shape{3, 9, 37}, Shape{2, 8, 32}, Shape{1, 5, 3}, Shape{4, 16, 130}}) {
         const std::int64_t F = in[0] * in[1] * in[2], N = 3;
@@ -332,7 +332,7 @@ TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
         run(y_vec, dx_vec);
         {
             simd::ScopedCap narrow(Isa::avx2);
-            ASSERT_FALSE(kernels::maxpool2x2_available());
+            ASSERT_FALSE(kernels::maxpool2x2_vectorised());
             run(y_ref, dx_ref);
         }
         EXPECT_EQ(y_vec, y_ref) << "pooled values, input " << in[0] << "x" << in[1] << "x" << in[2];

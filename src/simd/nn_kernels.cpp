@@ -108,12 +108,39 @@ bool adam_step(float* p, const float* g, float* m, float* v, Index n, const Adam
     return true;
 }
 
-bool maxpool2x2_available() { return simd::isa() == simd::Isa::avx512; }
+namespace {
+template <typename T>
+void maxpool2x2_row_scalar(const T* a, const T* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, T* y, std::int32_t* arg) {
+    for (std::int64_t wo = 0; wo < Wo; ++wo) {
+        // Branch-free (selects, not jumps): the winner is data-dependent and unpredictable.
+        const T a0 = a[2 * wo], a1 = a[2 * wo + 1], b0 = b[2 * wo], b1 = b[2 * wo + 1];
+        const bool ga = a1 > a0, gb = b1 > b0;
+        const T ma = ga ? a1 : a0, mb = gb ? b1 : b0;
+        const std::int32_t ka = ga ? 1 : 0, kb = static_cast<std::int32_t>(W) + (gb ? 1 : 0);
+        const bool gm = mb > ma;  // ties keep the first row: scan order a0, a1, b0, b1
+        y[wo] = gm ? mb : ma;
+        arg[wo] = static_cast<std::int32_t>(row_offset + 2 * wo) + (gm ? kb : ka);
+    }
+}
+}  // namespace
 
-void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg) {
+bool maxpool2x2_vectorised() { return simd::isa() == simd::Isa::avx512; }
+
+void maxpool2x2_row(const float* a, const float* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, float* y,
+                    std::int32_t* arg) {
 #if GENREKIT_SIMD_VARIANTS
-    avx512::maxpool2x2_row(a, b, row_offset, W, Wo, y, arg);
+    // The vector kernel computes indices in int32 lanes: up to row_offset + W + 2 Wo.
+    if (maxpool2x2_vectorised() && row_offset + W + 2 * Wo < (std::int64_t(1) << 31)) {
+        avx512::maxpool2x2_row(a, b, static_cast<int>(row_offset), static_cast<int>(W), static_cast<int>(Wo), y, arg);
+        return;
+    }
 #endif
+    maxpool2x2_row_scalar(a, b, row_offset, W, Wo, y, arg);
+}
+
+void maxpool2x2_row(const double* a, const double* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, double* y,
+                    std::int32_t* arg) {
+    maxpool2x2_row_scalar(a, b, row_offset, W, Wo, y, arg);
 }
 
 }  // namespace genrekit::nn::kernels

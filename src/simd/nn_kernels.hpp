@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "nn/thread_pool.hpp"
@@ -47,9 +48,16 @@ struct AdamArgs {
 };
 bool adam_step(float* p, const float* g, float* m, float* v, Index n, const AdamArgs& a, ThreadPool* pool);
 
-// One output row of a 2x2, stride-2 max pool (Pool2D's common case), vectorised over 16 outputs:
-// only when maxpool2x2_available() (AVX-512). Same values and argmax as the scalar loop.
-bool maxpool2x2_available();
-void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg);
+// One output row of a 2x2, stride-2 max pool (Pool2D's common case): y[wo] = the first maximum of
+// a[2wo], a[2wo+1], b[2wo], b[2wo+1] in that order (as PyTorch's CPU kernel), arg[wo] its index,
+// row_offset + 2wo (+1) (+W for row b). Input rows a and b = a + W. Float on AVX-512: 16 outputs per
+// vector step (when the indices fit in int); otherwise, and for double, the scalar loop. Same values
+// and argmax on every path.
+void maxpool2x2_row(const float* a, const float* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, float* y,
+                    std::int32_t* arg);
+void maxpool2x2_row(const double* a, const double* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, double* y,
+                    std::int32_t* arg);
+// Whether the float row goes through the AVX-512 kernel at the current simd::isa() (tests).
+bool maxpool2x2_vectorised();
 
 }  // namespace genrekit::nn::kernels
