@@ -7,7 +7,7 @@
 // 1,040 training samples/s on a 1 x 20 x 130 MFCC input. Target: >= 1.5x PyTorch's training rate.
 //
 //   build/bin/bench_cnn                                 # 2 threads (GENREKIT_BENCH_THREADS to change)
-//   GENREKIT_GEMM=baseline build/bin/bench_cnn          # the SSE2 GEMM kernel, for comparison
+//   GENREKIT_ISA=baseline build/bin/bench_cnn           # the SSE2 GEMM kernel, for comparison
 //
 // Each benchmark reports samples/s from wall time and from process CPU time (cpu_samples_per_s x
 // threads is what an idle machine would give when the threads scale; the machine is shared), the

@@ -3,8 +3,8 @@
 // Reference: PyTorch 1.13 on CPU with 2 threads takes 26.6 s for the same run on this machine.
 //
 // The argument is the thread count (config key "threads"); results are identical for 1 and 2.
-// Kernels: AVX-512 or AVX2+FMA when the CPU has them, with the same bits (GENREKIT_NN_KERNELS=avx2
-// caps them at AVX2, =generic forces the Eigen/SSE2 path).
+// Kernels: AVX-512 or AVX2+FMA when the CPU has them, with the same bits (GENREKIT_ISA=avx2
+// caps them at AVX2, =baseline forces the Eigen/SSE2 path).
 //
 //   build/bin/bench_train                                      # full 300-epoch runs, 1 and 2 threads
 //   build/bin/bench_train --benchmark_filter=10Epochs          # quick check
@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "genrekit/csv.hpp"
-#include "simd/nn_kernels.hpp"
+#include "simd/isa.hpp"
 #include "genrekit/nn/rng.hpp"
 #include "genrekit/train.hpp"
 
@@ -49,7 +49,7 @@ genrekit::TrainConfig seed_config(int epochs, int threads) {
 void BM_SeedConfig300Epochs(benchmark::State& state) {
     const auto table = synthetic_table();
     const auto cfg = seed_config(300, static_cast<int>(state.range(0)));
-    state.SetLabel(genrekit::nn::kernels::active_isa());
+    state.SetLabel(genrekit::simd::name(genrekit::simd::isa()));
     for (auto _ : state) {
         auto r = genrekit::train(cfg, table);
         benchmark::DoNotOptimize(r.history.back().loss);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages genrekit builds with, if any are missing.
 # As root it runs apt-get; otherwise it prints the exact command and stops.
+#   scripts/install-deps.sh           what the build needs (the demo path)
+#   scripts/install-deps.sh --test    also what the extra test checks use (scripts/test.sh)
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,11 @@ packages=(
   libgtest-dev         # unit and golden tests
   libbenchmark-dev     # benchmarks in bench/
 )
+# Only for tests: without them the check that needs them skips, saying so.
+test_packages=(
+  qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
+)
+[ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

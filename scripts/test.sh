@@ -7,6 +7,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+scripts/install-deps.sh --test  # the build's packages and the test-only ones (qemu-user)
 if [ "${1:-}" = "--sanitize" ]; then
   scripts/build.sh build-sanitize -DGENREKIT_SANITIZE=address,undefined -DGENREKIT_BUILD_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

@@ -11,11 +11,22 @@
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/network.hpp"
 #include "nn/parallel.hpp"
+#include "simd/isa.hpp"
 
 using namespace genrekit::nn;
 using json = nlohmann::json;
+using genrekit::simd::Isa;
 
 namespace {
+
+// The instruction sets this CPU runs (each GEMM variant is tested through simd::ScopedCap).
+std::vector<Isa> runnable_isas() {
+    std::vector<Isa> r;
+    for (Isa isa : {Isa::baseline, Isa::avx2, Isa::avx512})
+        if (isa <= genrekit::simd::detected()) r.push_back(isa);
+        else std::cout << "[" << genrekit::simd::name(isa) << "] skipped: this CPU has no " << genrekit::simd::name(isa) << "\n";
+    return r;
+}
 
 Mat<double> random_mat(Rng& rng, Eigen::Index r, Eigen::Index c) {
     Mat<double> m(r, c);
@@ -56,23 +67,27 @@ double worst_rel(const Mat<float>& got, const Mat<double>& want, double atol) {
 TEST(CnnLayers, FloatConvMatchesDirectDoubleConvolution) {
     // Tolerance: |got - want| <= 1e-5 * (1 + |want|): float sums of 144 products of O(1) values carry ~1e-6 absolute error.
     const int C = 16, H = 21, W = 19, O = 24, k = 3;
-    for (int stride : {1, 2}) {
-        for (int threads : {1, 2}) {
-            set_num_threads(threads);
-            const json spec = {{"type", "conv2d"}, {"channels", O}, {"kernel", k}, {"padding", 1}, {"stride", stride}};
-            Network<float> net(json::array({spec}), {C, H, W});
-            Rng rng(3);
-            net.init(rng);
-            for (std::size_t i = 0; i < net.num_params(); ++i) net.params()[i] = static_cast<float>(2 * rng.uniform_double() - 1);
-            const Mat<double> x = random_mat(rng, C * H * W, 5);
-            const Mat<float> xf = x.cast<float>();
-            const Mat<float> y = net.forward(CMatView<float>(xf.data(), xf.rows(), xf.cols()), {});
-            std::vector<double> w(net.params(), net.params() + O * C * k * k), b(net.params() + O * C * k * k, net.params() + net.num_params());
-            const Mat<double> want = direct_conv(xf.cast<double>(), w, b, C, H, W, O, k, stride, 1);
-            ASSERT_EQ(y.rows(), want.rows());
-            const double worst = worst_rel(y, want, 1.0);
-            std::cout << "[conv] stride " << stride << ", " << threads << " thread(s), kernel " << conv_kernel_name() << ": worst |diff| / (1 + |want|) " << worst << "\n";
-            EXPECT_LT(worst, 1e-5);
+    for (Isa isa : runnable_isas()) {
+        genrekit::simd::ScopedCap cap(isa);
+        for (int stride : {1, 2}) {
+            for (int threads : {1, 2}) {
+                set_num_threads(threads);
+                const json spec = {{"type", "conv2d"}, {"channels", O}, {"kernel", k}, {"padding", 1}, {"stride", stride}};
+                Network<float> net(json::array({spec}), {C, H, W});
+                Rng rng(3);
+                net.init(rng);
+                for (std::size_t i = 0; i < net.num_params(); ++i) net.params()[i] = static_cast<float>(2 * rng.uniform_double() - 1);
+                const Mat<double> x = random_mat(rng, C * H * W, 5);
+                const Mat<float> xf = x.cast<float>();
+                const Mat<float> y = net.forward(CMatView<float>(xf.data(), xf.rows(), xf.cols()), {});
+                std::vector<double> w(net.params(), net.params() + O * C * k * k), b(net.params() + O * C * k * k, net.params() + net.num_params());
+                const Mat<double> want = direct_conv(xf.cast<double>(), w, b, C, H, W, O, k, stride, 1);
+                ASSERT_EQ(y.rows(), want.rows());
+                const double worst = worst_rel(y, want, 1.0);
+                std::cout << "[conv] stride " << stride << ", " << threads << " thread(s), kernel " << conv_kernel_name() << ": worst |diff| / (1 + |want|) " << worst << "\n";
+                EXPECT_LT(worst, 1e-5);
+                EXPECT_EQ(conv_kernel_name(), genrekit::simd::name(isa));
+            }
         }
     }
     set_num_threads(1);

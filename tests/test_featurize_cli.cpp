@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -123,3 +124,30 @@ TEST_F(FeaturizeCli, UsageErrorsExitWithTwo) {
 }
 
 }  // namespace
+
+// GENREKIT_ISA reaches the tools: `info` names the instruction set in use and the CPU's, and a bad
+// value is one line on stderr and exit 2 (usage) from any subcommand, before any work.
+TEST(GenrekitCli, InfoNamesTheInstructionSetAndABadIsaIsAUsageError) {
+    const char* before = std::getenv("GENREKIT_ISA");
+    const std::string saved = before ? before : "";
+    ::unsetenv("GENREKIT_ISA");
+    const CliResult plain = run("info");
+    ::setenv("GENREKIT_ISA", "baseline", 1);
+    const CliResult base = run("info");
+    ::setenv("GENREKIT_ISA", "sse9", 1);
+    const CliResult bad_info = run("info"), bad_featurize = run("featurize /nonexistent -q");
+    if (before) ::setenv("GENREKIT_ISA", saved.c_str(), 1);
+    else ::unsetenv("GENREKIT_ISA");
+
+    ASSERT_EQ(plain.code, 0) << plain.err;
+    EXPECT_NE(plain.out.find("instruction set: "), std::string::npos) << plain.out;
+    ASSERT_EQ(base.code, 0) << base.err;
+    EXPECT_NE(base.out.find("instruction set: baseline in use, "), std::string::npos) << base.out;
+    for (const CliResult* r : {&bad_info, &bad_featurize}) {
+        EXPECT_EQ(r->code, 2);
+        EXPECT_EQ(lines(r->err).size(), 1u) << r->err;
+        EXPECT_NE(r->err.find("GENREKIT_ISA = 'sse9' is not an instruction set; allowed: baseline, avx2, avx512"), std::string::npos)
+            << r->err;
+        EXPECT_TRUE(r->out.empty()) << r->out;
+    }
+}

@@ -1,7 +1,7 @@
-// The run-time dispatched kernels (nn/kernels.hpp) and the thread pool: the AVX2 path agrees with a
-// double-precision reference, every path gives the same bits for any thread count, the AVX-512
-// path gives the AVX2 path's bits, and training with threads = 1, 2, 3 gives the same model bit
-// for bit.
+// The run-time dispatched kernels (simd/nn_kernels.hpp) and the thread pool: every path (each
+// instruction set through simd::ScopedCap) agrees with a double-precision reference and gives the
+// same bits for any thread count, the AVX-512 path gives the AVX2 path's bits, and training with
+// threads = 1, 2, 3 gives the same model bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "simd/isa.hpp"
 #include "simd/nn_kernels.hpp"
 #include "nn/parallel.hpp"
 #include "genrekit/nn/layers.hpp"
@@ -25,17 +26,17 @@ using namespace genrekit::nn;
 
 namespace {
 
-struct ForceGeneric {
-    explicit ForceGeneric(bool on) { kernels::force_generic(on); }
-    ~ForceGeneric() { kernels::force_generic(false); }
-};
+using simd::Isa;
+constexpr Isa kEveryIsa[] = {Isa::baseline, Isa::avx2, Isa::avx512};
 
-struct ForceAvx2 {
-    ForceAvx2() { kernels::force_avx2(true); }
-    ~ForceAvx2() { kernels::force_avx2(false); }
-};
+// False, with a note, for an instruction set this CPU lacks (the test skips that variant).
+bool runs_here(Isa isa) {
+    if (isa <= simd::detected()) return true;
+    std::printf("[%s] skipped: this CPU has no %s\n", simd::name(isa), simd::name(isa));
+    return false;
+}
 
-bool avx512_active() { return std::strcmp(kernels::active_isa(), "avx512") == 0; }
+const char* active_isa() { return simd::name(simd::isa()); }
 
 std::vector<float> randv(Rng& rng, std::size_t n) {
     std::vector<float> v(n);
@@ -83,7 +84,7 @@ DenseRun run_dense(std::int64_t O, std::int64_t F, std::int64_t N, ThreadPool* p
             for (std::int64_t o = 0; o < O; ++o) s += double(p[static_cast<std::size_t>(o * F + f)]) * dy[static_cast<std::size_t>(n * O + o)];
             worst = std::max(worst, std::abs(s - r.dx[static_cast<std::size_t>(n * F + f)]));
         }
-    std::printf("[%s] dense O=%lld F=%lld N=%lld threads=%d: worst |diff| vs double reference %.3g\n", kernels::active_isa(),
+    std::printf("[%s] dense O=%lld F=%lld N=%lld threads=%d: worst |diff| vs double reference %.3g\n", active_isa(),
                 static_cast<long long>(O), static_cast<long long>(F), static_cast<long long>(N), pool ? pool->size() : 1, worst);
     EXPECT_LT(worst, 1e-4 * std::sqrt(double(std::max(F, O))));  // float sums of up to max(F, O) terms of size <= 1
     return r;
@@ -191,47 +192,55 @@ TEST(ThreadPool, ParallelForRunsOnTheSharedPoolAndRethrows) {
 }
 
 TEST(Kernels, DenseAgreesWithDoubleReferenceOnEveryPath) {
-    for (bool generic : {false, true}) {
-        ForceGeneric fg(generic);
+    for (Isa isa : kEveryIsa) {
+        if (!runs_here(isa)) continue;
+        simd::ScopedCap cap(isa);
         for (auto [O, F, N] : {std::array<std::int64_t, 3>{75, 57, 13}, {10, 203, 9}, {5, 3, 2}, {130, 9, 33}}) run_dense(O, F, N, nullptr);
     }
 }
 
 TEST(Kernels, DenseSameBitsForAnyThreadCount) {
-    // The AVX2 path (when the CPU has it) gives identical bits for 1, 2 and 3 threads.
-    if (kernels::avx2_active())
+    // The AVX2 and AVX-512 paths (where the CPU has them) give identical bits for 1, 2 and 3 threads.
+    for (Isa isa : {Isa::avx2, Isa::avx512}) {
+        if (!runs_here(isa)) continue;
+        simd::ScopedCap cap(isa);
         for (auto [O, F, N] : {std::array<std::int64_t, 3>{75, 57, 13}, {10, 203, 9}, {130, 9, 33}}) {
-        const DenseRun one = run_dense(O, F, N, nullptr);
-        for (int t : {2, 3}) {
-            ThreadPool pool(t);
-            expect_same_bits(one, run_dense(O, F, N, &pool));
+            const DenseRun one = run_dense(O, F, N, nullptr);
+            for (int t : {2, 3}) {
+                ThreadPool pool(t);
+                expect_same_bits(one, run_dense(O, F, N, &pool));
+            }
         }
     }
     // The portable path is deterministic for a given thread count.
-    ForceGeneric fg(true);
+    simd::ScopedCap portable(Isa::baseline);
     ThreadPool pool(2);
     expect_same_bits(run_dense(75, 57, 13, &pool), run_dense(75, 57, 13, &pool));
 }
 
 TEST(Kernels, SigmoidIsAccurate) {
-    auto layer = make_layer<float>({{"type", "sigmoid"}});
-    layer->setup({1});
-    std::vector<float> x, y;
-    for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
-    y.resize(x.size());
-    const auto n = static_cast<Eigen::Index>(x.size());
-    layer->forward(CMatView<float>(x.data(), 1, n), MatView<float>(y.data(), 1, n), {});
-    double worst = 0, worst_abs = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        const double want = 1.0 / (1.0 + std::exp(-double(x[i])));
-        worst = std::max(worst, std::abs(y[i] - want) / std::max(want, 1e-30));
-        worst_abs = std::max(worst_abs, std::abs(y[i] - want));
+    for (Isa isa : kEveryIsa) {
+        if (!runs_here(isa)) continue;
+        simd::ScopedCap cap(isa);
+        auto layer = make_layer<float>({{"type", "sigmoid"}});
+        layer->setup({1});
+        std::vector<float> x, y;
+        for (double v = -100; v <= 100; v += 0.0137) x.push_back(static_cast<float>(v));
+        y.resize(x.size());
+        const auto n = static_cast<Eigen::Index>(x.size());
+        layer->forward(CMatView<float>(x.data(), 1, n), MatView<float>(y.data(), 1, n), {});
+        double worst = 0, worst_abs = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) {
+            const double want = 1.0 / (1.0 + std::exp(-double(x[i])));
+            worst = std::max(worst, std::abs(y[i] - want) / std::max(want, 1e-30));
+            worst_abs = std::max(worst_abs, std::abs(y[i] - want));
+        }
+        std::printf("[%s] sigmoid worst relative error %.3g, absolute %.3g\n", active_isa(), worst, worst_abs);
+        EXPECT_LT(worst_abs, 2e-7);  // within about one float ulp of 1
+        if (isa >= Isa::avx2) {
+            EXPECT_LT(worst, 1e-6);
+        }  // a few float ulps, also deep in the tail (Eigen's logistic: ~1e-3 there)
     }
-    std::printf("[%s] sigmoid worst relative error %.3g, absolute %.3g\n", kernels::active_isa(), worst, worst_abs);
-    EXPECT_LT(worst_abs, 2e-7);  // within about one float ulp of 1
-    if (kernels::avx2_active()) {
-        EXPECT_LT(worst, 1e-6);
-    }  // a few float ulps, also deep in the tail (Eigen's logistic: ~1e-3 there)
 }
 
 TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
@@ -241,10 +250,10 @@ TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
         const auto b = train(seedish_config(t), table);
         ASSERT_EQ(a.model.network().num_params(), b.model.network().num_params());
         EXPECT_EQ(0, std::memcmp(a.model.network().params(), b.model.network().params(), a.model.network().num_params() * sizeof(float)))
-            << "threads = " << t << " (" << kernels::active_isa() << ")";
+            << "threads = " << t << " (" << active_isa() << ")";
     }
     // Portable path: deterministic for a given count.
-    ForceGeneric fg(true);
+    simd::ScopedCap portable(Isa::baseline);
     const auto c = train(seedish_config(2), table), d = train(seedish_config(2), table);
     EXPECT_EQ(0, std::memcmp(c.model.network().params(), d.model.network().params(), c.model.network().num_params() * sizeof(float)));
 }
@@ -252,13 +261,14 @@ TEST(NnTrain, SameModelBitForBitForAnyThreadCount) {
 // The AVX-512 kernels repeat the AVX2 kernels' arithmetic element by element, so a model trained
 // on either ISA is the same model.
 TEST(Kernels, Avx512GivesTheAvx2Bits) {
-    if (!avx512_active()) GTEST_SKIP() << "this CPU has no AVX-512 (active kernels: " << kernels::active_isa() << ")";
+    if (simd::detected() < Isa::avx512) GTEST_SKIP() << "this CPU has no AVX-512 (detected: " << simd::name(simd::detected()) << ")";
+    simd::ScopedCap wide_cap(Isa::avx512);  // whatever GENREKIT_ISA says: this test compares the two
     // Shapes hitting every tile and tail: F below, at and above one 64-feature chunk, O not a
     // multiple of 6 or 8, N not a multiple of 16, the seed config's two layers.
     const std::array<std::int64_t, 3> shapes[] = {{75, 57, 13}, {10, 203, 9}, {130, 9, 33}, {71, 64, 17}, {67, 130, 32}, {5000, 57, 32}, {10, 5000, 14}};
     for (auto [O, F, N] : shapes) {
         const DenseRun wide = run_dense(O, F, N, nullptr);
-        ForceAvx2 narrow;
+        simd::ScopedCap narrow(Isa::avx2);
         expect_same_bits(wide, run_dense(O, F, N, nullptr));
     }
     Rng rng(11);
@@ -268,7 +278,7 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
         std::vector<float> a(x.size()), b(x.size());
         ASSERT_TRUE(kernels::sigmoid(x.data(), a.data(), n, nullptr));
         {
-            ForceAvx2 narrow;
+            simd::ScopedCap narrow(Isa::avx2);
             ASSERT_TRUE(kernels::sigmoid(x.data(), b.data(), n, nullptr));
         }
         EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 4)) << "sigmoid, n = " << n;
@@ -279,7 +289,7 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
             auto p2 = p, m2 = m, v2 = v;
             ASSERT_TRUE(kernels::adam_step(p.data(), g.data(), m.data(), v.data(), n, args, nullptr));
             {
-                ForceAvx2 narrow;
+                simd::ScopedCap narrow(Isa::avx2);
                 ASSERT_TRUE(kernels::adam_step(p2.data(), g.data(), m2.data(), v2.data(), n, args, nullptr));
             }
             EXPECT_EQ(0, std::memcmp(p.data(), p2.data(), p.size() * 4)) << "adam p, mode " << mode << ", n = " << n;
@@ -289,7 +299,7 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
     }
     const auto table = parse_feature_csv(gktest::blobs_csv(3, 30), "blobs.csv");
     const auto wide = train(seedish_config(2), table);
-    ForceAvx2 narrow;
+    simd::ScopedCap narrow(Isa::avx2);
     const auto ref = train(seedish_config(2), table);
     EXPECT_EQ(0, std::memcmp(wide.model.network().params(), ref.model.network().params(), ref.model.network().num_params() * sizeof(float)))
         << "a model trained with the AVX-512 kernels differs from the AVX2 one";
@@ -299,7 +309,9 @@ TEST(Kernels, Avx512GivesTheAvx2Bits) {
 // gradient, which goes to the argmax), on small integers (many ties) and odd sizes (a dropped
 // last row/column, a partial 16-output step).
 TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
-    if (!kernels::maxpool2x2_available()) GTEST_SKIP() << "no vector max pool on this CPU (active kernels: " << kernels::active_isa() << ")";
+    if (simd::detected() < Isa::avx512) GTEST_SKIP() << "no vector max pool on this CPU (detected: " << simd::name(simd::detected()) << ")";
+    simd::ScopedCap wide_cap(Isa::avx512);
+    ASSERT_TRUE(kernels::maxpool2x2_vectorised());
     Rng rng(21);
     for (const Shape& in : {Shape{3, 9, 37}, Shape{2, 8, 32}, Shape{1, 5, 3}, Shape{4, 16, 130}}) {
         const std::int64_t F = in[0] * in[1] * in[2], N = 3;
@@ -319,8 +331,8 @@ TEST(Kernels, VectorMaxPoolMatchesTheScalarLoop) {
         std::vector<float> y_vec, dx_vec, y_ref, dx_ref;
         run(y_vec, dx_vec);
         {
-            ForceAvx2 narrow;
-            ASSERT_FALSE(kernels::maxpool2x2_available());
+            simd::ScopedCap narrow(Isa::avx2);
+            ASSERT_FALSE(kernels::maxpool2x2_vectorised());
             run(y_ref, dx_ref);
         }
         EXPECT_EQ(y_vec, y_ref) << "pooled values, input " << in[0] << "x" << in[1] << "x" << in[2];

@@ -1,12 +1,14 @@
 // genrekit: one executable, one subcommand per tool. Each tools/<name>.cpp
 // registers its subcommand; this file only dispatches and maps errors to
-// exit codes (documented in README.md).
+// exit codes (documented in README.md). GENREKIT_ISA is read once before any
+// subcommand runs, so a bad value is a usage error, not a failure mid-work.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <iostream>
 
 #include "genrekit/error.hpp"
+#include "genrekit/instruction_set.hpp"
 #include "tools.hpp"
 
 int main(int argc, char** argv) {
@@ -21,6 +23,12 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         const int code = app.exit(e);
         return code == 0 ? 0 : genrekit::tools::kExitUsage;
+    }
+    try {
+        genrekit::instruction_sets();
+    } catch (const genrekit::Error& e) {
+        std::cerr << "genrekit: " << e.what() << "\n";
+        return genrekit::tools::kExitUsage;
     }
     try {
         return genrekit::tools::run_selected(app);

@@ -1,6 +1,5 @@
 // Pool2D (max / average windows) and GlobalAvgPool; declared in genrekit/nn/conv.hpp.
 #include <algorithm>
-#include <type_traits>
 
 #include "genrekit/error.hpp"
 #include "genrekit/nn/conv.hpp"
@@ -35,7 +34,6 @@ template <typename T>
 void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
     const std::int64_t F = C_ * H_ * W_, O = C_ * Ho_ * Wo_, N = x.cols();
     if (max_) argmax_.resize(static_cast<std::size_t>(O * N));
-    const bool vector_rows = kernels::maxpool2x2_available() && F < (std::int64_t(1) << 31);  // int32 indices
     parallel_for(N, [&](std::int64_t n0, std::int64_t n1, int) {
         for (std::int64_t n = n0; n < n1; ++n) {
             const T* xn = x.data() + n * F;
@@ -45,26 +43,8 @@ void Pool2D<T>::forward(CMatView<T> x, MatView<T> y, const Pass&) {
                 for (std::int64_t c = 0; c < C_; ++c)
                     for (std::int64_t ho = 0; ho < Ho_; ++ho) {
                         const std::int64_t r0 = (c * H_ + 2 * ho) * W_;
-                        const T* a = xn + r0;
-                        const T* b = a + W_;
-                        T* yo = yn + (c * Ho_ + ho) * Wo_;
-                        std::int32_t* ao = an + (c * Ho_ + ho) * Wo_;
-                        if constexpr (std::is_same_v<T, float>)
-                            if (vector_rows) {
-                                kernels::maxpool2x2_row(a, b, static_cast<int>(r0), static_cast<int>(W_), static_cast<int>(Wo_), yo, ao);
-                                continue;
-                            }
-                        for (std::int64_t wo = 0; wo < Wo_; ++wo) {
-                            // First maximum in scan order (a0, a1, b0, b1), as PyTorch's CPU kernel.
-                            // Branch-free (selects, not jumps): the winner is data-dependent and unpredictable.
-                            const T a0 = a[2 * wo], a1 = a[2 * wo + 1], b0 = b[2 * wo], b1 = b[2 * wo + 1];
-                            const bool ga = a1 > a0, gb = b1 > b0;
-                            const T ma = ga ? a1 : a0, mb = gb ? b1 : b0;
-                            const std::int32_t ka = ga ? 1 : 0, kb = static_cast<std::int32_t>(W_) + (gb ? 1 : 0);
-                            const bool gm = mb > ma;  // ties keep the first row: scan order a0, a1, b0, b1
-                            yo[wo] = gm ? mb : ma;
-                            ao[wo] = static_cast<std::int32_t>(r0 + 2 * wo) + (gm ? kb : ka);
-                        }
+                        const std::int64_t o0 = (c * Ho_ + ho) * Wo_;
+                        kernels::maxpool2x2_row(xn + r0, xn + r0 + W_, r0, W_, Wo_, yn + o0, an + o0);
                     }
             } else {
                 pool_sample(xn, yn, an);

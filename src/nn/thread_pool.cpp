@@ -1,13 +1,7 @@
 #include "nn/thread_pool.hpp"
 
 #include "genrekit/error.hpp"
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define GK_PAUSE() _mm_pause()
-#else
-#define GK_PAUSE() ((void)0)
-#endif
+#include "simd/spin_pause.hpp"
 
 namespace genrekit::nn {
 
@@ -63,7 +57,7 @@ void ThreadPool::run_impl(int parts, void (*call)(void*, int), void* ctx) {
     for (int spin = 0;; ++spin) {
         const int p = pending_.load(std::memory_order_acquire);
         if (p == 0) break;
-        if (spin < kSpins) GK_PAUSE();
+        if (spin < kSpins) simd::spin_pause();
         else pending_.wait(p, std::memory_order_acquire);
     }
 }
@@ -74,7 +68,7 @@ void ThreadPool::worker_loop(int self) {
     for (;;) {
         unsigned g;
         for (int spin = 0; (g = generation_.load(std::memory_order_acquire)) == seen; ++spin) {
-            if (spin < kSpins) GK_PAUSE();
+            if (spin < kSpins) simd::spin_pause();
             else generation_.wait(seen, std::memory_order_acquire);
         }
         seen = g;

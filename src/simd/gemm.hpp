@@ -1,5 +1,5 @@
 // Private to genrekit::nn: single-precision and double GEMM on column-major matrices
-// (BLAS conventions), with the float kernel chosen at run time by CPU features.
+// (BLAS conventions), with the float kernel chosen by simd::isa() on every call.
 //
 //   C (m x n) = op(A) * op(B)            (accumulate = false)
 //   C (m x n) += op(A) * op(B)           (accumulate = true)
@@ -8,9 +8,9 @@
 // The float product is Eigen's GEBP kernel compiled three times: for the build's baseline
 // (SSE2 unless GENREKIT_NATIVE), and, in their own translation units with a renamed Eigen
 // namespace (so no template instantiation is shared across instruction sets), for AVX2+FMA
-// and for AVX-512. The widest one the CPU supports is used; GENREKIT_GEMM=baseline|avx2|avx512
-// forces one (an unsupported choice falls back to baseline). The kernels sum in different
-// orders, so results differ in the last bits between machines (not between runs).
+// and for AVX-512. GENREKIT_ISA (or simd::ScopedCap) caps the choice like every kernel's.
+// The kernels sum in different orders, so results differ in the last bits between
+// instruction sets (not between runs).
 #pragma once
 
 #include <cstdint>
@@ -26,10 +26,11 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* A, std::int64_t lda, const double* B,
           std::int64_t ldb, double* C, std::int64_t ldc, bool accumulate);
 
-// "baseline", "avx2" or "avx512": the float kernel in use.
+// "baseline", "avx2" or "avx512": the float kernel in use (simd::name(simd::isa())).
 std::string gemm_kernel_name();
 
-// Defined in gemm_avx2.cpp / gemm_avx512.cpp (only call when the CPU supports them).
+// Defined in gemm_avx2.cpp / gemm_avx512.cpp under GENREKIT_SIMD_VARIANTS (gemm() calls them
+// when simd::isa() allows).
 void gemm_f32_avx2(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*, std::int64_t, float*,
                    std::int64_t, bool);
 void gemm_f32_avx512(bool, bool, std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t, const float*, std::int64_t, float*,

@@ -1,5 +1,5 @@
 // The float GEMM compiled for AVX-512 (F, DQ, VL, BW), whatever the build's baseline;
-// see gemm_avx2.cpp for why the headers and macros come in this order.
+// see gemm_avx2.cpp for why the headers, pragmas and macros come in this order.
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -19,8 +19,11 @@
 
 #include "simd/gemm.hpp"
 
-#if defined(__x86_64__) && !defined(__AVX512F__)
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+#include "simd/isa.hpp"
+
+#if GENREKIT_SIMD_VARIANTS
+GENREKIT_TARGET_PRAGMA(GENREKIT_FEATURES_AVX512)
+#pragma GCC optimize("fp-contract=fast")
 #define __SSE3__ 1
 #define __SSSE3__ 1
 #define __SSE4_1__ 1
@@ -32,7 +35,7 @@
 #define __AVX512DQ__ 1
 #define __AVX512VL__ 1
 #define __AVX512BW__ 1
-#endif
+
 #define Eigen genrekit_eigen_avx512
 #include <Eigen/Core>
 
@@ -41,3 +44,4 @@ namespace genrekit::nn::detail {
 #define GK_SCALAR float
 #include "simd/gemm_kernel.inc"
 }  // namespace genrekit::nn::detail
+#endif

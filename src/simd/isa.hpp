@@ -20,8 +20,14 @@
 // AVX2 with FMA (Haswell and later; every CPU with AVX2 has FMA) and AVX-512 F/DQ/VL/BW
 // (Skylake-X, Ice Lake, Zen 4). The DSP is compiled with -ffp-contract=off, so FMA enters its
 // kernels only where they ask for it by name.
-#define GENREKIT_TARGET_AVX2 [[gnu::target("avx2,fma")]]
-#define GENREKIT_TARGET_AVX512 [[gnu::target("avx2,fma,avx512f,avx512dq,avx512vl,avx512bw")]]
+#define GENREKIT_FEATURES_AVX2 "avx2,fma"
+#define GENREKIT_FEATURES_AVX512 "avx2,fma,avx512f,avx512dq,avx512vl,avx512bw"
+#define GENREKIT_TARGET_AVX2 [[gnu::target(GENREKIT_FEATURES_AVX2)]]
+#define GENREKIT_TARGET_AVX512 [[gnu::target(GENREKIT_FEATURES_AVX512)]]
+// The same sets for a whole translation unit of one variant (intrinsics files, Eigen recompiled):
+//   GENREKIT_TARGET_PRAGMA(GENREKIT_FEATURES_AVX2)  ==  #pragma GCC target("avx2,fma")
+#define GENREKIT_PRAGMA_(text) _Pragma(#text)
+#define GENREKIT_TARGET_PRAGMA(features) GENREKIT_PRAGMA_(GCC target(features))
 #else
 #define GENREKIT_SIMD_VARIANTS 0
 #endif

@@ -1,17 +1,15 @@
-// Hot float kernels of the MLP (Dense products, sigmoid, Adam), chosen at run time:
-// hand-written AVX-512 or AVX2+FMA code on CPUs that have it (separate translation units
-// compiled with `#pragma GCC target(...)`, no Eigen or std templates inside, so nothing
-// compiled for a newer ISA can leak into the baseline build), else false and the caller
-// keeps its portable Eigen path. The AVX-512 and AVX2 kernels give the same bits.
+// Hot float kernels of the MLP (Dense products, sigmoid, Adam) and the CNN's 2x2 max pool, chosen
+// by simd::isa() on every call (so GENREKIT_ISA and simd::ScopedCap reach them): hand-written
+// AVX-512 or AVX2+FMA code (nn_kernels_avx512.cpp, nn_kernels_avx2.cpp: one variant per
+// translation unit, no Eigen or std templates inside, so nothing compiled for a newer ISA can leak
+// into the baseline build). At Isa::baseline the MLP kernels return false and the caller keeps its
+// portable Eigen path. The AVX-512 and AVX2 kernels give the same bits.
 //
 //   using namespace genrekit::nn;
 //   ThreadPool pool(2);
 //   std::vector<float> scratch;
 //   if (!kernels::dense_forward(w, b, x, y, O, F, N, &pool, scratch)) { ... Eigen path ... }
-//   kernels::active_isa();            // "avx512", "avx2" or "generic"
-//   kernels::force_generic(true);     // tests: compare the paths in one process
-//   kernels::force_avx2(true);        //   (AVX2 even where AVX-512 exists)
-// GENREKIT_NN_KERNELS=generic or =avx2 in the environment caps the choice the same way.
+//   simd::ScopedCap cap(simd::Isa::avx2);   // tests: the AVX2 kernels even where AVX-512 exists
 //
 // Layouts are those of genrekit::nn (see layers.hpp): x (F x N), y and dy (O x N) column-major,
 // w row-major [O, F] (PyTorch's nn.Linear.weight), b [O].
@@ -23,6 +21,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "nn/thread_pool.hpp"
@@ -31,12 +30,7 @@ namespace genrekit::nn::kernels {
 
 using Index = std::ptrdiff_t;
 
-const char* active_isa();
-bool avx2_active();  // true on the AVX2 and AVX-512 paths
-void force_generic(bool on);
-void force_avx2(bool on);
-
-// y = W x + b. Returns false (nothing done) when the AVX2 path is not active.
+// y = W x + b. Returns false (nothing done) at Isa::baseline, as do the three below.
 bool dense_forward(const float* w, const float* b, const float* x, float* y, Index O, Index F, Index N, ThreadPool* pool,
                    std::vector<float>& scratch);
 // dw += dy x^T, db += rowsum(dy), and dx = W^T dy unless dx is nullptr (written, not added).
@@ -54,9 +48,16 @@ struct AdamArgs {
 };
 bool adam_step(float* p, const float* g, float* m, float* v, Index n, const AdamArgs& a, ThreadPool* pool);
 
-// One output row of a 2x2, stride-2 max pool (Pool2D's common case), vectorised over 16 outputs:
-// only when maxpool2x2_available() (AVX-512). Same values and argmax as the scalar loop.
-bool maxpool2x2_available();
-void maxpool2x2_row(const float* a, const float* b, int row_offset, int W, int Wo, float* y, int* arg);
+// One output row of a 2x2, stride-2 max pool (Pool2D's common case): y[wo] = the first maximum of
+// a[2wo], a[2wo+1], b[2wo], b[2wo+1] in that order (as PyTorch's CPU kernel), arg[wo] its index,
+// row_offset + 2wo (+1) (+W for row b). Input rows a and b = a + W. Float on AVX-512: 16 outputs per
+// vector step (when the indices fit in int); otherwise, and for double, the scalar loop. Same values
+// and argmax on every path.
+void maxpool2x2_row(const float* a, const float* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, float* y,
+                    std::int32_t* arg);
+void maxpool2x2_row(const double* a, const double* b, std::int64_t row_offset, std::int64_t W, std::int64_t Wo, double* y,
+                    std::int32_t* arg);
+// Whether the float row goes through the AVX-512 kernel at the current simd::isa() (tests).
+bool maxpool2x2_vectorised();
 
 }  // namespace genrekit::nn::kernels

@@ -1,13 +1,17 @@
-// AVX2+FMA kernels. Everything after the target pragma is either an intrinsic or a function of this
-// file with internal linkage: no Eigen, no std templates, so no AVX2 instantiation can be merged by
-// the linker into code that runs on baseline x86-64 CPUs (the ODR hazard of mixing ISA flags).
+// AVX2+FMA kernels: the whole file is one variant, compiled for GENREKIT_FEATURES_AVX2 (simd/isa.hpp)
+// by a target pragma rather than an attribute on each helper. Everything after the pragma is either
+// an intrinsic or a function of this file with internal linkage: no Eigen, no std templates, so no
+// AVX2 instantiation can be merged by the linker into code that runs on baseline x86-64 CPUs (the
+// ODR hazard of mixing ISA flags).
 #include "simd/nn_kernels_avx2.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
+#include "simd/isa.hpp"
+
+#if GENREKIT_SIMD_VARIANTS
 #include <immintrin.h>
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma")
+GENREKIT_TARGET_PRAGMA(GENREKIT_FEATURES_AVX2)
 
 namespace genrekit::nn::kernels::avx2 {
 namespace {
@@ -44,8 +48,10 @@ inline void transpose8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// exp(x) for x in [-88.37, 88.37]. ref: Cephes expf (range reduction by ln 2 in two parts, degree-5 polynomial).
-inline __m256 exp_ps(__m256 x) {
+// 1 + exp(x) for x in [-88.37, 88.37]. ref: Cephes expf (range reduction by ln 2 in two parts, degree-5
+// polynomial). The last scaling by 2^fx and the + 1 are one FMA: the rounding the trained models have
+// always had (this file was compiled with FMA contraction, which fused them; -ffp-contract=off now).
+inline __m256 one_plus_exp_ps(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f)), _mm256_set1_ps(88.3762626647949f));
     __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
     fx = _mm256_floor_ps(fx);
@@ -63,13 +69,10 @@ inline __m256 exp_ps(__m256 x) {
     const __m256i h = _mm256_srai_epi32(n, 1);
     const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
     const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(n, h), _mm256_set1_epi32(127)), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(y, p1), p2);
+    return _mm256_fmadd_ps(_mm256_mul_ps(y, p1), p2, _mm256_set1_ps(1.0f));
 }
 
-inline __m256 sigmoid_ps(__m256 x) {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
+inline __m256 sigmoid_ps(__m256 x) { return _mm256_div_ps(_mm256_set1_ps(1.0f), one_plus_exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), x))); }
 
 // ---- forward, o-tiles: 8 outputs x 8 samples per register tile, transposed in registers before the store.
 inline void otile_block(const float* w, const float* b, const float* xt, Index np, float* y, Index O, Index F, Index N, Index o) {

@@ -1,5 +1,5 @@
-// Private: the AVX2+FMA kernels over index ranges (defined in kernels_avx2.cpp, called by kernels.cpp
-// only after __builtin_cpu_supports says the CPU has AVX2 and FMA).
+// Private: the AVX2+FMA kernels over index ranges (defined in nn_kernels_avx2.cpp under
+// GENREKIT_SIMD_VARIANTS, called by nn_kernels.cpp only when simd::isa() is avx2 or above).
 #pragma once
 
 #include <cstddef>

@@ -1,15 +1,17 @@
 // AVX-512 (F, DQ, VL, BW) versions of the hottest AVX2 kernels: twice the lanes per FMA.
-// Same rules as kernels_avx2.cpp: only intrinsics and internal-linkage functions after the
-// target pragma. Every output element goes through exactly the operations, in the order, of
+// Same rules as nn_kernels_avx2.cpp: one variant per file (GENREKIT_FEATURES_AVX512 by a target
+// pragma), only intrinsics and internal-linkage functions after the pragma. Every output element goes through exactly the operations, in the order, of
 // the AVX2 kernel it replaces (an FMA chain from the bias or from zero, then one add), so the
 // two ISAs give the same bits: tests compare them (test_nn_speed_paths).
 #include "simd/nn_kernels_avx512.hpp"
 
-#if defined(__x86_64__)
+#include "simd/isa.hpp"
+
+#if GENREKIT_SIMD_VARIANTS
 #include <immintrin.h>
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+GENREKIT_TARGET_PRAGMA(GENREKIT_FEATURES_AVX512)
 
 namespace genrekit::nn::kernels::avx512 {
 namespace {
@@ -20,7 +22,7 @@ inline Index imin(Index a, Index b) { return a < b ? a : b; }
 inline __mmask16 first_lanes(Index valid) { return valid >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << valid) - 1u); }
 inline __mmask8 first_lanes8(Index valid) { return valid >= 8 ? static_cast<__mmask8>(0xFF) : static_cast<__mmask8>((1u << valid) - 1u); }
 
-// In-register transpose of an 8x8 block of 256-bit rows (as kernels_avx2.cpp).
+// In-register transpose of an 8x8 block of 256-bit rows (as nn_kernels_avx2.cpp).
 inline void transpose8(__m256 r[8]) {
     __m256 t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
@@ -39,8 +41,8 @@ inline void transpose8(__m256 r[8]) {
     }
 }
 
-// exp(x), the AVX2 kernel's Cephes expf step for step. ref: Cephes expf.
-inline __m512 exp_ps(__m512 x) {
+// 1 + exp(x), the AVX2 kernel's Cephes expf step for step, with its fused last step. ref: Cephes expf.
+inline __m512 one_plus_exp_ps(__m512 x) {
     x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f)), _mm512_set1_ps(88.3762626647949f));
     __m512 fx = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
     fx = _mm512_roundscale_ps(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
@@ -53,13 +55,10 @@ inline __m512 exp_ps(__m512 x) {
     const __m512i n = _mm512_cvtps_epi32(fx), h = _mm512_srai_epi32(n, 1), bias = _mm512_set1_epi32(127);
     const __m512 p1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(h, bias), 23));
     const __m512 p2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(n, h), bias), 23));
-    return _mm512_mul_ps(_mm512_mul_ps(y, p1), p2);
+    return _mm512_fmadd_ps(_mm512_mul_ps(y, p1), p2, _mm512_set1_ps(1.0f));
 }
 
-inline __m512 sigmoid_ps(__m512 x) {
-    const __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
-}
+inline __m512 sigmoid_ps(__m512 x) { return _mm512_div_ps(_mm512_set1_ps(1.0f), one_plus_exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))); }
 
 // ---- forward: 8 outputs x 16 samples per tile; two 8x8 transposes turn it into rows of y.
 inline void otile_block(const float* w, const float* b, const float* xt, Index np, float* y, Index O, Index F, Index N, Index o) {

@@ -1,6 +1,6 @@
-// Private: the AVX-512 kernels over index ranges (defined in kernels_avx512.cpp, called by
-// kernels.cpp only after __builtin_cpu_supports says the CPU has AVX-512 F/DQ/VL/BW).
-// Same contracts as the AVX2 kernels of the same name (kernels_avx2.hpp) and the same bits;
+// Private: the AVX-512 kernels over index ranges (defined in nn_kernels_avx512.cpp under
+// GENREKIT_SIMD_VARIANTS, called by nn_kernels.cpp only when simd::isa() is avx512).
+// Same contracts as the AVX2 kernels of the same name (nn_kernels_avx2.hpp) and the same bits;
 // forward_otile wants xt padded to a multiple of 16 samples.
 #pragma once
 

@@ -51,7 +51,7 @@ template <typename T>
 std::unique_ptr<Layer<T>> make_cnn_layer(const nlohmann::json& spec, const std::string& where);
 std::vector<std::string> cnn_layer_types();
 
-// The float GEMM kernel in use ("baseline", "avx2", "avx512"; GENREKIT_GEMM forces one).
+// The float GEMM kernel in use ("baseline", "avx2", "avx512"; GENREKIT_ISA caps it).
 std::string conv_kernel_name();
 
 template <typename T>
