@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: install what is missing, configure, build, run
 # every test with failures shown.
-#   scripts/test.sh              Release build in build/, all tests
+#   scripts/test.sh              Release build in build/, all tests (the kernel and golden ones once
+#                                per instruction set), then the featurizer on emulated CPUs
+#                                (scripts/qemu-check.sh)
 #   scripts/test.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/,
 #                                all tests but the whole-dataset ones (too slow there)
 set -euo pipefail
@@ -15,4 +17,5 @@ if [ "${1:-}" = "--sanitize" ]; then
 else
   scripts/build.sh build -DGENREKIT_BUILD_BENCH=ON
   ctest --test-dir build --output-on-failure -j"$(nproc)"
+  scripts/qemu-check.sh build
 fi
