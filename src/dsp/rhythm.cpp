@@ -5,6 +5,7 @@
 #include <limits>
 #include <numbers>
 
+#include "dsp/median.hpp"
 #include "genrekit/error.hpp"
 #include "simd/rhythm_kernels.hpp"
 
@@ -35,17 +36,6 @@ float pairwise_sum_f32(const float* a, std::size_t n) {
     std::size_t n2 = n / 2;
     n2 -= n2 % 8;
     return pairwise_sum_f32(a, n2) + pairwise_sum_f32(a + n2, n - n2);
-}
-
-// ref: numpy.median of float64 values (mean of the two middle values for an even count).
-double median_f64(std::vector<double> v) {
-    const std::size_t n = v.size();
-    const std::size_t hi = n / 2;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
-    const double upper = v[hi];
-    if (n % 2 == 1) return upper;
-    const double lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi));
-    return (lower + upper) / 2.0;
 }
 
 // ref: scipy.signal.convolve(a, w, mode='same'): the centred len(a) part of the full convolution.
@@ -384,7 +374,7 @@ std::vector<int> track_beats(std::span<const float> onset_env, double bpm, const
     }
     long last = -1;
     if (!maxima.empty()) {
-        const double med = median_f64(maxima);
+        const double med = median(maxima);
         for (std::size_t i = 0; i < T; ++i)
             if ((cumscore[i] * (is_max[i] ? 1.0 : 0.0)) * 2.0 > med) last = static_cast<long>(i);
     }
