@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -37,19 +36,13 @@ constexpr double kWaveAtol = 1e-6;
 constexpr double kVarRtol = 1e-4;
 constexpr double kMeanOfStd = 1e-4;
 
-class HpssGolden : public ::testing::TestWithParam<gktest::Track> {
+class HpssGolden : public gktest::GoldenTrack {
 protected:
     void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav =
-            gktest::track_wav(*shared, GetParam());
-        y_ = genrekit::load_audio(wav).samples;
+        GoldenTrack::SetUp();
+        if (IsSkipped()) return;
         X_ = stft_.forward(y_);
         mag_ = genrekit::magnitude(X_);
-        std::ifstream in(dir_ + "/manifest.json");
-        manifest_ = nlohmann::json::parse(in);
     }
 
     void check_waveforms(const genrekit::HpssWaveforms& w, const std::string& how) {
@@ -91,12 +84,9 @@ protected:
         }
     }
 
-    std::string dir_;
-    std::vector<float> y_;
     genrekit::Stft stft_;
     genrekit::ComplexSpectrogram X_;
     genrekit::Spectrogram mag_;
-    nlohmann::json manifest_;
 };
 
 TEST_P(HpssGolden, WaveformsMatchLibrosa) {
