@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
 
 #include <sys/wait.h>
@@ -38,6 +39,15 @@ std::string track_name(const ::testing::TestParamInfo<Track>& info) { return inf
 
 std::string track_wav(const std::string& shared, const Track& t) {
     return shared + "/data/gtzan-dev/genres_original/" + t.genre + "/" + t.name + ".wav";
+}
+
+void GoldenTrack::SetUp() {
+    const auto shared = shared_dir();
+    if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
+    dir_ = golden_dir(*shared, GetParam().name);
+    y_ = genrekit::load_audio(track_wav(*shared, GetParam())).samples;
+    std::ifstream in(dir_ + "/manifest.json");
+    manifest_ = nlohmann::json::parse(in);
 }
 
 std::string Worst::describe() const {

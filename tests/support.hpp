@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "genrekit/npy.hpp"
 #include "genrekit/stft.hpp"
 
@@ -39,6 +41,17 @@ struct Track {
 std::string track_name(const ::testing::TestParamInfo<Track>& info);
 // <shared>/data/gtzan-dev/genres_original/<genre>/<name>.wav
 std::string track_wav(const std::string& shared, const Track& t);
+
+// The fixture of the golden-track tests: skips when the shared data is absent, else loads the
+// track's audio (y_) and golden manifest.json (manifest_) and names its golden directory (dir_).
+// A suite's own SetUp calls GoldenTrack::SetUp() first and returns if IsSkipped().
+class GoldenTrack : public ::testing::TestWithParam<Track> {
+protected:
+    void SetUp() override;
+    std::string dir_;
+    std::vector<float> y_;
+    nlohmann::json manifest_;
+};
 
 struct Worst {
     double abs_err = 0, rel_err = 0;  // the largest normalised error and its parts

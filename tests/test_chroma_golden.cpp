@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -21,11 +20,6 @@
 
 namespace {
 
-nlohmann::json read_manifest(const std::string& dir) {
-    std::ifstream f(dir + "/manifest.json");
-    return nlohmann::json::parse(f);
-}
-
 // np.mean / np.var (ddof 0) over every value, accumulated in double.
 std::pair<double, double> mean_var(const Eigen::MatrixXf& X) {
     double s = 0;
@@ -38,23 +32,20 @@ std::pair<double, double> mean_var(const Eigen::MatrixXf& X) {
 
 double rel_err(double got, double want) { return std::abs(got - want) / std::max(std::abs(want), 1e-12); }
 
-class ChromaGolden : public ::testing::TestWithParam<gktest::Track> {
+class ChromaGolden : public gktest::GoldenTrack {
 protected:
     void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = gktest::track_wav(*shared, GetParam());
+        GoldenTrack::SetUp();
+        if (IsSkipped()) return;
         genrekit::Stft stft;
-        power_ = genrekit::power(stft.forward(genrekit::load_audio(wav).samples));
+        power_ = genrekit::power(stft.forward(y_));
     }
-    std::string dir_;
     genrekit::Spectrogram power_;
 };
 
 // The tuning estimate is a histogram bin (a multiple of 0.01): it must be the same bin.
 TEST_P(ChromaGolden, TuningEstimateExact) {
-    const double want = read_manifest(dir_)["tuning_estimate"].get<double>();
+    const double want = manifest_["tuning_estimate"].get<double>();
     gktest::for_each_isa([&](genrekit::simd::Isa isa) {  // every variant of the scans
         const double got = genrekit::estimate_tuning(power_);
         std::cout << "[" << genrekit::simd::name(isa) << " tuning " << GetParam().name << "] got " << got << " want "
@@ -106,10 +97,9 @@ TEST_P(ChromaGolden, ChromaStft) {
         std::cout << "[chroma_stft " << GetParam().name << ", atol " << kChromaAtol << "] " << w.describe() << "\n";
         EXPECT_LE(w.score, 1.0) << w.describe();
 
-        const auto manifest = read_manifest(dir_);
         const auto [mean, var] = mean_var(C);
-        const double want_mean = manifest["features"]["chroma_stft_mean"].get<double>();
-        const double want_var = manifest["features"]["chroma_stft_var"].get<double>();
+        const double want_mean = manifest_["features"]["chroma_stft_mean"].get<double>();
+        const double want_var = manifest_["features"]["chroma_stft_var"].get<double>();
         std::cout << "[chroma_stft mean/var " << GetParam().name << ", rtol 1e-5] mean " << mean << " vs " << want_mean
                   << " (rel " << rel_err(mean, want_mean) << "), var " << var << " vs " << want_var << " (rel "
                   << rel_err(var, want_var) << ")\n";

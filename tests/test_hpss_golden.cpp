@@ -7,7 +7,6 @@
 #include <cmath>
 #include <limits>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -37,19 +36,13 @@ constexpr double kWaveAtol = 1e-6;
 constexpr double kVarRtol = 1e-4;
 constexpr double kMeanOfStd = 1e-4;
 
-class HpssGolden : public ::testing::TestWithParam<gktest::Track> {
+class HpssGolden : public gktest::GoldenTrack {
 protected:
     void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav =
-            gktest::track_wav(*shared, GetParam());
-        y_ = genrekit::load_audio(wav).samples;
+        GoldenTrack::SetUp();
+        if (IsSkipped()) return;
         X_ = stft_.forward(y_);
         mag_ = genrekit::magnitude(X_);
-        std::ifstream in(dir_ + "/manifest.json");
-        manifest_ = nlohmann::json::parse(in);
     }
 
     void check_waveforms(const genrekit::HpssWaveforms& w, const std::string& how) {
@@ -91,12 +84,9 @@ protected:
         }
     }
 
-    std::string dir_;
-    std::vector<float> y_;
     genrekit::Stft stft_;
     genrekit::ComplexSpectrogram X_;
     genrekit::Spectrogram mag_;
-    nlohmann::json manifest_;
 };
 
 TEST_P(HpssGolden, WaveformsMatchLibrosa) {
@@ -271,11 +261,17 @@ TEST(Hpss, MaskKernelsMatchScalarReferenceBitForBit) {
     EXPECT_GE(ran, 1);
 }
 
-TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
-    std::vector<float> y(22050);
-    std::mt19937 rng(7);
+// n samples of amp * sin(step * i) plus Gaussian noise (sd 0.1) from seed.
+std::vector<float> noisy_sine(std::size_t n, float amp, float step, unsigned seed) {
+    std::vector<float> y(n);
+    std::mt19937 rng(seed);
     std::normal_distribution<float> g(0.0f, 0.1f);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * std::sin(0.05f * static_cast<float>(i)) + g(rng);
+    for (std::size_t i = 0; i < n; ++i) y[i] = amp * std::sin(step * static_cast<float>(i)) + g(rng);
+    return y;
+}
+
+TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
+    const auto y = noisy_sine(22050, 0.3f, 0.05f, 7);
     genrekit::Stft stft;
     const auto X = stft.forward(y);
     const auto mag = genrekit::magnitude(X);
@@ -289,10 +285,7 @@ TEST(Hpss, MasksSumToOneAndDecomposeIsConsistent) {
 
 TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
     // waveforms() inverts with its own 8-frames-at-once FFT; Stft::inverse_no_length uses KissFFT.
-    std::vector<float> y(22050 * 2 + 123);
-    std::mt19937 rng(11);
-    std::normal_distribution<float> g(0.0f, 0.1f);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.4f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
+    const auto y = noisy_sine(22050 * 2 + 123, 0.4f, 0.03f, 11);
     genrekit::Stft stft;
     const auto X = stft.forward(y);
     const auto mag = genrekit::magnitude(X);
@@ -315,10 +308,7 @@ TEST(Hpss, VectorisedInverseStftAgreesWithKissFft) {
 // The sliced path (strips of the time median, sliding overlap-add, streamed sums) against the
 // whole-matrix path at other STFT sizes: bins not a multiple of the strips, fewer bins than lanes.
 TEST(Hpss, SlicedPathMatchesWholeMatrixPathAtOtherSizes) {
-    std::vector<float> y(20000);
-    std::mt19937 rng(5);
-    std::normal_distribution<float> g(0.0f, 0.1f);
-    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * std::sin(0.03f * static_cast<float>(i)) + g(rng);
+    const auto y = noisy_sine(20000, 0.3f, 0.03f, 5);
     const int ran = gktest::for_each_isa([&](genrekit::simd::Isa) {
         for (const int n_fft : {16, 64, 512, 1024}) {
             const genrekit::StftParams sp{.n_fft = n_fft, .hop = n_fft / 4};

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <random>
@@ -21,11 +20,6 @@
 #include "support.hpp"
 
 namespace {
-
-nlohmann::json read_manifest(const std::string& dir) {
-    std::ifstream f(dir + "/manifest.json");
-    return nlohmann::json::parse(f);
-}
 
 // The pipeline's mel_db: power_to_db(MelFilterbank().apply(power(stft(y)))).
 genrekit::Spectrogram mel_db_of(const std::vector<float>& y) {
@@ -52,19 +46,14 @@ double tempo_margin(const std::vector<double>& score) {
     return score[best] - second;
 }
 
-class RhythmGolden : public ::testing::TestWithParam<gktest::Track> {
+class RhythmGolden : public gktest::GoldenTrack {
 protected:
     void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = gktest::track_wav(*shared, GetParam());
-        mel_db_ = mel_db_of(genrekit::load_audio(wav).samples);
-        manifest_ = read_manifest(dir_);
+        GoldenTrack::SetUp();
+        if (IsSkipped()) return;
+        mel_db_ = mel_db_of(y_);
     }
-    std::string dir_;
     genrekit::Spectrogram mel_db_;
-    nlohmann::json manifest_;
 };
 
 // From librosa's own mel_db the onset stage is float32 arithmetic done the same way: equal to

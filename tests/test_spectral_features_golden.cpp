@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "genrekit/audio.hpp"
@@ -51,19 +50,14 @@ constexpr std::size_t kRolloffFlipsAllowed = 3;
 // Feature tolerance (the downstream acceptance): mean and variance within 1e-4 relative.
 constexpr double kFeatureRtol = 1e-4;
 
-class SpectralFeaturesGolden : public ::testing::TestWithParam<gktest::Track> {
+class SpectralFeaturesGolden : public gktest::GoldenTrack {
 protected:
     void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav =
-            gktest::track_wav(*shared, GetParam());
-        y_ = genrekit::load_audio(wav).samples;
+        GoldenTrack::SetUp();
+        if (IsSkipped()) return;
         genrekit::Stft stft;
         mag_ = genrekit::magnitude(stft.forward(y_));
-        std::ifstream in(dir_ + "/manifest.json");
-        features_ = nlohmann::json::parse(in)["features"];
+        features_ = manifest_["features"];
     }
 
     template <typename T>
@@ -81,8 +75,6 @@ protected:
         EXPECT_LE(var_rel, kFeatureRtol) << stem << "_var";
     }
 
-    std::string dir_;
-    std::vector<float> y_;
     genrekit::Spectrogram mag_;
     nlohmann::json features_;
 };

@@ -16,18 +16,7 @@
 
 namespace {
 
-class SpectralGolden : public ::testing::TestWithParam<gktest::Track> {
-protected:
-    void SetUp() override {
-        const auto shared = gktest::shared_dir();
-        if (!shared) GTEST_SKIP() << "shared data not found: set GENREKIT_SHARED or place it at ../shared";
-        dir_ = gktest::golden_dir(*shared, GetParam().name);
-        const std::string wav = gktest::track_wav(*shared, GetParam());
-        y_ = genrekit::load_audio(wav).samples;
-    }
-    std::string dir_;
-    std::vector<float> y_;
-};
+class SpectralGolden : public gktest::GoldenTrack {};
 
 double array_max(const genrekit::NpyArray& a) {
     double m = 0;

@@ -5,7 +5,9 @@
 #include <limits>
 #include <numbers>
 
+#include "dsp/median.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/stats.hpp"
 #include "simd/rhythm_kernels.hpp"
 
 namespace genrekit {
@@ -13,40 +15,6 @@ namespace genrekit {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// ref: numpy's pairwise summation of a contiguous float32 array (umath loops pairwise_sum),
-// so float32 statistics round as numpy's do.
-float pairwise_sum_f32(const float* a, std::size_t n) {
-    if (n < 8) {
-        float s = 0.f;  // numpy starts from -0.0 here; the sums below are the same for our inputs
-        for (std::size_t i = 0; i < n; ++i) s += a[i];
-        return s;
-    }
-    if (n <= 128) {
-        float r[8];
-        for (int j = 0; j < 8; ++j) r[j] = a[j];
-        std::size_t i = 8;
-        for (; i < n - n % 8; i += 8)
-            for (int j = 0; j < 8; ++j) r[j] += a[i + static_cast<std::size_t>(j)];
-        float s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; ++i) s += a[i];
-        return s;
-    }
-    std::size_t n2 = n / 2;
-    n2 -= n2 % 8;
-    return pairwise_sum_f32(a, n2) + pairwise_sum_f32(a + n2, n - n2);
-}
-
-// ref: numpy.median of float64 values (mean of the two middle values for an even count).
-double median_f64(std::vector<double> v) {
-    const std::size_t n = v.size();
-    const std::size_t hi = n / 2;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
-    const double upper = v[hi];
-    if (n % 2 == 1) return upper;
-    const double lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi));
-    return (lower + upper) / 2.0;
-}
 
 // ref: scipy.signal.convolve(a, w, mode='same'): the centred len(a) part of the full convolution.
 std::vector<double> convolve_same(const std::vector<double>& a, const std::vector<double>& w) {
@@ -320,13 +288,9 @@ std::vector<int> track_beats(std::span<const float> onset_env, double bpm, const
     // ref: __normalize_onsets: divide by the float32 standard deviation (ddof 1) when positive.
     std::vector<double> normed(T);
     {
-        const float mean = pairwise_sum_f32(onset_env.data(), T) / static_cast<float>(T);
-        std::vector<float> sq(T);
-        for (std::size_t i = 0; i < T; ++i) {
-            const float dlt = onset_env[i] - mean;
-            sq[i] = dlt * dlt;
-        }
-        const float var = T > 1 ? static_cast<float>(static_cast<double>(pairwise_sum_f32(sq.data(), T)) / static_cast<double>(T - 1))
+        const float mean = pairwise_sum(onset_env.data(), T) / static_cast<float>(T);
+        const float ss = pairwise_sum_squared_deviations(onset_env.data(), T, mean);
+        const float var = T > 1 ? static_cast<float>(static_cast<double>(ss) / static_cast<double>(T - 1))
                                 : std::numeric_limits<float>::quiet_NaN();
         const float sd = std::sqrt(var);
         for (std::size_t i = 0; i < T; ++i) normed[i] = sd > 0 ? onset_env[i] / sd : onset_env[i];
@@ -384,7 +348,7 @@ std::vector<int> track_beats(std::span<const float> onset_env, double bpm, const
     }
     long last = -1;
     if (!maxima.empty()) {
-        const double med = median_f64(maxima);
+        const double med = median(maxima);
         for (std::size_t i = 0; i < T; ++i)
             if ((cumscore[i] * (is_max[i] ? 1.0 : 0.0)) * 2.0 > med) last = static_cast<long>(i);
     }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <tuple>
 
+#include "dsp/median.hpp"
 #include "dsp/py_mod.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/mel.hpp"
@@ -48,18 +49,6 @@ inline float py_mod_1(float a) {
     return m;
 }
 
-// ref: numpy.median of float32 values: the middle element, or the float32 mean of the two
-// middle elements. Reorders `v`.
-float median_f32(std::vector<float>& v) {
-    const std::size_t n = v.size();
-    const std::size_t hi = n / 2;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
-    const float upper = v[hi];
-    if (n % 2 == 1) return upper;
-    const float lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(hi));
-    return (lower + upper) / 2.0f;
-}
-
 // ref: librosa 0.7.2 estimate_tuning: threshold = median of the magnitudes where pitch > 0;
 // the frequencies of the peaks with magnitude >= threshold.
 std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks) {
@@ -67,7 +56,7 @@ std::vector<float> frequencies_above_median(const std::vector<PitchPeak>& peaks)
     mags.reserve(peaks.size());
     for (const auto& p : peaks)
         if (p.frequency > 0.f) mags.push_back(p.magnitude);
-    const float threshold = mags.empty() ? 0.f : median_f32(mags);
+    const float threshold = mags.empty() ? 0.f : median(mags);
     std::vector<float> freqs;
     freqs.reserve(peaks.size() / 2 + 1);
     for (const auto& p : peaks)
@@ -327,7 +316,7 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
         mags.reserve(peaks.size());
         for (const auto& p : peaks)
             if (p.frequency > 0.f) mags.push_back(p.magnitude);
-        const float threshold = mags.empty() ? 0.f : median_f32(mags);
+        const float threshold = mags.empty() ? 0.f : median(mags);
         for (std::size_t i = 0; i < peaks.size(); ++i) {
             if (!(peaks[i].frequency > 0.f && peaks[i].magnitude >= threshold)) continue;
             const int j = h.bin_of(residual[i]);
@@ -400,9 +389,9 @@ TuningCheck check_tuning(const Spectrogram& S, const TuningParams& params, float
     }
     // The median of values each known within [lo, hi] lies between the medians of the bounds.
     std::vector<float> tmp = mag_lo;
-    const float thr_lo = median_f32(tmp);
+    const float thr_lo = median(tmp);
     tmp = mag_hi;
-    const float thr_hi = median_f32(tmp);
+    const float thr_hi = median(tmp);
 
     // 3. Counts that hold whatever the noise, and the most each bin could gain.
     std::vector<long> sure(static_cast<std::size_t>(n_hist), 0), could(static_cast<std::size_t>(n_hist), 0);

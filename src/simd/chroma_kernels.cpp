@@ -3,12 +3,9 @@
 #include <cstring>
 #include <limits>
 
-#include "simd/isa.hpp"
+#include "simd/lanes.hpp"
+#include "simd/variants.hpp"
 #include "simd/vec.hpp"
-
-#if GENREKIT_SIMD_VARIANTS
-#include <immintrin.h>  // declares the SSE and AVX builtins below
-#endif
 
 namespace genrekit::simd::chroma {
 
@@ -96,26 +93,6 @@ template <bool kFourFrames>
 // The peak picking's scans, W = lanes of V floats at a time.
 // ---------------------------------------------------------------------------------------------
 
-// Bit l of the result: lane l of the comparison result m is set (all ones).
-#if GENREKIT_SIMD_VARIANTS
-[[gnu::always_inline]] inline std::uint64_t lane_bits(V4i m) {
-    return static_cast<std::uint64_t>(__builtin_ia32_movmskps(reinterpret_cast<V4f>(m)));
-}
-[[gnu::always_inline]] inline std::uint64_t lane_bits(V8i m) {
-    return static_cast<std::uint64_t>(__builtin_ia32_movmskps256(reinterpret_cast<V8f>(m)));
-}
-[[gnu::always_inline]] inline std::uint64_t lane_bits(V16i m) {
-    return lane_bits(V8i(__builtin_shufflevector(m, m, 0, 1, 2, 3, 4, 5, 6, 7))) |
-           lane_bits(V8i(__builtin_shufflevector(m, m, 8, 9, 10, 11, 12, 13, 14, 15))) << 8;
-}
-#else
-[[gnu::always_inline]] inline std::uint64_t lane_bits(V4i m) {
-    std::uint64_t bits = 0;
-    for (int l = 0; l < 4; ++l) bits |= static_cast<std::uint64_t>(m[l] & 1) << l;
-    return bits;
-}
-#endif
-
 template <class V>
 [[gnu::always_inline]] inline bool column_max_body(const float* s, std::size_t n, float& max) {
     constexpr std::size_t W = sizeof(V) / sizeof(float);
@@ -165,62 +142,38 @@ template <class V>
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// The variants: the scans 4, 8 and 16 bins at a time.
-// ---------------------------------------------------------------------------------------------
+// The variants: the scans 4, 8 and 16 bins at a time, the projection four frames per step with
+// AVX-512.
+#define GENREKIT_CHROMA_VARIANT(NS, ATTR, ISA)                                                                  \
+    namespace NS {                                                                                              \
+    using V = ByIsa<ISA, V4f, V8f, V16f>;                                                                       \
+    ATTR void project(const float* Wr, std::size_t rows, std::size_t stride, const float* S, std::size_t nb,    \
+                      std::size_t T, float* C) {                                                                \
+        project_body<ISA == Isa::avx512>(Wr, rows, stride, S, nb, T, C);                                        \
+    }                                                                                                           \
+    ATTR bool column_max(const float* s, std::size_t n, float& max) { return column_max_body<V>(s, n, max); }   \
+    ATTR void bin_masks(const float* s, int lo, int hi, float above_thr, float floor, std::uint64_t* above,     \
+                        std::uint64_t* possible) {                                                              \
+        bin_masks_body<V>(s, lo, hi, above_thr, floor, above, possible);                                        \
+    }                                                                                                           \
+    }
 
-void project_baseline(const float* Wr, std::size_t rows, std::size_t stride, const float* S, std::size_t nb,
-                      std::size_t T, float* C) {
-    project_body<false>(Wr, rows, stride, S, nb, T, C);
-}
-bool column_max_baseline(const float* s, std::size_t n, float& max) { return column_max_body<V4f>(s, n, max); }
-void bin_masks_baseline(const float* s, int lo, int hi, float above_thr, float floor, std::uint64_t* above,
-                        std::uint64_t* possible) {
-    bin_masks_body<V4f>(s, lo, hi, above_thr, floor, above, possible);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void project_avx2(const float* Wr, std::size_t rows, std::size_t stride, const float* S,
-                                       std::size_t nb, std::size_t T, float* C) {
-    project_body<false>(Wr, rows, stride, S, nb, T, C);
-}
-GENREKIT_TARGET_AVX2 bool column_max_avx2(const float* s, std::size_t n, float& max) {
-    return column_max_body<V8f>(s, n, max);
-}
-GENREKIT_TARGET_AVX2 void bin_masks_avx2(const float* s, int lo, int hi, float above_thr, float floor,
-                                         std::uint64_t* above, std::uint64_t* possible) {
-    bin_masks_body<V8f>(s, lo, hi, above_thr, floor, above, possible);
-}
-GENREKIT_TARGET_AVX512 void project_avx512(const float* Wr, std::size_t rows, std::size_t stride, const float* S,
-                                           std::size_t nb, std::size_t T, float* C) {
-    project_body<true>(Wr, rows, stride, S, nb, T, C);
-}
-GENREKIT_TARGET_AVX512 bool column_max_avx512(const float* s, std::size_t n, float& max) {
-    return column_max_body<V16f>(s, n, max);
-}
-GENREKIT_TARGET_AVX512 void bin_masks_avx512(const float* s, int lo, int hi, float above_thr, float floor,
-                                             std::uint64_t* above, std::uint64_t* possible) {
-    bin_masks_body<V16f>(s, lo, hi, above_thr, floor, above, possible);
-}
-#else
-constexpr auto project_avx2 = project_baseline, project_avx512 = project_baseline;
-constexpr auto column_max_avx2 = column_max_baseline, column_max_avx512 = column_max_baseline;
-constexpr auto bin_masks_avx2 = bin_masks_baseline, bin_masks_avx512 = bin_masks_baseline;
-#endif
+GENREKIT_SIMD_STAMP(GENREKIT_CHROMA_VARIANT)
 
 }  // namespace
 
 void project(const float* Wr, std::size_t rows, std::size_t stride, const float* S, std::size_t nb, std::size_t T,
              float* C) {
-    pick(project_baseline, project_avx2, project_avx512)(Wr, rows, stride, S, nb, T, C);
+    GENREKIT_SIMD_PICK(project)(Wr, rows, stride, S, nb, T, C);
 }
 
 bool column_max(const float* s, std::size_t n, float& max) {
-    return pick(column_max_baseline, column_max_avx2, column_max_avx512)(s, n, max);
+    return GENREKIT_SIMD_PICK(column_max)(s, n, max);
 }
 
 void bin_masks(const float* s, int lo, int hi, float above_thr, float floor, std::uint64_t* above,
                std::uint64_t* possible) {
-    pick(bin_masks_baseline, bin_masks_avx2, bin_masks_avx512)(s, lo, hi, above_thr, floor, above, possible);
+    GENREKIT_SIMD_PICK(bin_masks)(s, lo, hi, above_thr, floor, above, possible);
 }
 
 }  // namespace genrekit::simd::chroma

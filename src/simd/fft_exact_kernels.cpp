@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "simd/isa.hpp"
+#include "simd/variants.hpp"
 #include "simd/vec.hpp"
 
 namespace genrekit::simd::fft_exact {
@@ -64,22 +64,15 @@ template <class T>
     }
 }
 
-void radix2_stages_baseline(double* re, double* im, std::size_t M, std::size_t s, const double* twr,
-                            const double* twi) {
-    radix2_stages_body(re, im, M, s, twr, twi);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void radix2_stages_avx2(double* re, double* im, std::size_t M, std::size_t s, const double* twr,
-                                             const double* twi) {
-    radix2_stages_body(re, im, M, s, twr, twi);
-}
-GENREKIT_TARGET_AVX512 void radix2_stages_avx512(double* re, double* im, std::size_t M, std::size_t s,
-                                                 const double* twr, const double* twi) {
-    radix2_stages_body(re, im, M, s, twr, twi);
-}
-#else
-constexpr auto radix2_stages_avx2 = radix2_stages_baseline, radix2_stages_avx512 = radix2_stages_baseline;
-#endif
+#define GENREKIT_FFT_EXACT_STAGES_VARIANT(NS, ATTR, ISA)                                                      \
+    namespace NS {                                                                                            \
+    ATTR void radix2_stages(double* re, double* im, std::size_t M, std::size_t s, const double* twr,          \
+                            const double* twi) {                                                              \
+        radix2_stages_body(re, im, M, s, twr, twi);                                                           \
+    }                                                                                                         \
+    }
+
+GENREKIT_SIMD_STAMP(GENREKIT_FFT_EXACT_STAGES_VARIANT)
 
 }  // namespace
 
@@ -93,7 +86,7 @@ void forward(const Tables& t, const double* x, std::complex<double>* out, double
     }
     // Z = DFT_M(z): radix-2 decimation in time, stage s pairing (j, j + s) in blocks of 2 s.
     const std::size_t s = first_stages(re, im, M);
-    pick(radix2_stages_baseline, radix2_stages_avx2, radix2_stages_avx512)(re, im, M, s, t.tw_re, t.tw_im);
+    GENREKIT_SIMD_PICK(radix2_stages)(re, im, M, s, t.tw_re, t.tw_im);
     // The real split: with F = Z[k] + conj Z[M-k], D = Z[k] - conj Z[M-k] and w = e^{-2 pi i k/N},
     // X[k] = (F - i w D) / 2 and X[M-k] = conj(F + i w D) / 2.
     out[0] = {re[0] + im[0], 0.0};
@@ -215,35 +208,21 @@ template <class V>
     }
 }
 
-template <class V>
-[[gnu::always_inline]] inline void forward_lanes(const Tables& t, const double* const* x, float* bins, double* buf) {
-    V* re = reinterpret_cast<V*>(buf);
-    forward_lanes_body<V>(t, x, bins, re, re + t.M);
-}
+// Four frames at a time on the baseline and AVX2 variants, eight with AVX-512.
+#define GENREKIT_FFT_EXACT_LANES_VARIANT(NS, ATTR, ISA)                                          \
+    namespace NS {                                                                               \
+    using V = ByIsa<ISA, V4d, V4d, V8d>;                                                         \
+    ATTR void forward_lanes(const Tables& t, const double* const* x, float* bins, double* buf) { \
+        V* re = reinterpret_cast<V*>(buf);                                                       \
+        forward_lanes_body<V>(t, x, bins, re, re + t.M);                                         \
+    }                                                                                            \
+    constexpr LanesKernel lanes{forward_lanes, sizeof(V) / sizeof(double)};                      \
+    }
 
-void forward_lanes_baseline(const Tables& t, const double* const* x, float* bins, double* buf) {
-    forward_lanes<V4d>(t, x, bins, buf);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void forward_lanes_avx2(const Tables& t, const double* const* x, float* bins, double* buf) {
-    forward_lanes<V4d>(t, x, bins, buf);
-}
-GENREKIT_TARGET_AVX512 void forward_lanes_avx512(const Tables& t, const double* const* x, float* bins, double* buf) {
-    forward_lanes<V8d>(t, x, bins, buf);
-}
-#endif
+GENREKIT_SIMD_STAMP(GENREKIT_FFT_EXACT_LANES_VARIANT)
 
 }  // namespace
 
-LanesKernel lanes_kernel() {
-#if GENREKIT_SIMD_VARIANTS
-    switch (isa()) {
-        case Isa::avx512: return {forward_lanes_avx512, 8};
-        case Isa::avx2: return {forward_lanes_avx2, 4};
-        case Isa::baseline: break;
-    }
-#endif
-    return {forward_lanes_baseline, 4};
-}
+LanesKernel lanes_kernel() { return GENREKIT_SIMD_PICK(lanes); }
 
 }  // namespace genrekit::simd::fft_exact

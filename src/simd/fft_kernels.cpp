@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "simd/isa.hpp"
+#include "simd/variants.hpp"
 #include "simd/vec.hpp"
 
 namespace genrekit::simd::fft {
@@ -140,9 +140,6 @@ template <bool Forward, bool R8>
 // the same products, difference and sum as butterfly<false> (IEEE addition commutes), so the
 // same bits, in about half the vector operations.
 // ---------------------------------------------------------------------------------------------
-using VZ = float __attribute__((vector_size(64)));
-using VZI = int __attribute__((vector_size(64)));
-
 [[gnu::always_inline]] inline void zbutterfly(VZ& a, VZ& b, float wr, float wi) {
     const VZ bs = __builtin_shuffle(b, VZI{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
     const VZ t1 = b * wr, t2 = bs * wi;
@@ -392,45 +389,29 @@ template <bool R8>
 // Compiled for the x86-64 baseline, AVX2 and AVX-512. The AVX-512 variant keeps 8 lanes of
 // 256 bits (a 16-lane working set of 128 KB spills out of L1 and measured slower), but uses
 // the 32 registers for the three-stage passes (R8).
-void forward_baseline(const Plan& p, const float* const* frames, std::complex<float>* const* out, int lanes, float* re,
-                      float* im) {
-    forward_body<false>(p, frames, out, lanes, re, im);
-}
-void inverse_baseline(const Plan& p, const float* X, const float* gain, int nb, int nt, int t0, int hop, float* re,
-                      float* im, float* y) {
-    inverse_body<false>(p, X, gain, nb, nt, t0, hop, re, im, y);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void forward_avx2(const Plan& p, const float* const* frames, std::complex<float>* const* out,
-                                       int lanes, float* re, float* im) {
-    forward_body<false>(p, frames, out, lanes, re, im);
-}
-GENREKIT_TARGET_AVX2 void inverse_avx2(const Plan& p, const float* X, const float* gain, int nb, int nt, int t0,
-                                       int hop, float* re, float* im, float* y) {
-    inverse_body<false>(p, X, gain, nb, nt, t0, hop, re, im, y);
-}
-GENREKIT_TARGET_AVX512 void forward_avx512(const Plan& p, const float* const* frames, std::complex<float>* const* out,
-                                           int lanes, float* re, float* im) {
-    forward_body<true>(p, frames, out, lanes, re, im);
-}
-GENREKIT_TARGET_AVX512 void inverse_avx512(const Plan& p, const float* X, const float* gain, int nb, int nt, int t0,
-                                           int hop, float* re, float* im, float* y) {
-    inverse_body<true>(p, X, gain, nb, nt, t0, hop, re, im, y);
-}
-#else
-constexpr auto forward_avx2 = forward_baseline, forward_avx512 = forward_baseline;
-constexpr auto inverse_avx2 = inverse_baseline, inverse_avx512 = inverse_baseline;
-#endif
+#define GENREKIT_FFT_VARIANT(NS, ATTR, ISA)                                                                      \
+    namespace NS {                                                                                              \
+    ATTR void forward(const Plan& p, const float* const* frames, std::complex<float>* const* out, int lanes,    \
+                      float* re, float* im) {                                                                   \
+        forward_body<ISA == Isa::avx512>(p, frames, out, lanes, re, im);                                        \
+    }                                                                                                           \
+    ATTR void inverse(const Plan& p, const float* X, const float* gain, int nb, int nt, int t0, int hop,        \
+                      float* re, float* im, float* y) {                                                         \
+        inverse_body<ISA == Isa::avx512>(p, X, gain, nb, nt, t0, hop, re, im, y);                               \
+    }                                                                                                           \
+    }
+
+GENREKIT_SIMD_STAMP(GENREKIT_FFT_VARIANT)
 
 }  // namespace
 
 void forward(const Plan& p, const float* const* frames, std::complex<float>* const* out, int lanes, float* buf) {
-    pick(forward_baseline, forward_avx2, forward_avx512)(p, frames, out, std::clamp(lanes, 1, L), buf, buf + L);
+    GENREKIT_SIMD_PICK(forward)(p, frames, out, std::clamp(lanes, 1, L), buf, buf + L);
 }
 
 void inverse_overlap_add(const Plan& p, const float* X, const float* gain, int nb, int nt, int t0, int hop, float* buf,
                          float* y) {
-    pick(inverse_baseline, inverse_avx2, inverse_avx512)(p, X, gain, nb, nt, t0, hop, buf, buf + L, y);
+    GENREKIT_SIMD_PICK(inverse)(p, X, gain, nb, nt, t0, hop, buf, buf + L, y);
 }
 
 }  // namespace genrekit::simd::fft

@@ -389,7 +389,7 @@ template <class V>
 
 #define GENREKIT_HPSS_MEDIAN_VARIANT(NS, ATTR, ISA)                                                          \
     namespace NS {                                                                                             \
-    using V = ByIsa<ISA, V8f, V16f>;                                                                           \
+    using V = ByIsa<ISA, V8f, V8f, V16f>;                                                                      \
     ATTR void median_time(const float* S, float* O, int nb, int nt, int w, const int* idx, const int* ext,     \
                           float* buf) {                                                                        \
         if (w == 2 * kBlock - 1) return median_time_blocks<V>(S, O, nb, nt, ext, buf);                         \

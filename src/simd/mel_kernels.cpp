@@ -1,6 +1,6 @@
 #include "simd/mel_kernels.hpp"
 
-#include "simd/isa.hpp"
+#include "simd/variants.hpp"
 #include "simd/vec.hpp"
 
 namespace genrekit::simd::mel {
@@ -13,6 +13,9 @@ template <int L> struct Lanes;
 template <> struct Lanes<2> { using d = V2d; using f = V2f; };
 template <> struct Lanes<4> { using d = V4d; using f = V4f; };
 template <> struct Lanes<8> { using d = V8d; using f = V8f; };
+// The lane count variant I compiles mel_group with.
+template <Isa I>
+constexpr int kLanes = I == Isa::avx512 ? 8 : I == Isa::avx2 ? 4 : 2;
 
 // The mel bands of kGroupFrames frames: cols are their n_bins power values, out[l] receives frame
 // l's n_bands band values. Each band is a float64 running sum over its bins, multiply then add
@@ -67,23 +70,6 @@ template <bool kVec, int L>
         for (int l = 0; l < G; ++l) out[l][m] = stage[m * G + static_cast<std::size_t>(l)];
 }
 
-void mel_group_baseline(const float* const* cols, std::size_t n_bins, const BandView* bands, std::size_t n_bands,
-                        double* buf, float* stage, float* const* out) {
-    mel_group_body<false, 2>(cols, n_bins, bands, n_bands, buf, stage, out);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void mel_group_avx2(const float* const* cols, std::size_t n_bins, const BandView* bands,
-                                         std::size_t n_bands, double* buf, float* stage, float* const* out) {
-    mel_group_body<true, 4>(cols, n_bins, bands, n_bands, buf, stage, out);
-}
-GENREKIT_TARGET_AVX512 void mel_group_avx512(const float* const* cols, std::size_t n_bins, const BandView* bands,
-                                             std::size_t n_bands, double* buf, float* stage, float* const* out) {
-    mel_group_body<true, 8>(cols, n_bins, bands, n_bands, buf, stage, out);
-}
-#else
-constexpr auto mel_group_avx2 = mel_group_baseline, mel_group_avx512 = mel_group_baseline;
-#endif
-
 // out = basis * X for an n_out x n_in basis (given transposed, rows padded to NV * 8), X float
 // columns of n_in values, out float columns of n_out values: each coefficient is the float64
 // sum, from 0, of basis(k, n) * X(n) added in n order and rounded to float32 -- the operations
@@ -132,33 +118,44 @@ template <int L, int C1, int C2, int C3, int C4>
     }
 }
 
-void dct_baseline(std::size_t nv, const double* Bt, std::size_t n_in, const float* X, std::size_t T, std::size_t n_out,
-                  float* out) {
-    dct_vectors<2, 2, 1, 1, 1>(nv, Bt, n_in, X, T, n_out, out);
+// dct_vectors for variant I: the widest vectors that compile well for it and as many columns
+// per step as keep the accumulators in its registers.
+template <Isa I>
+[[gnu::always_inline]] inline void dct_variant(std::size_t nv, const double* Bt, std::size_t n_in, const float* X,
+                                               std::size_t T, std::size_t n_out, float* out) {
+    if constexpr (I == Isa::avx512)
+        dct_vectors<8, 8, 8, 8, 6>(nv, Bt, n_in, X, T, n_out, out);
+    else if constexpr (I == Isa::avx2)
+        dct_vectors<4, 4, 2, 2, 1>(nv, Bt, n_in, X, T, n_out, out);
+    else
+        dct_vectors<2, 2, 1, 1, 1>(nv, Bt, n_in, X, T, n_out, out);
 }
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void dct_avx2(std::size_t nv, const double* Bt, std::size_t n_in, const float* X, std::size_t T,
-                                   std::size_t n_out, float* out) {
-    dct_vectors<4, 4, 2, 2, 1>(nv, Bt, n_in, X, T, n_out, out);
-}
-GENREKIT_TARGET_AVX512 void dct_avx512(std::size_t nv, const double* Bt, std::size_t n_in, const float* X,
-                                       std::size_t T, std::size_t n_out, float* out) {
-    dct_vectors<8, 8, 8, 8, 6>(nv, Bt, n_in, X, T, n_out, out);
-}
-#else
-constexpr auto dct_avx2 = dct_baseline, dct_avx512 = dct_baseline;
-#endif
+
+// mel_group with the 8 x 8 transposes on AVX2 and AVX-512 only.
+#define GENREKIT_MEL_VARIANT(NS, ATTR, ISA)                                                               \
+    namespace NS {                                                                                        \
+    ATTR void mel_group(const float* const* cols, std::size_t n_bins, const BandView* bands,              \
+                        std::size_t n_bands, double* buf, float* stage, float* const* out) {              \
+        mel_group_body<ISA != Isa::baseline, kLanes<ISA>>(cols, n_bins, bands, n_bands, buf, stage, out); \
+    }                                                                                                     \
+    ATTR void dct(std::size_t nv, const double* Bt, std::size_t n_in, const float* X, std::size_t T,      \
+                  std::size_t n_out, float* out) {                                                        \
+        dct_variant<ISA>(nv, Bt, n_in, X, T, n_out, out);                                                 \
+    }                                                                                                     \
+    }
+
+GENREKIT_SIMD_STAMP(GENREKIT_MEL_VARIANT)
 
 }  // namespace
 
 void mel_group(const float* const* cols, std::size_t n_bins, const BandView* bands, std::size_t n_bands, double* buf,
                float* stage, float* const* out) {
-    pick(mel_group_baseline, mel_group_avx2, mel_group_avx512)(cols, n_bins, bands, n_bands, buf, stage, out);
+    GENREKIT_SIMD_PICK(mel_group)(cols, n_bins, bands, n_bands, buf, stage, out);
 }
 
 void dct(const double* Bt, std::size_t n_in, const float* X, std::size_t T, std::size_t n_out, float* out) {
     const std::size_t nv = (n_out + kDctLanes - 1) / kDctLanes;
-    pick(dct_baseline, dct_avx2, dct_avx512)(nv, Bt, n_in, X, T, n_out, out);
+    GENREKIT_SIMD_PICK(dct)(nv, Bt, n_in, X, T, n_out, out);
 }
 
 }  // namespace genrekit::simd::mel

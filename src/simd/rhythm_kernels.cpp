@@ -222,10 +222,10 @@ template <class V>
     namespace NS {                                                                                          \
     ATTR void tempogram_energies(const TempogramInputs& in, double* e) { energies_body(in, e); }            \
     ATTR void tempogram_lag_means(const TempogramInputs& in, double* scratch, double* mean) {               \
-        lag_means_body<ByIsa<ISA, V4d, V8d>>(in, scratch, mean);                                            \
+        lag_means_body<ByIsa<ISA, V4d, V4d, V8d>>(in, scratch, mean);                                      \
     }                                                                                                       \
     ATTR void onset_band_medians(const float* S, std::size_t B, std::size_t lag, std::size_t n, float* out) { \
-        band_medians_body<ByIsa<ISA, V8f, V16f>>(S, B, lag, n, out);                                        \
+        band_medians_body<ByIsa<ISA, V8f, V8f, V16f>>(S, B, lag, n, out);                                  \
     }                                                                                                       \
     }
 

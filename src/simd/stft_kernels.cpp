@@ -2,25 +2,13 @@
 
 #include <cmath>
 
-#include "simd/isa.hpp"
+#include "simd/lanes.hpp"
+#include "simd/variants.hpp"
 #include "simd/vec.hpp"
-
-#if GENREKIT_SIMD_VARIANTS
-#include <immintrin.h>  // declares the SSE2 and AVX builtins below
-#endif
 
 namespace genrekit::simd {
 
 namespace {
-
-// Square roots of every lane (IEEE, correctly rounded; std::sqrt does not vectorise because of
-// errno).
-#if GENREKIT_SIMD_VARIANTS
-[[gnu::always_inline]] inline V2d sqrt_lanes(V2d x) { return __builtin_ia32_sqrtpd(x); }
-[[gnu::always_inline]] inline V4d sqrt_lanes(V4d x) { return __builtin_ia32_sqrtpd256(x); }
-#else
-[[gnu::always_inline]] inline V2d sqrt_lanes(V2d x) { return V2d{std::sqrt(x[0]), std::sqrt(x[1])}; }
-#endif
 
 // |x| of W complex values (VF: their 2W floats, VD: W doubles, VH: W floats) into mag and pow.
 template <class VF, class VD, class VH>
@@ -58,24 +46,21 @@ template <class VF, class VD, class VH>
     }
 }
 
-void abs_complex_baseline(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    abs_complex_body<V4f, V2d, V2f>(x, mag, pow, n);
-}
-#if GENREKIT_SIMD_VARIANTS
-GENREKIT_TARGET_AVX2 void abs_complex_avx2(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    abs_complex_body<V8f, V4d, V4f>(x, mag, pow, n);
-}
-GENREKIT_TARGET_AVX512 void abs_complex_avx512(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    abs_complex_body<V8f, V4d, V4f>(x, mag, pow, n);
-}
-#else
-constexpr auto abs_complex_avx2 = abs_complex_baseline, abs_complex_avx512 = abs_complex_baseline;
-#endif
+// The baseline variant takes two values at a time (SSE2's two doubles), AVX2 and AVX-512 four.
+#define GENREKIT_STFT_VARIANT(NS, ATTR, ISA)                                                              \
+    namespace NS {                                                                                        \
+    ATTR void abs_complex(const float* x, float* mag, float* pow, std::ptrdiff_t n) {                     \
+        abs_complex_body<ByIsa<ISA, V4f, V8f, V8f>, ByIsa<ISA, V2d, V4d, V4d>, ByIsa<ISA, V2f, V4f, V4f>>( \
+            x, mag, pow, n);                                                                              \
+    }                                                                                                     \
+    }
+
+GENREKIT_SIMD_STAMP(GENREKIT_STFT_VARIANT)
 
 }  // namespace
 
 void abs_complex(const float* x, float* mag, float* pow, std::ptrdiff_t n) {
-    pick(abs_complex_baseline, abs_complex_avx2, abs_complex_avx512)(x, mag, pow, n);
+    GENREKIT_SIMD_PICK(abs_complex)(x, mag, pow, n);
 }
 
 }  // namespace genrekit::simd

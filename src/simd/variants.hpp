@@ -2,8 +2,9 @@
 //
 // A family writes each kernel body once, as an always-inline template, and a STAMP(NS, ATTR, ISA)
 // macro that defines the family's exported entry points in namespace NS with the function
-// attribute ATTR, forwarding to the bodies (ISA: the Isa value, to choose a lane count with
-// ByIsa). GENREKIT_SIMD_STAMP(STAMP) instantiates it as baseline::, avx2:: and avx512::
+// attribute ATTR, forwarding to the bodies (ISA: the Isa value, to choose a vector type with
+// ByIsa, or passed on to a body that chooses more than a type by it).
+// GENREKIT_SIMD_STAMP(STAMP) instantiates it as baseline::, avx2:: and avx512::
 // (without GENREKIT_SIMD_VARIANTS only baseline::, the other two names aliasing it), and
 // GENREKIT_SIMD_PICK(fn) is the variant of fn for simd::isa(), read on every call.
 #pragma once
@@ -28,8 +29,8 @@
 
 namespace genrekit::simd {
 
-// Narrow for the baseline and AVX2 variants, Wide for AVX-512 (e.g. V8f / V16f).
-template <Isa I, class Narrow, class Wide>
-using ByIsa = std::conditional_t<I == Isa::avx512, Wide, Narrow>;
+// The type a variant uses, by its Isa I: e.g. ByIsa<ISA, V4f, V8f, V16f> for 4, 8 or 16 lanes.
+template <Isa I, class Baseline, class Avx2, class Avx512>
+using ByIsa = std::conditional_t<I == Isa::avx512, Avx512, std::conditional_t<I == Isa::avx2, Avx2, Baseline>>;
 
 }  // namespace genrekit::simd
