@@ -7,6 +7,10 @@
 #include "simd/variants.hpp"
 #include "simd/vec.hpp"
 
+#if GENREKIT_SIMD_VARIANTS
+#include <immintrin.h>  // the normalisation's AVX2 and AVX-512 variants
+#endif
+
 namespace genrekit::simd::spectral {
 namespace {
 
@@ -65,27 +69,78 @@ struct PowerDeviationTerms {
 // two floats). So when no pattern within kSlack of p has those bits and |p| is well inside the
 // normal float range, float(p) == float(fl(s/length)); otherwise (zeros, NaN, tiny or huge
 // values, and about one value in 2^22 near a midpoint) the eight values are divided.
-[[gnu::always_inline]] inline void normalize_body(const float* s, double length, float* q, std::size_t n) {
-    std::size_t k = 0;
-    const double inv = 1.0 / length;
-    if (inv >= std::numeric_limits<double>::min() && inv <= std::numeric_limits<double>::max()) {
-        constexpr long long kSlack = 64, kMid = 0x10000000, kLow = 0x1FFFFFFF;
-        for (; k + 8 <= n; k += 8) {
-            const V8d v = __builtin_convertvector(load<V8f>(s + k), V8d);
-            V8d p = v * inv;
-            const V8l bits = reinterpret_cast<V8l>(p);
-            const V8d a = reinterpret_cast<V8d>(bits & 0x7FFFFFFFFFFFFFFFLL);
-            // t = (pattern - mid + slack) mod 2^29: no midpoint within slack of p iff t > 2 slack.
-            const V8l t = (bits + (kMid + kSlack)) & kLow;
-            const V8l ok = reinterpret_cast<V8l>(a >= 0x1p-125) & reinterpret_cast<V8l>(a <= 0x1p126) & (t > 2 * kSlack);
-            long long all = ok[0];
-            for (int l = 1; l < 8; ++l) all &= ok[l];
-            if (!all) p = v / length;
-            store(q + k, __builtin_convertvector(p, V8f));
-        }
-    }
-    for (; k < n; ++k) q[k] = static_cast<float>(static_cast<double>(s[k]) / length);
+// The baseline divides; the AVX2 and AVX-512 variants multiply and check, written with
+// intrinsics outside the family's stamp: GCC turned the same test in generic vectors into
+// lane-by-lane compares (the spectral stage took 2.5x as long).
+void normalize_baseline(const float* s, double length, float* q, std::size_t n) {
+    for (std::size_t k = 0; k < n; ++k) q[k] = static_cast<float>(static_cast<double>(s[k]) / length);
 }
+
+#if GENREKIT_SIMD_VARIANTS
+constexpr long long kSlack = 64, kMid = 0x10000000, kLow = 0x1FFFFFFF;
+
+bool normal_inverse(double length) {
+    const double inv = 1.0 / length;
+    return inv >= std::numeric_limits<double>::min() && inv <= std::numeric_limits<double>::max();
+}
+
+// All ones in the lanes of p where multiplying gave the division's float (see above).
+GENREKIT_TARGET_AVX2 [[gnu::always_inline]] inline __m256d normalize_safe(__m256d p, __m256d absmask, __m256d lo, __m256d hi,
+                                                                        __m256i off, __m256i low, __m256i lim) {
+    const __m256d a = _mm256_and_pd(p, absmask);
+    const __m256d in = _mm256_and_pd(_mm256_cmp_pd(a, lo, _CMP_GE_OQ), _mm256_cmp_pd(a, hi, _CMP_LE_OQ));
+    // t = (pattern - mid + slack) mod 2^29: no midpoint within slack of p iff t > 2 slack.
+    const __m256i t = _mm256_and_si256(_mm256_add_epi64(_mm256_castpd_si256(p), off), low);
+    return _mm256_and_pd(in, _mm256_castsi256_pd(_mm256_cmpgt_epi64(t, lim)));
+}
+
+GENREKIT_TARGET_AVX2 void normalize_avx2(const float* s, double length, float* q, std::size_t n) {
+    if (!normal_inverse(length)) return normalize_baseline(s, length, q, n);
+    const __m256d vinv = _mm256_set1_pd(1.0 / length), vlen = _mm256_set1_pd(length);
+    const __m256d absmask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFFLL));
+    const __m256d lo = _mm256_set1_pd(0x1p-125), hi = _mm256_set1_pd(0x1p126);
+    const __m256i off = _mm256_set1_epi64x(kMid + kSlack), low = _mm256_set1_epi64x(kLow);
+    const __m256i lim = _mm256_set1_epi64x(2 * kSlack);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m256 v = _mm256_loadu_ps(s + k);
+        const __m256d v0 = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+        const __m256d v1 = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        __m256d p0 = _mm256_mul_pd(v0, vinv), p1 = _mm256_mul_pd(v1, vinv);
+        const __m256d ok = _mm256_and_pd(normalize_safe(p0, absmask, lo, hi, off, low, lim),
+                                         normalize_safe(p1, absmask, lo, hi, off, low, lim));
+        if (_mm256_movemask_pd(ok) != 0xF) {
+            p0 = _mm256_div_pd(v0, vlen);
+            p1 = _mm256_div_pd(v1, vlen);
+        }
+        _mm256_storeu_ps(q + k, _mm256_set_m128(_mm256_cvtpd_ps(p1), _mm256_cvtpd_ps(p0)));
+    }
+    normalize_baseline(s + k, length, q + k, n - k);
+}
+
+// normalize_avx2's test with eight doubles per vector.
+GENREKIT_TARGET_AVX512 void normalize_avx512(const float* s, double length, float* q, std::size_t n) {
+    if (!normal_inverse(length)) return normalize_baseline(s, length, q, n);
+    const __m512d vinv = _mm512_set1_pd(1.0 / length), vlen = _mm512_set1_pd(length);
+    const __m512d lo = _mm512_set1_pd(0x1p-125), hi = _mm512_set1_pd(0x1p126);
+    const __m512i off = _mm512_set1_epi64(kMid + kSlack), low = _mm512_set1_epi64(kLow);
+    const __m512i lim = _mm512_set1_epi64(2 * kSlack);
+    std::size_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(s + k));
+        __m512d p = _mm512_mul_pd(v, vinv);
+        const __m512d a = _mm512_abs_pd(p);
+        const __m512i t = _mm512_and_si512(_mm512_add_epi64(_mm512_castpd_si512(p), off), low);
+        const __mmask8 ok = _mm512_cmp_pd_mask(a, lo, _CMP_GE_OQ) & _mm512_cmp_pd_mask(a, hi, _CMP_LE_OQ) &
+                            _mm512_cmpgt_epi64_mask(t, lim);
+        if (ok != 0xFF) p = _mm512_div_pd(v, vlen);
+        _mm256_storeu_ps(q + k, _mm512_cvtpd_ps(p));
+    }
+    normalize_baseline(s + k, length, q + k, n - k);
+}
+#else
+constexpr auto normalize_avx2 = normalize_baseline, normalize_avx512 = normalize_baseline;
+#endif
 
 // A float32 running sum is one long dependency chain, so 8 chains (frames) run side by side.
 [[gnu::always_inline]] inline void rolloff_lanes_body(const float* const* col, std::size_t n, float pct, float* run,
@@ -151,9 +206,6 @@ struct PowerDeviationTerms {
     ATTR double squared_deviation_sum(const double* fq, const float* w, double c, std::size_t n) {         \
         return tree<double>(SquaredDeviationTerms{fq, w, c}, 0, n);                                        \
     }                                                                                                      \
-    ATTR void normalize_f32(const float* s, double length, float* q, std::size_t n) {                      \
-        normalize_body(s, length, q, n);                                                                   \
-    }                                                                                                      \
     ATTR void rolloff_lanes(const float* const* col, std::size_t n, float pct, float* run, RolloffLanes& g) { \
         rolloff_lanes_body(col, n, pct, run, g);                                                           \
     }                                                                                                      \
@@ -181,7 +233,7 @@ double power_deviation_sum(const double* fq, const float* w, double c, double p,
 }
 
 void normalize_f32(const float* s, double length, float* q, std::size_t n) {
-    GENREKIT_SIMD_PICK(normalize_f32)(s, length, q, n);
+    pick(normalize_baseline, normalize_avx2, normalize_avx512)(s, length, q, n);
 }
 
 void rolloff_lanes(const float* const* col, std::size_t n, float pct, float* run, RolloffLanes& g) {
