@@ -28,7 +28,7 @@
 #include "genrekit/nn/network.hpp"
 #include "genrekit/nn/optim.hpp"
 #include "nn/parallel.hpp"
-#include "nn/thread_pool.hpp"
+#include "simd/thread_pool.hpp"
 
 using namespace genrekit::nn;
 using json = nlohmann::json;

@@ -17,7 +17,7 @@
 #include "nn/parallel.hpp"
 #include "genrekit/nn/layers.hpp"
 #include "genrekit/nn/rng.hpp"
-#include "nn/thread_pool.hpp"
+#include "simd/thread_pool.hpp"
 #include "genrekit/train.hpp"
 #include "nn_test_data.hpp"
 

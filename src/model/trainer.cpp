@@ -204,7 +204,7 @@ LossAcc evaluate_columns(nn::Network<float>& net, const Examples& e, std::int64_
 TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const nn::Shape& input, const TrainingSet& set,
                                const std::function<void(const EpochLog&)>& on_epoch, const std::function<void(const std::string&)>& on_message) {
     // Threads: split by fixed index ranges inside each layer and the optimizer, so the model is the
-    // same whatever cfg.threads is (see nn/kernels.hpp); one pool for the layers and parallel_for.
+    // same whatever cfg.threads is (see simd/nn_kernels.hpp); one pool for the layers and parallel_for.
     nn::set_num_threads(cfg.threads);
     const bool has_valid = set.valid.size() > 0;
     const Examples& train = set.train;

@@ -1,6 +1,6 @@
 // The process-wide pool of the CNN layers: a batch is split into contiguous ranges of samples
 // (or channels), one per worker, and the call returns when all are done. It runs on a
-// ThreadPool (nn/thread_pool.hpp), shared_pool(), which a Network should also be given
+// ThreadPool (simd/thread_pool.hpp), shared_pool(), which a Network should also be given
 // (net.set_pool(shared_pool())) so that its element-wise layers use the same threads.
 //
 //   genrekit::nn::set_num_threads(2);                       // process-wide; 1 = no threads
@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "nn/thread_pool.hpp"
+#include "simd/thread_pool.hpp"
 
 namespace genrekit::nn {
 

@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/thread_pool.hpp"
+#include "simd/thread_pool.hpp"
 
 namespace genrekit::nn::kernels {
 

@@ -43,7 +43,7 @@
 
 namespace genrekit::nn {
 
-class ThreadPool;  // src/nn/thread_pool.hpp
+class ThreadPool;  // src/simd/thread_pool.hpp
 
 template <typename T>
 using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;  // column-major, (F x N)

@@ -82,7 +82,7 @@ public:
     void zero_grad();
     void reserve(std::int64_t batch);
     // Threads every layer may split its work over (nullptr: single-threaded). The pool must
-    // outlive its use; results are the same for any pool size (see nn/kernels.hpp).
+    // outlive its use; results are the same for any pool size (see simd/nn_kernels.hpp).
     void set_pool(ThreadPool* pool);
 
     // x: (F x N). Returns a view of the logits (K x N), valid until the next forward.

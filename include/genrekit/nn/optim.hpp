@@ -21,7 +21,7 @@
 
 namespace genrekit::nn {
 
-class ThreadPool;  // src/nn/thread_pool.hpp
+class ThreadPool;  // src/simd/thread_pool.hpp
 
 struct OptimizerParams {
     std::string type = "adam";  // sgd | adam | adamw | rmsprop

@@ -1,4 +1,4 @@
-#include "nn/thread_pool.hpp"
+#include "simd/thread_pool.hpp"
 
 #include "genrekit/error.hpp"
 #include "simd/spin_pause.hpp"

@@ -6,7 +6,7 @@
 //
 // Determinism: work is split by FIXED index ranges (range()), never by who finishes first,
 // and every kernel computes each output element with the same arithmetic whatever the range
-// it belongs to, so results do not depend on the number of threads (see nn/kernels.hpp).
+// it belongs to, so results do not depend on the number of threads (see simd/nn_kernels.hpp).
 // Workers spin briefly and then sleep on a futex (std::atomic::wait), so an idle pool costs nothing.
 // One pool serves a whole training loop (nn::shared_pool() is the one the CNN layers use too): two
 // pools on the same cores would spin against each other between parallel regions.
