@@ -191,7 +191,7 @@ template <class V>
     butterflies(re, im, M, std::max(s, B), M, t.tw_re, t.tw_im);
     // The bins of frame l rounded to complex64. ref: librosa 0.7.2 stft stores complex64.
     using F = typename FloatLanes<V>::type;
-    auto store = [bins](std::size_t k, V xr, V xi) {
+    auto store = [bins](std::size_t k, const V& xr, const V& xi) {
         simd::store(bins + 2 * k * W, __builtin_convertvector(xr, F));
         simd::store(bins + (2 * k + 1) * W, __builtin_convertvector(xi, F));
     };
