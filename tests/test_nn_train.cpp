@@ -111,6 +111,25 @@ TEST(NnTrain, LearnsSeparableBlobs) {
     EXPECT_GT(r.metrics["valid"]["accuracy"].get<double>(), 0.8) << r.metrics.dump();
 }
 
+// An error thrown in the middle of training (here: the loss overflows) reaches the caller as one
+// clear Error, for one network and for an ensemble. The trainer before the one-trainer rewrite
+// unwound through a guard that held a network already moved away and freed (issue 13: a use
+// after free, then SIGABRT); the sanitizer build runs this too.
+TEST(NnTrain, DivergedTrainingIsOneClearError) {
+    const auto table = parse_feature_csv(gktest::blobs_csv(3, 40), "blobs.csv");
+    for (const int members : {1, 2}) {
+        auto c = small_config();
+        c.optimizer.lr = 1e38;  // the next layer's sums overflow float
+        c.ensemble.members = members;
+        try {
+            train(c, table);
+            FAIL() << "training with lr 1e38 did not diverge";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("training diverged at epoch"), std::string::npos) << e.what();
+        }
+    }
+}
+
 TEST(NnTrain, KeepBestAndEarlyStopping) {
     const auto table = parse_feature_csv(gktest::blobs_csv(), "blobs.csv");
     auto c = small_config();
