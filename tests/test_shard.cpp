@@ -162,6 +162,20 @@ TEST_F(ShardCli, GnuParallelRecipeGivesTheBytesOfOneRun) {
     EXPECT_EQ(read(p("all.csv")), single);
 }
 
+// The README's Slurm recipe, run as Slurm would run its array tasks 0, 1, 2.
+TEST_F(ShardCli, SlurmArrayScriptGivesTheBytesOfOneRun) {
+    const std::string single = featurize("single.csv", "--mode 3s");
+    for (int k = 0; k < 3; ++k) {
+        const std::string cmd = "SLURM_ARRAY_TASK_ID=" + std::to_string(k) + " SLURM_ARRAY_TASK_COUNT=3 SLURM_CPUS_PER_TASK=1 GENREKIT=" +
+                                GENREKIT_BINARY + " bash " + gktest::source_dir() + "/scripts/slurm/featurize.sbatch " + audio().string() +
+                                " " + p("out") + " 3s";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+    const auto r = gktest::run_genrekit("merge " + p("out/part-*.csv") + " -o " + p("all.csv"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(read(p("all.csv")), single);
+}
+
 // Starts featurize --resume, kills it (SIGKILL, as a preempted job) once its journal holds
 // `records` finished files; false when the run finished first.
 bool kill_after(const std::vector<std::string>& args, const fs::path& journal, int records) {

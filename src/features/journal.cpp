@@ -47,7 +47,8 @@ FeatureJournal::FeatureJournal(std::string out, RunIdentity id, bool resume)
     : out_(std::move(out)), path_(path_for(out_)), id_(std::move(id)) {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd_ < 0) throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")");
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    // A file system without locks (ENOSYS, ENOLCK: some Lustre and NFS mounts) goes unlocked.
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
         ::close(fd_);
         fd_ = -1;
         throw Error(out_ + ": another genrekit featurize is writing it (" + path_ + " is locked)");
