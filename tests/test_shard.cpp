@@ -3,7 +3,9 @@
 // the same bytes, the GNU parallel recipe of the README, and each bad case as one clear error.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -250,6 +252,17 @@ TEST_F(ShardCli, AJournalIsNeverMixedWithAnotherRun) {
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("other inputs or settings"), std::string::npos) << r.err;
     EXPECT_TRUE(fs::exists(journal)) << "an unusable journal is left for the user to delete";
+
+    // A run killed while writing the journal's first line left nothing to resume: start afresh.
+    std::ofstream(journal, std::ios::trunc) << "genrekit-jou";
+    EXPECT_EQ(gktest::run_genrekit("featurize " + audio().string() + " -o " + out + " -q --shard 0/2").code, 0);
+    // A journal in use by a running process (here: locked by the test) is left alone.
+    const int fd = ::open(journal.c_str(), O_RDWR | O_CREAT, 0666);
+    ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+    r = gktest::run_genrekit("featurize " + audio().string() + " -o " + out + " -q --resume");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("another genrekit featurize is writing it"), std::string::npos) << r.err;
+    ::close(fd);
 }
 
 TEST_F(ShardCli, BadShardsAndBadMergesAreOneClearError) {

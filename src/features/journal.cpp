@@ -55,12 +55,18 @@ FeatureJournal::FeatureJournal(std::string out, RunIdentity id, bool resume)
     }
     struct stat st {};
     ::fstat(fd_, &st);
+    const std::string head = std::string(detail::kJournalMagic) + "\n" + id_.text();
+    std::uint64_t valid_end = 0;
+    if (st.st_size > 0 && static_cast<std::size_t>(st.st_size) < head.size()) {
+        // Killed while writing its first lines: nothing was recorded yet, start afresh.
+        std::string start(static_cast<std::size_t>(st.st_size), '\0');
+        if (::pread(fd_, start.data(), start.size(), 0) == st.st_size && head.compare(0, start.size(), start) == 0) st.st_size = 0;
+    }
     if (st.st_size > 0 && !resume) {
         ::close(fd_);
         fd_ = -1;
         throw Error(path_ + ": left by an interrupted run: add --resume to continue it, or delete it to start over");
     }
-    std::uint64_t valid_end = 0;
     if (st.st_size > 0) {
         std::ifstream in(path_, std::ios::binary);
         try {
@@ -88,7 +94,7 @@ FeatureJournal::FeatureJournal(std::string out, RunIdentity id, bool resume)
         }
         if (::ftruncate(fd_, static_cast<off_t>(valid_end)) != 0) throw Error(path_ + ": cannot truncate (" + std::strerror(errno) + ")");
     } else {
-        const std::string head = std::string(detail::kJournalMagic) + "\n" + id_.text();
+        if (::ftruncate(fd_, 0) != 0) throw Error(path_ + ": cannot truncate (" + std::strerror(errno) + ")");
         write_all(fd_, head, path_);
         valid_end = head.size();
     }

@@ -140,7 +140,11 @@ StoredIdentity read_identity(std::istream& in, const std::string& path, const ch
         values[i] = line.substr(std::string(keys[i]).size());
         id.text += line + "\n";
     }
-    id.shard = Shard::parse(values[0]);
+    try {
+        id.shard = Shard::parse(values[0]);
+    } catch (const Error&) {
+        throw Error(path + ": damaged (shard '" + values[0] + "')");
+    }
     id.inputs = values[1];
     id.settings = values[2];
     id.header_sha256 = values[3];
