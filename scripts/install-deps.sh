@@ -19,6 +19,7 @@ packages=(
 # Only for tests: without them the check that needs them skips, saying so.
 test_packages=(
   qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
+  parallel             # test_shard: the GNU parallel recipe of the README (featurize --shard)
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

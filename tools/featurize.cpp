@@ -7,7 +7,9 @@
 #include <optional>
 
 #include "genrekit/atomic_file.hpp"
+#include "genrekit/error.hpp"
 #include "genrekit/featurize.hpp"
+#include "genrekit/shard.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -21,6 +23,8 @@ struct FeaturizeArgs {
     std::string label, manifest;
     int jobs = 0;
     bool quiet = false, strict = false;
+    std::string shard;    // "K/N"
+    bool resume = false;
 };
 
 // A one-line progress display on a terminal: done/total, files per second, time left.
@@ -46,6 +50,74 @@ private:
     clock::time_point start_;
 };
 
+// --shard / --resume: the files of this shard go through a journal (<out>.partial) that a
+// killed run resumes; the output is assembled in input order at the end.
+int run_journaled(const FeaturizeArgs& a, BatchOptions& opt, const std::vector<InputFile>& all) {
+    const bool sharded = !a.shard.empty();
+    const Shard shard = sharded ? Shard::parse(a.shard) : Shard{};
+    std::vector<std::size_t> mine;
+    if (sharded) {
+        mine = plan_shard(input_sizes(all), shard);
+    } else {
+        for (std::size_t i = 0; i < all.size(); ++i) mine.push_back(i);
+    }
+    FeatureJournal journal(a.output, run_identity(all, opt, shard), a.resume);
+    std::vector<InputFile> todo;
+    std::vector<std::size_t> todo_index;
+    for (std::size_t i : mine)
+        if (!journal.done(i)) {
+            todo.push_back(all[i]);
+            todo_index.push_back(i);
+        }
+    if (!a.quiet && journal.done_count() > 0)
+        std::cerr << "resuming " << FeatureJournal::path_for(a.output) << ": " << journal.done_count() << " of " << mine.size()
+                  << " files already done\n";
+    std::string rows;
+    std::size_t n_rows = 0;
+    std::string journal_error;
+    opt.on_file_done = [&](std::size_t i, bool failed) {
+        try {
+            if (journal_error.empty())
+                journal.record(todo_index[i], failed ? FileStatus::Failed : n_rows > 0 ? FileStatus::Ok : FileStatus::Short, todo[i].rel, rows,
+                               n_rows);
+        } catch (const Error& e) {
+            journal_error = e.what();  // reported below; a worker thread must not throw
+        }
+        rows.clear();
+        n_rows = 0;
+    };
+    const BatchReport report = featurize_batch(todo, opt, [&](const FeatureRow& row) {
+        rows += feature_csv_row(row);
+        ++n_rows;
+    });
+    if (!journal_error.empty()) throw Error(journal_error);
+    if (report.stopped_early) {
+        std::cerr << "genrekit featurize: stopped at the first failure (--strict); " << a.output << " not written; --resume continues from "
+                  << FeatureJournal::path_for(a.output) << "\n";
+        return kExitFailure;
+    }
+    const auto summary = journal.summary();
+    // A shard's part is written even when empty (merge needs every part); a whole run without a
+    // single row is a failure, as without a journal.
+    if (!sharded && summary.rows == 0) {
+        journal.discard();
+        std::cerr << "genrekit featurize: no rows produced; " << a.output << " not written\n";
+        for (const auto& f : report.failures) std::cerr << "  " << f << "\n";
+        return kExitFailure;
+    }
+    journal.commit(sharded);
+    if (!a.quiet || !report.failures.empty())
+        std::cerr << "featurized " << mine.size() - summary.failed << " of " << mine.size() << " files"
+                  << (sharded ? " (shard " + shard.describe() + " of " + std::to_string(all.size()) + ")" : std::string()) << ", "
+                  << summary.rows << " rows -> " << a.output << "\n";
+    if (!report.failures.empty()) {
+        std::cerr << report.failures.size() << " file(s) failed (--resume retries them):\n";
+        for (const auto& f : report.failures) std::cerr << "  " << f << "\n";
+        return kExitPartial;
+    }
+    return kExitOk;
+}
+
 int run(const FeaturizeArgs& a) {
     BatchOptions opt;
     if (a.segment > 0) {
@@ -67,6 +139,7 @@ int run(const FeaturizeArgs& a) {
     Progress progress(!a.quiet);
     opt.progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
     opt.on_message = [&](const std::string& line) { progress.message(line); };
+    if (!a.shard.empty() || a.resume) return run_journaled(a, opt, inputs);
 
     std::optional<AtomicFile> file;
     if (!a.output.empty() && a.output != "-") file.emplace(a.output);
@@ -109,6 +182,11 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("-j,--jobs", args->jobs, "Parallel jobs (default: every core)")->check(CLI::NonNegativeNumber);
     sub->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
     sub->add_flag("--strict", args->strict, "Stop at the first file that fails");
+    sub->add_option("--shard", args->shard,
+                    "K/N: featurize only the K-th of N parts of the sorted inputs, balanced by file size (K from 0 to N-1); "
+                    "writes OUTPUT and OUTPUT.shard for `genrekit merge`");
+    sub->add_flag("--resume", args->resume,
+                  "Journal the run in OUTPUT.partial, and continue the journal an interrupted run left there");
     sub->footer(
         "Exit codes: 0 every file featurized; 1 nothing usable (bad arguments, all files failed, --strict stop);\n"
         "2 usage error; 3 some files failed (each listed on stderr, the others are in the output).");
@@ -117,6 +195,16 @@ AutoRegister reg([](CLI::App& app) {
             std::cerr << "genrekit featurize: give audio files/folders or --manifest\n";
             return kExitUsage;
         }
+        if ((!args->shard.empty() || args->resume) && (args->output.empty() || args->output == "-")) {
+            std::cerr << "genrekit featurize: --shard and --resume need -o FILE\n";
+            return kExitUsage;
+        }
+        if (!args->shard.empty()) try {
+                Shard::parse(args->shard);
+            } catch (const Error& e) {
+                std::cerr << "genrekit featurize: " << e.what() << "\n";
+                return kExitUsage;
+            }
         return run(*args);
     });
 }, kOrderFeaturize);

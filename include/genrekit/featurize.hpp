@@ -80,6 +80,9 @@ struct BatchOptions {
     std::function<void(std::size_t, std::size_t)> progress;
     // Called for each failure or note as it happens ("path: problem").
     std::function<void(const std::string&)> on_message;
+    // Called once per file after its rows reached the sink (in input order, serialised), with
+    // whether it failed: lets a caller journal finished files (featurize --resume).
+    std::function<void(std::size_t, bool)> on_file_done;
 };
 
 struct BatchReport {

@@ -248,12 +248,14 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
                 Slot& s = slots[next_to_flush];
                 if (!s.failure.empty()) report.failures.push_back(s.failure);
                 if (!s.note.empty()) report.notes.push_back(s.note);
-                if (!(options.strict && stop.load() && !report.failures.empty()))
+                const bool dropped = options.strict && stop.load() && !report.failures.empty();
+                if (!dropped)
                     for (auto& row : s.rows) {
                         row.source = next_to_flush;
                         sink(row);
                         ++report.rows;
                     }
+                if (options.on_file_done && (!dropped || !s.failure.empty())) options.on_file_done(next_to_flush, !s.failure.empty());
                 s.rows = {};
             }
             if (options.progress) options.progress(finished, n);

@@ -1,5 +1,6 @@
 #include "genrekit/atomic_file.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -12,8 +13,13 @@
 namespace genrekit {
 
 AtomicFile::AtomicFile(std::string path, bool binary) : path_(std::move(path)) {
-    // The temporary sits in the target's directory so rename() stays atomic.
-    tmp_path_ = path_ + ".tmp." + std::to_string(::getpid());
+    // The temporary sits in the target's directory so rename() stays atomic. Its name is unique
+    // per host, process and call: threads, and processes on other machines sharing the folder
+    // (shards filling one spectrogram cache), may write the same target at once.
+    static std::atomic<unsigned long> calls{0};
+    char host[256] = "host";
+    ::gethostname(host, sizeof host - 1);
+    tmp_path_ = path_ + ".tmp." + host + "." + std::to_string(::getpid()) + "." + std::to_string(calls++);
     out_.open(tmp_path_, binary ? std::ios::binary | std::ios::trunc : std::ios::trunc);
     if (!out_) throw Error(path_ + ": cannot write (" + std::strerror(errno) + ")");
 }
