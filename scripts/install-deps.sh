@@ -19,6 +19,8 @@ packages=(
 # Only for tests: without them the check that needs them skips, saying so.
 test_packages=(
   qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
+  openmpi-bin          # test_mpi_train: mpirun -np 2 and 4 data-parallel training (GENREKIT_MPI)
+  libopenmpi-dev
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 
