@@ -5,8 +5,10 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "genrekit/distributed.hpp"
 #include "genrekit/error.hpp"
@@ -40,6 +42,10 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (genrekit::dist::launcher_rank() != 0) {  // under mpirun every rank has the same words: rank 0 says it
+            std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            return e.get_exit_code() == 0 ? 0 : genrekit::tools::kExitUsage;
+        }
         const int code = app.exit(e);
         return code == 0 ? 0 : genrekit::tools::kExitUsage;
     }

@@ -82,7 +82,8 @@ void abort_all(const std::string& line, int code) {
     // abort ends this rank first and the user reads one message, not P.
     if (g_rank != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     std::cerr << line << "\n" << std::flush;
-    if (g_started) MPI_Abort(MPI_COMM_WORLD, code);
+    // Exiting without MPI_Finalize makes mpirun end the other ranks (MPI_Abort would do the same,
+    // but Open MPI 4 then adds a garbled help message to the one line above).
     std::_Exit(code);
 }
 
