@@ -64,7 +64,8 @@ bool built_with_mpi() { return true; }
 
 Session::Session(int* argc, char*** argv) {
     if (std::getenv("OMPI_COMM_WORLD_SIZE") == nullptr && std::getenv("PMI_SIZE") == nullptr && std::getenv("PMIX_RANK") == nullptr) return;
-    MPI_Init(argc, argv);
+    int provided = 0;  // the training threads never call MPI: only the main thread does
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     g_started = true;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
