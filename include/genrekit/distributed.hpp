@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "genrekit/error.hpp"
@@ -16,7 +17,8 @@ namespace genrekit::dist {
 
 bool built_with_mpi();
 // What the launcher's environment says (OMPI_COMM_WORLD_*, PMI_*, PMIX_RANK): 1 and 0 when the
-// process was not started by mpirun/srun. Readable before MPI starts.
+// process was not started by mpirun/srun (with PMIx alone, rank r says only "at least r + 1").
+// Readable before MPI starts.
 int launcher_size();
 int launcher_rank();
 
@@ -37,6 +39,9 @@ int size();  // 1 without MPI
 // on MPI's reduction algorithm; with one rank the values are unchanged.
 void sum(float* v, std::size_t n);
 void sum(double* v, std::size_t n);
+
+// Whether every rank passed the same value (true with one process).
+bool same_on_all(std::uint64_t value);
 
 // An error every rank raises at the same point, from values they agreed on (e.g. a diverging
 // loss after the gradient exchange): the ranks end together, rank 0 says why, no abort needed.

@@ -44,9 +44,9 @@ void sum_in_rank_order(T* v, std::size_t n, MPI_Datatype type) {
 }  // namespace
 
 int launcher_size() {
-    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"})
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
         if (const int s = env_int(name, 0); s > 0) return s;
-    return 1;
+    return env_int("PMIX_RANK", 0) + 1;  // PMIx alone names no size: a rank >= 1 means several
 }
 
 int launcher_rank() {
@@ -78,6 +78,15 @@ Session::~Session() {
 void sum(float* v, std::size_t n) { sum_in_rank_order(v, n, MPI_FLOAT); }
 void sum(double* v, std::size_t n) { sum_in_rank_order(v, n, MPI_DOUBLE); }
 
+bool same_on_all(std::uint64_t value) {
+    if (g_size == 1) return true;
+    std::vector<std::uint64_t> all(static_cast<std::size_t>(g_size));
+    MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD);
+    for (auto v : all)
+        if (v != all[0]) return false;
+    return true;
+}
+
 void abort_all(const std::string& line, int code) {
     // A rank other than 0 waits a moment: if rank 0 failed too (the same error everywhere), its
     // abort ends this rank first and the user reads one message, not P.
@@ -95,6 +104,7 @@ Session::Session(int*, char***) {}
 Session::~Session() = default;
 void sum(float*, std::size_t) {}
 void sum(double*, std::size_t) {}
+bool same_on_all(std::uint64_t) { return true; }
 
 void abort_all(const std::string& line, int code) {
     std::cerr << line << "\n" << std::flush;

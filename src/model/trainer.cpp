@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
 #include "genrekit/distributed.hpp"
 #include "genrekit/error.hpp"
@@ -231,6 +232,17 @@ float exchange(nn::Network<float>& net, float weighted_loss, std::vector<float>&
     return buf[np + nb];
 }
 
+// FNV-1a of the network's parameters and statistics, to check that every rank holds the same one.
+std::uint64_t fingerprint(const nn::Network<float>& net) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (float v : net.snapshot()) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
+    return h;
+}
+
 }  // namespace
 
 TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const nn::Shape& input, const TrainingSet& set,
@@ -323,6 +335,8 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
             dist::sum(sums, 2);
             loss_sum = sums[0];
             correct = static_cast<std::size_t>(sums[1]);
+            if (dist::size() > 1 && !dist::same_on_all(fingerprint(net)))  // the same steps everywhere, or a bug
+                throw std::logic_error("the ranks hold different networks after epoch " + std::to_string(epoch));
             EpochLog e;
             e.epoch = epoch;
             e.loss = loss_sum / static_cast<double>(N);
