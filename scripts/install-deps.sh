@@ -20,6 +20,8 @@ packages=(
 test_packages=(
   qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
   parallel             # test_shard: the GNU parallel recipe of the README (featurize --shard)
+  openmpi-bin          # test_mpi_train: mpirun -np 2 and 4 data-parallel training (GENREKIT_MPI)
+  libopenmpi-dev
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

@@ -139,11 +139,13 @@ std::map<std::string, std::map<std::string, double>> read_feature_map(const std:
     return rows;
 }
 
-CliResult run_genrekit(const std::string& args) {
+CliResult run_genrekit(const std::string& args) { return run_command(std::string(GENREKIT_BINARY) + " " + args); }
+
+CliResult run_command(const std::string& command) {
     namespace fs = std::filesystem;
     static int calls = 0;
     const fs::path err_file = fs::temp_directory_path() / ("gk_err_" + std::to_string(::getpid()) + "_" + std::to_string(calls++));
-    const std::string cmd = std::string(GENREKIT_BINARY) + " " + args + " 2>" + err_file.string();
+    const std::string cmd = command + " 2>" + err_file.string();
     CliResult r;
     FILE* p = ::popen(cmd.c_str(), "r");
     char buf[4096];

@@ -90,6 +90,7 @@ struct CliResult {
     std::string out, err;
 };
 CliResult run_genrekit(const std::string& args);
+CliResult run_command(const std::string& command);  // any shell command, the same way
 
 // The message of the genrekit::Error that f throws; a test failure (and "") when it throws none.
 std::string expect_error(const std::function<void()>& f);

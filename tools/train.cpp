@@ -3,6 +3,7 @@
 // epoch and writes the model (safetensors) plus its epoch log <MODEL>.log.csv.
 #include <iostream>
 
+#include "genrekit/distributed.hpp"
 #include "genrekit/train.hpp"
 #include "tools.hpp"
 
@@ -27,6 +28,9 @@ AutoRegister reg([](CLI::App& app) {
     set_runner(sub, [] {
         TrainConfig cfg = load_train_config(args.config, args.sets);
         if (!args.data.empty()) set_data_path(cfg, args.data);
+        // Under mpirun every rank trains its share; rank 0 alone speaks and writes the model.
+        if (dist::rank() != 0) std::cout.setstate(std::ios::failbit);
+        const bool lead = dist::rank() == 0;
         auto say = [](const std::string& m) { std::cout << m << "\n" << std::flush; };
         if (args.cv > 0) {
             const CrossValidation cv = cross_validate(cfg, args.cv, [](int fold, const TrainResult& r) {
@@ -38,6 +42,7 @@ AutoRegister reg([](CLI::App& app) {
         }
         TrainResult r = train(cfg, [](const EpochLog& e) { if (!args.quiet) std::cout << format_epoch_line(e) << "\n" << std::flush; }, say);
         std::cout << format_split_line(r) << "\n";
+        if (!lead) return kExitOk;
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
         std::cout << "metrics: " << r.metrics.dump() << "\n";

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "genrekit/audio.hpp"
+#include "genrekit/distributed.hpp"
 #include "genrekit/instruction_set.hpp"
 #include "tools.hpp"
 
@@ -15,6 +16,8 @@ AutoRegister reg([](CLI::App& app) {
                   << "audio: " << audio_backend_version() << " (wav, au, aiff, flac, ogg, mp3)\n"
                   << "instruction set: " << sets.in_use << " in use, " << sets.supported
                   << " supported by this CPU (GENREKIT_ISA=baseline|avx2|avx512 lowers it)\n"
+                  << "mpi: " << (dist::built_with_mpi() ? "built in (mpirun -np P genrekit train ... trains data-parallel)" : "not built in (GENREKIT_MPI=OFF)")
+                  << "\n"
                   << "front end defaults: 22050 Hz mono, n_fft 2048, hop 512, 128 mel bands, 20 MFCC (librosa 0.7.2 conventions)\n";
         return kExitOk;
     });

@@ -26,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,10 @@ private:
 struct BandStandardizer {
     std::vector<double> mean, sd;  // per band
     static BandStandardizer fit(const std::vector<const TrackSpectrograms*>& tracks, const std::vector<std::vector<std::size_t>>& segments);
+    // The same over segments spread across processes: `combine` replaces partial sums (per band,
+    // then the frame count) by their total over every process (each may hold no tracks).
+    static BandStandardizer fit(const std::vector<const TrackSpectrograms*>& tracks, const std::vector<std::vector<std::size_t>>& segments,
+                                int bands, int frames, const std::function<void(std::vector<double>&)>& combine);
     void apply(float* segment, int frames) const;  // bands x frames, in place
     nlohmann::json to_json() const;
     static BandStandardizer from_json(const nlohmann::json& j, int bands, const std::string& where);

@@ -244,12 +244,17 @@ TrackSpectrograms SpectrogramCache::get(const std::string& path, const Spectrogr
 
 BandStandardizer BandStandardizer::fit(const std::vector<const TrackSpectrograms*>& tracks, const std::vector<std::vector<std::size_t>>& segments) {
     if (tracks.empty()) throw Error("standardization: no training segments");
-    const int B = tracks[0]->bands, T = tracks[0]->frames;
+    return fit(tracks, segments, tracks[0]->bands, tracks[0]->frames, {});
+}
+
+BandStandardizer BandStandardizer::fit(const std::vector<const TrackSpectrograms*>& tracks, const std::vector<std::vector<std::size_t>>& segments,
+                                       int B, int T, const std::function<void(std::vector<double>&)>& combine) {
     BandStandardizer z;
     z.mean.assign(static_cast<std::size_t>(B), 0.0);
     z.sd.assign(static_cast<std::size_t>(B), 0.0);
-    std::vector<double> sum(static_cast<std::size_t>(B), 0.0), ss(static_cast<std::size_t>(B), 0.0);
-    double count = 0;
+    // sums[b] per band, then the frame count at [B].
+    std::vector<double> sum(static_cast<std::size_t>(B) + 1, 0.0), ss(static_cast<std::size_t>(B), 0.0);
+    double& count = sum[static_cast<std::size_t>(B)];
     // Two passes (mean, then squared deviations) in double.
     for (std::size_t i = 0; i < tracks.size(); ++i)
         for (auto s : segments[i]) {
@@ -258,6 +263,7 @@ BandStandardizer BandStandardizer::fit(const std::vector<const TrackSpectrograms
                 for (int f = 0; f < T; ++f) sum[static_cast<std::size_t>(b)] += d[b * T + f];
             count += T;
         }
+    if (combine) combine(sum);
     if (count == 0) throw Error("standardization: no training segments");
     for (int b = 0; b < B; ++b) z.mean[static_cast<std::size_t>(b)] = sum[static_cast<std::size_t>(b)] / count;
     for (std::size_t i = 0; i < tracks.size(); ++i)
@@ -269,6 +275,7 @@ BandStandardizer BandStandardizer::fit(const std::vector<const TrackSpectrograms
                     ss[static_cast<std::size_t>(b)] += v * v;
                 }
         }
+    if (combine) combine(ss);
     for (int b = 0; b < B; ++b) {
         const double sd = std::sqrt(ss[static_cast<std::size_t>(b)] / count);
         z.sd[static_cast<std::size_t>(b)] = sd > 1e-8 && std::isfinite(sd) ? sd : 1.0;

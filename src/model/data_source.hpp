@@ -33,6 +33,9 @@ public:
     // Stratified/listed/k-fold split of the items (every item of a track on one side).
     Split split(const SplitConfig& cfg) const;
     int item_class(std::size_t i) const { return classes_[i]; }
+    // Under mpirun, the items of a split this process trains and scores on: whole tracks, dealt
+    // round-robin to the ranks in item order (the split itself, with one process).
+    Split share(const Split& s) const;
 
     // The front end fitted on the training items (normalization or band standardization).
     virtual FrontEnd fit_front_end(const TrainConfig& cfg, const Split& s) const = 0;
@@ -45,6 +48,7 @@ public:
 protected:
     std::vector<std::string> labels_, names_;  // names_: per item, the file name its track comes from
     std::vector<int> classes_;
+    std::vector<int> owner_;                   // per item, the rank that holds it
     bool segmented_ = false;                   // items are segments "<stem>.<i>.wav" of tracks
     std::string source_;
     virtual std::string where(std::size_t i) const { return names_[i]; }
@@ -62,6 +66,10 @@ std::vector<TrackSpectrograms> load_tracks(const std::vector<InputFile>& inputs,
 // failures, once; on_load_failure hears the files that could not be read as they are found).
 std::vector<std::optional<TrackPrediction>> predict_inputs(const Model& model, const std::vector<InputFile>& inputs, std::vector<std::string>& failures,
                                                            const std::function<void(const std::string&)>& on_load_failure = {});
+// The metrics of score() over every rank's share (counts add up, rates are weighted by their
+// counts); unchanged with one process.
+nlohmann::json sum_scores(const nlohmann::json& local);
+
 // Loss and accuracy of a feature model on rows of a table (and track-level accuracy for segments).
 nlohmann::json evaluate_rows(const Model& model, const FeatureTable& table, const std::vector<std::size_t>& rows, bool segmented);
 

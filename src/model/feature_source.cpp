@@ -4,6 +4,7 @@
 #include <set>
 
 #include "data_source.hpp"
+#include "genrekit/distributed.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/sha256.hpp"
 #include "genrekit/train.hpp"
@@ -19,6 +20,45 @@ void DataSource::set_items(std::vector<std::string> names, const std::vector<std
     classes_.clear();
     for (const auto& l : item_labels)
         classes_.push_back(static_cast<int>(std::lower_bound(labels_.begin(), labels_.end(), l) - labels_.begin()));
+    std::map<std::string, int> track_rank;
+    owner_.clear();
+    for (const auto& t : track_ids(names_, segmented_))
+        owner_.push_back(track_rank.emplace(t, static_cast<int>(track_rank.size()) % dist::size()).first->second);
+}
+
+Split DataSource::share(const Split& s) const {
+    if (dist::size() == 1) return s;
+    Split m;
+    m.unassigned = s.unassigned;
+    for (auto [from, to] : {std::pair{&s.train, &m.train}, {&s.valid, &m.valid}, {&s.test, &m.test}})
+        for (auto i : *from)
+            if (owner_[i] == dist::rank()) to->push_back(i);
+    return m;
+}
+
+json sum_scores(const json& local) {
+    if (dist::size() == 1) return local;
+    // Counts, then each rate with the count it is a fraction of.
+    static const char* counts[] = {"rows", "tracks", "segments"};
+    static const std::pair<const char*, const char*> rates[] = {{"loss", "rows"},          {"accuracy", "rows"},       {"track_accuracy", "tracks"},
+                                                                {"vote_accuracy", "tracks"}, {"segment_accuracy", "segments"}};
+    std::vector<double> v;
+    for (const char* c : counts) v.push_back(local.is_object() ? local.value(c, 0.0) : 0.0);
+    for (const auto& [r, c] : rates) v.push_back(local.is_object() && local.contains(r) ? local[r].get<double>() * local[c].get<double>() : 0.0);
+    std::vector<double> has(std::size(rates));
+    for (std::size_t k = 0; k < has.size(); ++k) has[k] = local.is_object() && local.contains(rates[k].first);
+    v.insert(v.end(), has.begin(), has.end());
+    dist::sum(v.data(), v.size());
+    json out = json::object();
+    for (std::size_t k = 0; k < std::size(counts); ++k)
+        if (v[k] > 0) out[counts[k]] = static_cast<std::size_t>(std::llround(v[k]));
+    for (std::size_t k = 0; k < std::size(rates); ++k) {
+        if (v[std::size(counts) + std::size(rates) + k] == 0) continue;  // no rank has this rate
+        const double n = out.value(rates[k].second, 0.0), total = v[std::size(counts) + k];
+        const bool is_loss = std::string(rates[k].first) == "loss";
+        out[rates[k].first] = n > 0 ? (is_loss ? total : std::round(total)) / n : 0.0;
+    }
+    return out.empty() ? json() : out;
 }
 
 Split DataSource::split(const SplitConfig& cfg) const {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "data_source.hpp"
+#include "genrekit/distributed.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/sha256.hpp"
 #include "nn/parallel.hpp"
@@ -102,26 +103,40 @@ public:
         set_items(rel, labels);
         if (labels_.size() < 2)
             throw Error(sc_.audio[0] + ": only one class ('" + labels_[0] + "'); a classifier needs at least two label sub-folders");
+        // Under mpirun each rank reads (and caches) only the tracks it holds.
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < inputs_.size(); ++i)
+            if (owner_[i] == dist::rank()) mine.push_back(i);
+        std::vector<InputFile> to_load;
+        for (auto i : mine) to_load.push_back(inputs_[i]);
         std::vector<std::string> failures;
-        tracks_ = load_tracks(inputs_, sc_.params, cache, &failures);
+        std::vector<TrackSpectrograms> loaded = load_tracks(to_load, sc_.params, cache, &failures);
         if (!failures.empty())
             throw Error(failures[0] + (failures.size() > 1 ? " (and " + std::to_string(failures.size() - 1) + " more bad files)" : std::string()));
+        tracks_.resize(inputs_.size());
+        for (std::size_t k = 0; k < mine.size(); ++k) tracks_[mine[k]] = std::move(loaded[k]);
+        double counts[2] = {static_cast<double>(cache.hits()), static_cast<double>(cache.misses())};
+        dist::sum(counts, 2);
         describe_ = "data: " + std::to_string(inputs_.size()) + " tracks, " + std::to_string(labels_.size()) + " labels; spectrogram cache " +
-                    cache.dir() + " (" + std::to_string(cache.hits()) + " hits, " + std::to_string(cache.misses()) + " computed)";
+                    cache.dir() + " (" + std::to_string(static_cast<long>(counts[0])) + " hits, " + std::to_string(static_cast<long>(counts[1])) +
+                    " computed)";
     }
     const char* unit() const override { return "tracks"; }
     std::string describe() const override { return describe_; }
 
-    FrontEnd fit_front_end(const TrainConfig&, const Split& s) const override {
+    FrontEnd fit_front_end(const TrainConfig&, const Split& split) const override {
         std::vector<const TrackSpectrograms*> tp;
         std::vector<std::vector<std::size_t>> ts;
+        const Split s = share(split);
         for (auto t : s.train) {
             tp.push_back(&tracks_[t]);
             ts.emplace_back();
             for (std::size_t i = 0; i < tracks_[t].size(); ++i)
                 if (!tracks_[t].silent[i]) ts.back().push_back(i);
         }
-        return FrontEnd::spectrograms(sc_.params, BandStandardizer::fit(tp, ts));
+        if (dist::size() == 1) return FrontEnd::spectrograms(sc_.params, BandStandardizer::fit(tp, ts));
+        return FrontEnd::spectrograms(sc_.params, BandStandardizer::fit(tp, ts, sc_.params.bands(), sc_.params.frames(),
+                                                                        [](std::vector<double>& v) { dist::sum(v.data(), v.size()); }));
     }
 
     TrainingSet examples(const TrainConfig& cfg, const FrontEnd& fe, const Split& s) const override {
@@ -172,10 +187,15 @@ public:
                 {"train_tracks_sha256", digest(s.train)},
                 {"valid_tracks_sha256", digest(s.valid)},
                 {"test_tracks_sha256", digest(s.test)},
-                {"train_segments", set.train.x.cols()}};
+                {"train_segments", train_segments(set)}};
     }
 
 private:
+    static std::size_t train_segments(const TrainingSet& set) {  // over every rank
+        double n = static_cast<double>(set.train.x.cols());
+        dist::sum(&n, 1);
+        return static_cast<std::size_t>(n);
+    }
     // The non-silent segments of some tracks, standardized, with their classes; `of`: their track.
     Examples gather(const BandStandardizer& z, const std::vector<std::size_t>& tracks, std::vector<std::size_t>& of) const {
         Examples s;

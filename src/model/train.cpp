@@ -35,7 +35,8 @@ TrainResult train_on(const TrainConfig& cfg, const detail::DataSource& data, con
         !layers.back().contains("units"))
         layers.back()["units"] = data.labels().size();
     Model(layers, data.labels(), fe, 1);  // checks the architecture before any training
-    const detail::TrainingSet set = data.examples(cfg, fe, split);
+    const Split mine = data.share(split);  // this process's items (all of them without mpirun)
+    const detail::TrainingSet set = data.examples(cfg, fe, mine);
     detail::TrainedNetworks nets = detail::train_networks(cfg, layers, fe.input_shape(), set, on_epoch, on_message);
 
     Model model(layers, data.labels(), fe, static_cast<int>(nets.params.size()));
@@ -47,9 +48,9 @@ TrainResult train_on(const TrainConfig& cfg, const detail::DataSource& data, con
     if (e.members > 1 || e.checkpoints > 1)  // kept_epochs: per seed, the epoch of each member in file order
         m["ensemble"] = {{"members", e.members}, {"checkpoints", e.checkpoints}, {"networks", nets.params.size()}, {"kept_epochs", nets.kept_epochs},
                          {"kept_by", e.checkpoints == 1 ? std::string("single") : !split.valid.empty() ? cfg.checkpoint.monitor : std::string("last")}};
-    m["train"] = data.score(model, split.train);
-    if (!split.valid.empty()) m["valid"] = data.score(model, split.valid);
-    if (!split.test.empty()) m["test"] = data.score(model, split.test);
+    m["train"] = detail::sum_scores(data.score(model, mine.train));
+    if (!split.valid.empty()) m["valid"] = detail::sum_scores(data.score(model, mine.valid));
+    if (!split.test.empty()) m["test"] = detail::sum_scores(data.score(model, mine.test));
     model.info()["config"] = stored_config(cfg);
     model.info()["metrics"] = m;
     model.info()["training_data"] = data.provenance(split, set);

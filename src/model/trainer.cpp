@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 
+#include "genrekit/distributed.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/loss.hpp"
@@ -181,8 +183,10 @@ private:
 
 }  // namespace
 
-LossAcc evaluate_columns(nn::Network<float>& net, const Examples& e, std::int64_t chunk) {
-    if (e.x.cols() == 0) return {};
+namespace {
+
+// Summed loss and correct count of inference passes over prepared columns, `chunk` at a time.
+std::pair<double, std::size_t> loss_correct(nn::Network<float>& net, const Examples& e, std::int64_t chunk) {
     const Eigen::Index K = nn::shape_size(net.output_shape());
     nn::Mat<float> p(K, chunk);
     double loss = 0;
@@ -198,16 +202,61 @@ LossAcc evaluate_columns(nn::Network<float>& net, const Examples& e, std::int64_
             correct += arg == e.y[static_cast<std::size_t>(c0 + i)];
         }
     }
-    return {loss / static_cast<double>(e.x.cols()), static_cast<double>(correct) / static_cast<double>(e.x.cols())};
+    return {loss, correct};
 }
+
+// The validation metrics over every rank's share of the validation columns.
+LossAcc evaluate_shared(nn::Network<float>& net, const Examples& e, std::int64_t chunk) {
+    const auto [loss, correct] = loss_correct(net, e, chunk);
+    double v[3] = {loss, static_cast<double>(correct), static_cast<double>(e.x.cols())};
+    dist::sum(v, 3);
+    if (v[2] == 0) return {};
+    return {v[0] / v[2], v[1] / v[2]};
+}
+
+// One global batch under mpirun: every rank adds its gradient (already weighted by its share of
+// the batch), its BatchNorm statistics and its weighted loss; the sums come back in rank order,
+// the same on every rank. Returns the batch's loss. With one process: nothing to exchange.
+float exchange(nn::Network<float>& net, float weighted_loss, std::vector<float>& buf) {
+    if (dist::size() == 1) return weighted_loss;
+    const std::size_t np = net.num_params(), nb = net.num_buffers();
+    buf.resize(np + nb + 1);
+    std::copy(net.grads(), net.grads() + np, buf.begin());
+    std::copy(net.buffers(), net.buffers() + nb, buf.begin() + static_cast<std::ptrdiff_t>(np));
+    buf[np + nb] = weighted_loss;
+    dist::sum(buf.data(), buf.size());
+    std::copy(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(np), net.grads());
+    // Running statistics: the mean of the ranks' (each ran its own batch statistics).
+    const float inv = 1.0f / static_cast<float>(dist::size());
+    for (std::size_t i = 0; i < nb; ++i) net.buffers()[i] = buf[np + i] * inv;
+    return buf[np + nb];
+}
+
+// FNV-1a of the network's parameters and statistics, to check that every rank holds the same one.
+std::uint64_t fingerprint(const nn::Network<float>& net) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (float v : net.snapshot()) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        h = (h ^ bits) * 1099511628211ull;
+    }
+    return h;
+}
+
+}  // namespace
 
 TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const nn::Shape& input, const TrainingSet& set,
                                const std::function<void(const EpochLog&)>& on_epoch, const std::function<void(const std::string&)>& on_message) {
     // Threads: split by fixed index ranges inside each layer and the optimizer, so the model is the
     // same whatever cfg.threads is (see simd/nn_kernels.hpp); one pool for the layers and parallel_for.
     nn::set_num_threads(cfg.threads);
-    const bool has_valid = set.valid.size() > 0;
+    // Under mpirun `set` is this rank's share; N and the validation size are over every rank.
+    double sizes[2] = {static_cast<double>(set.train.size()), static_cast<double>(set.valid.size())};
+    dist::sum(sizes, 2);
+    const auto N = static_cast<std::size_t>(sizes[0]);
+    const bool has_valid = sizes[1] > 0;
     const Examples& train = set.train;
+    std::vector<float> exchange_buf;
     TrainedNetworks out;
     for (int member = 0; member < cfg.ensemble.members; ++member) {
         nn::Network<float> net(layers, input);
@@ -219,12 +268,18 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
         // Independent streams: initialisation, shuffling, the training pass (dropout), augmentation.
         std::uint64_t sm = cfg.seed + static_cast<std::uint64_t>(member);
         nn::Rng init_rng(nn::splitmix64(sm)), shuffle_rng(nn::splitmix64(sm)), pass_rng(nn::splitmix64(sm)), aug_rng(nn::splitmix64(sm));
+        if (dist::rank() > 0) {  // the same initial network on every rank, its own draws for the rest
+            std::uint64_t rs = sm + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(dist::rank());
+            shuffle_rng.reseed(nn::splitmix64(rs));
+            pass_rng.reseed(nn::splitmix64(rs));
+            aug_rng.reseed(nn::splitmix64(rs));
+        }
         net.init(init_rng);
         auto opt = nn::make_optimizer(cfg.optimizer, net.num_params());
         opt->set_pool(nn::shared_pool());
         TrainableParams trainable(net, cfg.l2);
         const std::int64_t F = train.x.rows(), K = nn::shape_size(net.output_shape());
-        const auto B = static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(cfg.batch_size), train.size()));
+        const auto B = static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(cfg.batch_size), N));
         nn::Mat<float> xb(F, B), probs(K, B), dlogits(K, B);
         std::vector<std::int32_t> yb(static_cast<std::size_t>(B)), yb2(static_cast<std::size_t>(B));
         std::vector<std::size_t> order(train.size());
@@ -239,39 +294,56 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
             shuffle_rng.shuffle(order);
             double loss_sum = 0;
             std::size_t correct = 0;
-            for (std::size_t b0 = 0; b0 < order.size(); b0 += static_cast<std::size_t>(B)) {
-                const auto n = static_cast<std::int64_t>(std::min<std::size_t>(static_cast<std::size_t>(B), order.size() - b0));
-                if (set.drop_single_last_batch && n < 2 && b0 > 0) break;
-                for (std::int64_t i = 0; i < n; ++i) {
-                    const std::size_t k = order[b0 + static_cast<std::size_t>(i)];
-                    xb.col(i) = train.x.col(static_cast<Eigen::Index>(k));
-                    yb[static_cast<std::size_t>(i)] = train.y[k];
-                }
-                if (set.augment) set.augment(aug_rng, xb.data(), n);
-                const float lam = cfg.augment.mixup_alpha > 0 ? mixup(cfg.augment.mixup_alpha, aug_rng, xb, n, yb, yb2) : 1.0f;
+            // Global batch [g0, g1) of the N examples: this rank takes the same fraction of its own
+            // shuffled share (local [N_r g0 / N, N_r g1 / N)), so the ranks' slices add up to the batch.
+            auto local = [&](std::size_t g) { return order.size() == N ? g : order.size() * g / N; };
+            for (std::size_t g0 = 0; g0 < N; g0 += static_cast<std::size_t>(B)) {
+                const std::size_t g1 = std::min(N, g0 + static_cast<std::size_t>(B)), b0 = local(g0);
+                if (set.drop_single_last_batch && g1 - g0 < 2 && g0 > 0) break;
+                const auto n = static_cast<std::int64_t>(local(g1) - b0);
                 net.zero_grad();
-                auto logits = net.forward(nn::CMatView<float>(xb.data(), F, n), {true, &pass_rng});
+                float loss = 0;
                 nn::MatView<float> p(probs.data(), K, n), d(dlogits.data(), K, n);
-                float loss = nn::softmax_cross_entropy_forward<float>(logits, yb.data(), p, ls);
-                nn::softmax_cross_entropy_backward<float>(nn::CMatView<float>(probs.data(), K, n), yb.data(), d, ls);
-                if (lam < 1) loss = mix_loss(loss, lam, ls, p, d, yb, yb2, n);
-                if (!std::isfinite(loss)) throw Error("training diverged at epoch " + std::to_string(epoch) + " (loss is not finite; lower optimizer.lr)");
-                net.backward(nn::CMatView<float>(dlogits.data(), K, n));
-                trainable.step(*opt, net);
-                loss_sum += static_cast<double>(loss) * static_cast<double>(n);
-                for (std::int64_t i = 0; i < n; ++i) {
-                    Eigen::Index arg;
-                    p.col(i).maxCoeff(&arg);
-                    correct += arg == yb[static_cast<std::size_t>(i)];
+                if (n > 0) {
+                    for (std::int64_t i = 0; i < n; ++i) {
+                        const std::size_t k = order[b0 + static_cast<std::size_t>(i)];
+                        xb.col(i) = train.x.col(static_cast<Eigen::Index>(k));
+                        yb[static_cast<std::size_t>(i)] = train.y[k];
+                    }
+                    if (set.augment) set.augment(aug_rng, xb.data(), n);
+                    const float lam = cfg.augment.mixup_alpha > 0 ? mixup(cfg.augment.mixup_alpha, aug_rng, xb, n, yb, yb2) : 1.0f;
+                    auto logits = net.forward(nn::CMatView<float>(xb.data(), F, n), {true, &pass_rng});
+                    loss = nn::softmax_cross_entropy_forward<float>(logits, yb.data(), p, ls);
+                    nn::softmax_cross_entropy_backward<float>(nn::CMatView<float>(probs.data(), K, n), yb.data(), d, ls);
+                    if (lam < 1) loss = mix_loss(loss, lam, ls, p, d, yb, yb2, n);
+                    const float w = static_cast<float>(n) / static_cast<float>(g1 - g0);  // exactly 1 with one process
+                    if (w != 1.0f) d *= w;
+                    if (std::isfinite(loss)) net.backward(nn::CMatView<float>(dlogits.data(), K, n));
+                    loss_sum += static_cast<double>(loss) * static_cast<double>(n);
+                    for (std::int64_t i = 0; i < n; ++i) {
+                        Eigen::Index arg;
+                        p.col(i).maxCoeff(&arg);
+                        correct += arg == yb[static_cast<std::size_t>(i)];
+                    }
+                    loss *= w;
                 }
+                if (!std::isfinite(exchange(net, loss, exchange_buf)))
+                    throw dist::AgreedError("training diverged at epoch " + std::to_string(epoch) + " (loss is not finite; lower optimizer.lr)");
+                trainable.step(*opt, net);
             }
+            double sums[2] = {loss_sum, static_cast<double>(correct)};
+            dist::sum(sums, 2);
+            loss_sum = sums[0];
+            correct = static_cast<std::size_t>(sums[1]);
+            if (dist::size() > 1 && !dist::same_on_all(fingerprint(net)))  // the same steps everywhere, or a bug
+                throw std::logic_error("the ranks hold different networks after epoch " + std::to_string(epoch));
             EpochLog e;
             e.epoch = epoch;
-            e.loss = loss_sum / static_cast<double>(order.size());
-            e.acc = static_cast<double>(correct) / static_cast<double>(order.size());
+            e.loss = loss_sum / static_cast<double>(N);
+            e.acc = static_cast<double>(correct) / static_cast<double>(N);
             e.lr = opt->lr();
             if (has_valid) {
-                const LossAcc v = evaluate_columns(net, set.valid, set.eval_chunk);
+                const LossAcc v = evaluate_shared(net, set.valid, set.eval_chunk);
                 e.val_loss = v.loss;
                 e.val_acc = v.acc;
             }

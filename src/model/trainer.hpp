@@ -39,15 +39,17 @@ struct TrainedNetworks {
     int best_epoch = 0;                      // of the first seed's run: its first kept network
 };
 
+// Under mpirun `set` holds this rank's share of the examples: each global batch of
+// cfg.batch_size is split over the ranks in proportion to their shares, the gradients are summed
+// in rank order (distributed.hpp) and every rank takes the same optimizer step.
 // Trains cfg.ensemble.members networks of `layers` on `set` (seeds cfg.seed, cfg.seed + 1, ...),
 // keeping cfg.ensemble.checkpoints snapshots of each run (see train_config.hpp).
 TrainedNetworks train_networks(const TrainConfig& cfg, const nlohmann::json& layers, const nn::Shape& input, const TrainingSet& set,
                                const std::function<void(const EpochLog&)>& on_epoch, const std::function<void(const std::string&)>& on_message);
 
+// Inference-mode mean loss and accuracy (NaN: no examples).
 struct LossAcc {
     double loss = NAN, acc = NAN;
 };
-// Inference-mode mean loss and accuracy over prepared columns, `chunk` at a time.
-LossAcc evaluate_columns(nn::Network<float>& net, const Examples& e, std::int64_t chunk);
 
 }  // namespace genrekit::detail
