@@ -1,19 +1,78 @@
 // `genrekit train --config CFG [--data CSV] [--out MODEL] [--set k=v ...]`:
-// trains a classifier (on a feature CSV, or on spectrograms of audio folders), prints one line per
-// epoch and writes the model (safetensors) plus its epoch log <MODEL>.log.csv.
+// trains a classifier (on a feature CSV, or on spectrograms of audio folders), prints a table of
+// the epochs that improved (every epoch with --verbose) and a progress line with the time left,
+// and writes the model (safetensors) plus its epoch log <MODEL>.log.csv.
+#include <cmath>
 #include <iostream>
 
 #include "genrekit/train.hpp"
+#include "progress.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
 namespace {
 struct Args {
-    std::string config, data, out = "model.safetensors";
+    std::string config, data, groups, out = "model.safetensors";
     std::vector<std::string> sets;
-    bool quiet = false;
+    bool quiet = false, verbose = false;
     int cv = 0;
 } args;
+
+// The epoch table: every epoch with --verbose, else the ones that improved on the monitor
+// (checkpoint.monitor with a validation set, the training loss without one), per member.
+class EpochTable {
+public:
+    EpochTable(const TrainConfig& cfg, bool verbose) : cfg_(cfg), verbose_(verbose) {}
+    void add(const EpochLog& e) {
+        if (e.member != member_) best_ = NAN;
+        member_ = e.member;
+        const bool valid = !std::isnan(e.val_loss);
+        const std::string& mon = cfg_.checkpoint.monitor;
+        const double v = !valid ? e.loss : mon == "val_acc" ? -e.val_acc : e.val_loss;  // lower is better
+        const bool better = std::isnan(best_) || v < best_;
+        if (better) best_ = v;
+        if (!verbose_ && !better) return;
+        if (!header_) {
+            std::cout << format_epoch_header(cfg_.ensemble.members) << (verbose_ ? "" : "   (epochs that improved " + std::string(valid ? mon : "loss") + ")")
+                      << "\n";
+            header_ = true;
+        }
+        std::cout << format_epoch_line(e, cfg_.ensemble.members) << (verbose_ && better ? "  *" : "") << "\n" << std::flush;
+    }
+
+private:
+    const TrainConfig& cfg_;
+    bool verbose_, header_ = false;
+    int member_ = -1;
+    double best_ = NAN;
+};
+
+std::string epoch_status(const TrainConfig& cfg, const EpochLog& e) {
+    std::string s = cfg.ensemble.members > 1 ? "member " + std::to_string(e.member + 1) + "/" + std::to_string(cfg.ensemble.members) + "  " : "";
+    return s + "epoch " + std::to_string(e.epoch) + "/" + std::to_string(cfg.epochs) + "  ";
+}
+
+int run_cv(const TrainConfig& cfg) {
+    ProgressLine progress(!args.quiet);
+    EpochCount count(static_cast<double>(args.cv) * cfg.ensemble.members * cfg.epochs);
+    int fold = 0;
+    const CrossValidation cv = cross_validate(
+        cfg, args.cv,
+        [&](int f, const TrainResult& r) {
+            fold = f + 1;
+            progress.message("fold " + std::to_string(f + 1) + ": train " + std::to_string(r.split.train.size()) + ", valid " +
+                             std::to_string(r.split.valid.size()) + ", test " + std::to_string(r.split.test.size()) + " " + r.unit + ", test " +
+                             r.metrics["test"].dump());
+        },
+        [&](const std::string& m) { progress.message(m); },
+        [&](const EpochLog& e) {
+            const double f = count.fraction(e.epoch, cfg.epochs);
+            progress.show("fold " + std::to_string(fold + 1) + "/" + std::to_string(args.cv) + "  " + epoch_status(cfg, e) + progress.timing(f));
+        });
+    progress.clear();
+    std::cout << "folds " << cv.grouping << "\n" << format_cv_line(cv) << "\n";
+    return kExitOk;
+}
 
 AutoRegister reg([](CLI::App& app) {
     auto* sub = app.add_subcommand("train", "Train a genre classifier on a feature CSV (see configs/*.json)");
@@ -21,22 +80,33 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("--data", args.data, "Feature CSV (overrides data.csv); for spectrogram configs an audio folder (overrides data.audio)");
     sub->add_option("--out", args.out, "Model file to write (safetensors)")->capture_default_str();
     sub->add_option("--set", args.sets, "Override a config key, e.g. --set optimizer.lr=0.001 (repeatable)");
+    sub->add_option("--groups", args.groups, "File of track,group lines: splits and --cv keep each group on one side (split.group_file)")
+        ->check(CLI::ExistingFile);
     sub->add_flag("--quiet", args.quiet, "Print only the summary");
+    sub->add_flag("--verbose", args.verbose, "Print every epoch (default: the epochs that improved)");
     sub->add_option("--cv", args.cv, "Stratified K-fold cross-validation on the whole CSV instead of the config's split; writes no model")
         ->check(CLI::Range(2, 1000));
     set_runner(sub, [] {
         TrainConfig cfg = load_train_config(args.config, args.sets);
         if (!args.data.empty()) set_data_path(cfg, args.data);
-        auto say = [](const std::string& m) { std::cout << m << "\n" << std::flush; };
-        if (args.cv > 0) {
-            const CrossValidation cv = cross_validate(cfg, args.cv, [](int fold, const TrainResult& r) {
-                std::cout << "fold " << fold + 1 << ": train " << r.split.train.size() << ", valid " << r.split.valid.size() << ", test "
-                          << r.split.test.size() << " " << r.unit << ", test " << r.metrics["test"].dump() << "\n" << std::flush;
-            }, say);
-            std::cout << format_cv_line(cv) << "\n";
-            return kExitOk;
-        }
-        TrainResult r = train(cfg, [](const EpochLog& e) { if (!args.quiet) std::cout << format_epoch_line(e) << "\n" << std::flush; }, say);
+        if (!args.groups.empty()) set_group_file(cfg, args.groups);
+        if (args.cv > 0) return run_cv(cfg);
+        ProgressLine progress(!args.quiet);
+        EpochTable table(cfg, args.verbose);
+        EpochCount count(static_cast<double>(cfg.ensemble.members) * cfg.epochs);
+        TrainResult r = train(
+            cfg,
+            [&](const EpochLog& e) {
+                if (args.quiet) return;
+                progress.clear();
+                table.add(e);
+                progress.show(epoch_status(cfg, e) + progress.timing(count.fraction(e.epoch, cfg.epochs)));
+            },
+            [&](const std::string& m) {
+                progress.clear();
+                std::cout << m << "\n" << std::flush;
+            });
+        progress.clear();
         std::cout << format_split_line(r) << "\n";
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);

@@ -22,7 +22,7 @@ void DataSource::set_items(std::vector<std::string> names, const std::vector<std
 }
 
 Split DataSource::split(const SplitConfig& cfg) const {
-    return make_split(names_, classes_, cfg, segmented_, [this](std::size_t i) { return where(i); });
+    return make_split(names_, classes_, cfg, segmented_, [this](std::size_t i) { return where(i); }, groups_);
 }
 
 std::unique_ptr<DataSource> DataSource::load(const TrainConfig& cfg) {
@@ -79,6 +79,7 @@ public:
         sample_rate_ = cfg.front_end.sample_rate;
         kind_ = cfg.front_end.kind;
         set_items(t_.files, t_.labels);
+        groups_ = t_.groups;
     }
     const char* unit() const override { return "rows"; }
     std::string describe() const override {

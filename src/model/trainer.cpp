@@ -266,6 +266,7 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
                 }
             }
             EpochLog e;
+            e.member = member;
             e.epoch = epoch;
             e.loss = loss_sum / static_cast<double>(order.size());
             e.acc = static_cast<double>(correct) / static_cast<double>(order.size());
