@@ -52,6 +52,12 @@ std::string epoch_status(const TrainConfig& cfg, const EpochLog& e) {
     return s + "epoch " + std::to_string(e.epoch) + "/" + std::to_string(cfg.epochs) + "  ";
 }
 
+// Results go to stdout; the progress line (stderr) is cleared before each.
+void say(ProgressLine& progress, const std::string& line) {
+    progress.clear();
+    std::cout << line << "\n" << std::flush;
+}
+
 int run_cv(const TrainConfig& cfg) {
     ProgressLine progress(!args.quiet);
     EpochCount count(static_cast<double>(args.cv) * cfg.ensemble.members * cfg.epochs);
@@ -60,17 +66,17 @@ int run_cv(const TrainConfig& cfg) {
         cfg, args.cv,
         [&](int f, const TrainResult& r) {
             fold = f + 1;
-            progress.message("fold " + std::to_string(f + 1) + ": train " + std::to_string(r.split.train.size()) + ", valid " +
-                             std::to_string(r.split.valid.size()) + ", test " + std::to_string(r.split.test.size()) + " " + r.unit + ", test " +
-                             r.metrics["test"].dump());
+            say(progress, "fold " + std::to_string(f + 1) + ": train " + std::to_string(r.split.train.size()) + ", valid " +
+                              std::to_string(r.split.valid.size()) + ", test " + std::to_string(r.split.test.size()) + " " + r.unit + ", test " +
+                              r.metrics["test"].dump());
         },
-        [&](const std::string& m) { progress.message(m); },
+        [&](const std::string& m) { say(progress, m); },
         [&](const EpochLog& e) {
             const double f = count.fraction(e.epoch, cfg.epochs);
             progress.show("fold " + std::to_string(fold + 1) + "/" + std::to_string(args.cv) + "  " + epoch_status(cfg, e) + progress.timing(f));
         });
-    progress.clear();
-    std::cout << "folds " << cv.grouping << "\n" << format_cv_line(cv) << "\n";
+    say(progress, "folds " + cv.grouping);
+    std::cout << format_cv_line(cv) << "\n";
     return kExitOk;
 }
 
@@ -102,10 +108,7 @@ AutoRegister reg([](CLI::App& app) {
                 table.add(e);
                 progress.show(epoch_status(cfg, e) + progress.timing(count.fraction(e.epoch, cfg.epochs)));
             },
-            [&](const std::string& m) {
-                progress.clear();
-                std::cout << m << "\n" << std::flush;
-            });
+            [&](const std::string& m) { say(progress, m); });
         progress.clear();
         std::cout << format_split_line(r) << "\n";
         r.model.save(args.out);
