@@ -1,6 +1,7 @@
 // Honest tuning: splits that keep a group (an artist) on one side, `genrekit tune`'s grid search
 // and its bad cases, the train/tune progress output, and the default model of `predict`.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -22,7 +23,8 @@ namespace {
 // 3 classes x 20 tracks c<class>.<i>; track i is by artist a<i % 5>, so every artist spans every class.
 std::string artist_of(const std::string& file) { return "a" + std::to_string(std::stoi(file.substr(3, 5)) % 5); }
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "/tune_" + name; }
+// Per process: CTest runs the tests of this file as parallel processes.
+std::string temp(const std::string& name) { return ::testing::TempDir() + "/tune_" + std::to_string(::getpid()) + "_" + name; }
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
