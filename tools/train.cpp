@@ -18,32 +18,40 @@ struct Args {
     int cv = 0;
 } args;
 
-// The epoch table: every epoch with --verbose, else the ones that improved on the monitor
-// (checkpoint.monitor with a validation set, the training loss without one), per member.
+// The epoch table: every epoch with --verbose, else per member the epochs that improved on the
+// monitor (checkpoint.monitor with a validation set; without one the training accuracy, by at
+// least 0.02, since the training loss falls almost every epoch) and the last epoch.
 class EpochTable {
 public:
     EpochTable(const TrainConfig& cfg, bool verbose) : cfg_(cfg), verbose_(verbose) {}
     void add(const EpochLog& e) {
-        if (e.member != member_) best_ = NAN;
-        member_ = e.member;
+        if (e.member != last_.member) finish();
         const bool valid = !std::isnan(e.val_loss);
         const std::string& mon = cfg_.checkpoint.monitor;
-        const double v = !valid ? e.loss : mon == "val_acc" ? -e.val_acc : e.val_loss;  // lower is better
-        const bool better = std::isnan(best_) || v < best_;
+        const double v = !valid ? -e.acc : mon == "val_acc" ? -e.val_acc : e.val_loss;  // lower is better
+        const bool better = std::isnan(best_) || v < best_ - (valid ? 0.0 : 0.02);
         if (better) best_ = v;
-        if (!verbose_ && !better) return;
-        if (!header_) {
-            std::cout << format_epoch_header(cfg_.ensemble.members) << (verbose_ ? "" : "   (epochs that improved " + std::string(valid ? mon : "loss") + ")")
-                      << "\n";
-            header_ = true;
-        }
-        std::cout << format_epoch_line(e, cfg_.ensemble.members) << (verbose_ && better ? "  *" : "") << "\n" << std::flush;
+        last_ = e;
+        printed_ = false;
+        if (verbose_ || better) print(e, verbose_ && better ? "  *" : "");
+    }
+    // The last epoch of the member, when it was not printed.
+    void finish() {
+        if (last_.epoch > 0 && !printed_) print(last_, "  (last)");
+        best_ = NAN;
     }
 
 private:
+    void print(const EpochLog& e, const std::string& tag) {
+        if (!header_)
+            std::cout << format_epoch_header(cfg_.ensemble.members) << (verbose_ ? "" : "   (epochs that improved " + what_of(e) + ", and the last)") << "\n";
+        header_ = printed_ = true;
+        std::cout << format_epoch_line(e, cfg_.ensemble.members) << tag << "\n" << std::flush;
+    }
+    std::string what_of(const EpochLog& e) const { return std::isnan(e.val_loss) ? "acc by 0.02" : cfg_.checkpoint.monitor; }
     const TrainConfig& cfg_;
-    bool verbose_, header_ = false;
-    int member_ = -1;
+    bool verbose_, header_ = false, printed_ = false;
+    EpochLog last_{-1};
     double best_ = NAN;
 };
 
@@ -108,8 +116,12 @@ AutoRegister reg([](CLI::App& app) {
                 table.add(e);
                 progress.show(epoch_status(cfg, e) + progress.timing(count.fraction(e.epoch, cfg.epochs)));
             },
-            [&](const std::string& m) { say(progress, m); });
+            [&](const std::string& m) {
+                if (!args.quiet) table.finish();  // the member's last epoch before "member done"
+                say(progress, m);
+            });
         progress.clear();
+        if (!args.quiet) table.finish();
         std::cout << format_split_line(r) << "\n";
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
