@@ -28,6 +28,10 @@ std::string ProgressLine::timing(double fraction) const {
 
 void ProgressLine::show(const std::string& text) {
     if (!enabled_) return;
+    // At most ten redraws a second: a small MLP runs hundreds of epochs a second.
+    const double now = elapsed();
+    if (width_ > 0 && now - drawn_ < 0.1) return;
+    drawn_ = now;
     // Pad over the previous text so a shorter line leaves no tail.
     std::fprintf(stderr, "\r%s%*s", text.c_str(), static_cast<int>(width_ > text.size() ? width_ - text.size() : 0), "");
     std::fflush(stderr);

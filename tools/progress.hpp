@@ -32,6 +32,7 @@ public:
 private:
     bool enabled_;
     std::size_t width_ = 0;  // of the line on screen
+    double drawn_ = 0;       // elapsed() at the last redraw
     std::chrono::steady_clock::time_point start_;
 };
 

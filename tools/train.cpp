@@ -23,7 +23,7 @@ struct Args {
 // least 0.02, since the training loss falls almost every epoch) and the last epoch.
 class EpochTable {
 public:
-    EpochTable(const TrainConfig& cfg, bool verbose) : cfg_(cfg), verbose_(verbose) {}
+    EpochTable(const TrainConfig& cfg, bool verbose, ProgressLine& progress) : cfg_(cfg), verbose_(verbose), progress_(progress) {}
     void add(const EpochLog& e) {
         if (e.member != last_.member) finish();
         const bool valid = !std::isnan(e.val_loss);
@@ -43,6 +43,7 @@ public:
 
 private:
     void print(const EpochLog& e, const std::string& tag) {
+        progress_.clear();
         if (!header_)
             std::cout << format_epoch_header(cfg_.ensemble.members) << (verbose_ ? "" : "   (epochs that improved " + what_of(e) + ", and the last)") << "\n";
         header_ = printed_ = true;
@@ -51,6 +52,7 @@ private:
     std::string what_of(const EpochLog& e) const { return std::isnan(e.val_loss) ? "acc by 0.02" : cfg_.checkpoint.monitor; }
     const TrainConfig& cfg_;
     bool verbose_, header_ = false, printed_ = false;
+    ProgressLine& progress_;
     EpochLog last_{-1};
     double best_ = NAN;
 };
@@ -106,13 +108,12 @@ AutoRegister reg([](CLI::App& app) {
         if (!args.groups.empty()) set_group_file(cfg, args.groups);
         if (args.cv > 0) return run_cv(cfg);
         ProgressLine progress(!args.quiet);
-        EpochTable table(cfg, args.verbose);
+        EpochTable table(cfg, args.verbose, progress);
         EpochCount count(static_cast<double>(cfg.ensemble.members) * cfg.epochs);
         TrainResult r = train(
             cfg,
             [&](const EpochLog& e) {
                 if (args.quiet) return;
-                progress.clear();
                 table.add(e);
                 progress.show(epoch_status(cfg, e) + progress.timing(count.fraction(e.epoch, cfg.epochs)));
             },
