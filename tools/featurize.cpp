@@ -1,7 +1,5 @@
 // `genrekit featurize`: audio files/folders -> Kaggle-schema GTZAN feature CSV.
-#include <unistd.h>
-
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -10,6 +8,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/featurize.hpp"
 #include "genrekit/shard.hpp"
+#include "progress.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -25,29 +24,6 @@ struct FeaturizeArgs {
     bool quiet = false, strict = false;
     std::string shard;    // "K/N"
     bool resume = false;
-};
-
-// A one-line progress display on a terminal: done/total, files per second, time left.
-class Progress {
-public:
-    explicit Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)), start_(clock::now()) {}
-    void update(std::size_t done, std::size_t total) {
-        if (!enabled_) return;
-        const double secs = std::chrono::duration<double>(clock::now() - start_).count();
-        const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
-        const double left = rate > 0 ? static_cast<double>(total - done) / rate : 0;
-        std::fprintf(stderr, "\r%zu/%zu files, %.1f files/s, %.0f s left   ", done, total, rate, left);
-        if (done == total) std::fprintf(stderr, "\n");
-    }
-    void message(const std::string& line) {
-        if (enabled_) std::fprintf(stderr, "\r%*s\r", 60, "");
-        std::fprintf(stderr, "%s\n", line.c_str());
-    }
-
-private:
-    using clock = std::chrono::steady_clock;
-    bool enabled_;
-    clock::time_point start_;
 };
 
 // --shard / --resume: the files of this shard go through a journal (<out>.partial) that a
@@ -136,8 +112,14 @@ int run(const FeaturizeArgs& a) {
         std::cerr << "genrekit featurize: no audio files found (extensions: wav au aiff aif flac ogg mp3)\n";
         return kExitFailure;
     }
-    Progress progress(!a.quiet);
-    opt.progress = [&](std::size_t done, std::size_t total) { progress.update(done, total); };
+    ProgressLine progress(!a.quiet);
+    opt.progress = [&](std::size_t done, std::size_t total) {
+        const double rate = static_cast<double>(done) / std::max(progress.elapsed(), 1e-9);
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%zu/%zu files, %.1f files/s, ", done, total, rate);
+        progress.show(buf + progress.timing(static_cast<double>(done) / static_cast<double>(total)));
+        if (done == total) progress.clear();
+    };
     opt.on_message = [&](const std::string& line) { progress.message(line); };
     if (!a.shard.empty() || a.resume) return run_journaled(a, opt, inputs);
 

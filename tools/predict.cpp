@@ -1,9 +1,12 @@
-// `genrekit predict --model MODEL FILE... [--top K] [--json]`: the genre of audio files.
+// `genrekit predict [--model MODEL] FILE... [--top K] [--json]`: the genre of audio files.
+// Without --model, the model that ships with genrekit (models/gtzan-default.safetensors).
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "genrekit/error.hpp"
 #include "genrekit/predict.hpp"
 #include "tools.hpp"
 
@@ -26,11 +29,25 @@ std::vector<int> top_k(const std::vector<double>& p, int k) {
     return idx;
 }
 
+// The shipped model beside the executable: <root>/models/ for build/bin/genrekit.
+std::string default_model() {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const fs::path where = (exe.parent_path() / "../../models/gtzan-default.safetensors").lexically_normal();
+    if (ec || !fs::is_regular_file(where))
+        throw Error((ec ? std::string("models/gtzan-default.safetensors") : where.string()) +
+                    ": the default model is missing (give --model MODEL, or run scripts/train-default-model.sh)");
+    return where.string();
+}
+
 int run(const Args& a) {
     PredictOptions opt;
     opt.jobs = a.jobs;
     opt.on_message = [](const std::string& line) { std::cerr << line << "\n"; };
-    const Model model = Model::load(a.model);
+    const std::string path = a.model.empty() ? default_model() : a.model;
+    if (a.model.empty()) std::cerr << "genrekit predict: using the default model " << path << " (GTZAN's 10 genres; --model to choose another)\n";
+    const Model model = Model::load(path);
     const PredictReport report = predict_files(model, a.files, opt);
     const std::vector<std::string>& labels = model.labels();
     for (const FilePrediction& f : report.files) {
@@ -81,7 +98,7 @@ int run(const Args& a) {
 AutoRegister reg([](CLI::App& app) {
     auto args = std::make_shared<Args>();
     auto* sub = app.add_subcommand("predict", "Predict the genre of audio files with a trained model");
-    sub->add_option("--model", args->model, "Model file (from `genrekit train`)")->required()->check(CLI::ExistingFile);
+    sub->add_option("--model", args->model, "Model file (from `genrekit train`; default: models/gtzan-default.safetensors)")->check(CLI::ExistingFile);
     sub->add_option("files", args->files, "Audio files or folders")->required();
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");

@@ -24,6 +24,7 @@ struct CsvReadOptions {
     // column, the label column and `exclude` (the Kaggle "length" in samples).
     std::vector<std::string> feature_columns;
     std::vector<std::string> exclude = {"length"};
+    std::string group_column;                // "" = none; else read as text into FeatureTable::groups
     bool require_label = true;
 };
 
@@ -33,6 +34,7 @@ struct FeatureTable {
     RowMatrixXd features;             // rows x F
     std::vector<std::string> labels;  // one per row ("" when there is no label column)
     std::vector<std::string> files;   // file column values (or "row<i>")
+    std::vector<std::string> groups;  // group column values (empty without CsvReadOptions::group_column)
     std::vector<int> lines;           // 1-based line number of each row in the file
     std::string sha256;               // of the file bytes, as `sha256sum`
     std::size_t rows() const { return labels.size(); }

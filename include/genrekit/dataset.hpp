@@ -35,14 +35,23 @@ std::vector<std::string> track_ids(const std::vector<std::string>& files, bool s
 struct Split {
     std::vector<std::size_t> train, valid, test;  // row indices, ascending
     std::size_t unassigned = 0;                   // rows in no list (split.kind = lists)
+    std::size_t groups = 0;                       // groups dealt (0: split by track)
 };
 
 // Items to split: the file name of every item (a feature row, or a whole track of audio) and its
 // class index; `where(i)` names item i in errors ("file.csv:12"; default: its file name). Throws
 // genrekit::Error when a track's items disagree on the label, a list file cannot be read, or a
 // track is in two lists.
+// Grouping (cfg.group_file, or `groups`: one group per item from a CSV column): the random and
+// k-fold splits deal whole groups instead of tracks. K-fold gives each group in turn (largest
+// first, shuffled by split.seed) to the fold with the fewest items so far, so the folds are
+// balanced by size but not stratified; a validation part is carved from the training groups by
+// track. Throws when a track has no group or two, or k exceeds the number of groups.
 Split make_split(const std::vector<std::string>& files, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented,
-                 const std::function<std::string(std::size_t)>& where = {});
+                 const std::function<std::string(std::size_t)>& where = {}, const std::vector<std::string>& groups = {});
+
+// "by track, stratified by label" or "by group (G groups from <file>|column '<name>')".
+std::string describe_grouping(const SplitConfig& cfg, const Split& s);
 
 // Throws (a bug, not bad input) unless every track's rows are all on one side.
 void assert_tracks_disjoint(const Split& s, const std::vector<std::string>& tracks);

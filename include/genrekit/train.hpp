@@ -26,6 +26,7 @@
 namespace genrekit {
 
 struct EpochLog {
+    int member = 0;                 // seed of an ensemble (0-based; 0 for a single model)
     int epoch = 0;                  // 1-based
     double loss = 0, acc = 0;       // training (mean over the epoch's mini-batches, training mode)
     double val_loss = NAN, val_acc = NAN;  // NaN without a validation set
@@ -68,6 +69,7 @@ struct CrossValidation {
     std::vector<std::size_t> test_items; // per fold
     double mean = 0, sd = 0;             // sd: population standard deviation (numpy's std(), ddof 0)
     double sd_sample = 0;                // ddof 1
+    std::string grouping;                // how the folds were made (describe_grouping)
 };
 struct FoldSpread {
     double mean = 0, sd = 0, sd_sample = 0;
@@ -75,13 +77,17 @@ struct FoldSpread {
 FoldSpread fold_spread(const std::vector<double>& accuracy);
 TrainConfig cv_fold_config(const TrainConfig& cfg, int k, int fold);
 using FoldCallback = std::function<void(int fold, const TrainResult&)>;
-CrossValidation cross_validate(const TrainConfig& cfg, int k, const FoldCallback& on_fold = {}, const MessageCallback& on_message = {});
+// on_epoch hears every epoch of every fold (progress).
+CrossValidation cross_validate(const TrainConfig& cfg, int k, const FoldCallback& on_fold = {}, const MessageCallback& on_message = {},
+                               const EpochCallback& on_epoch = {});
 CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& table, int k, const FoldCallback& on_fold = {});
 // "K-fold CV <measure>: mean +- sd (mean +- sd over folds; sample sd s)"
 std::string format_cv_line(const CrossValidation& cv);
 
 // "epoch,loss,acc,val_loss,val_acc,lr,seconds" (written atomically).
 void write_epoch_log_csv(const std::string& path, const std::vector<EpochLog>& history);
-std::string format_epoch_line(const EpochLog& e);
+// One row of the epoch table under format_epoch_header() ("member" column when `members` > 1).
+std::string format_epoch_header(int members = 1);
+std::string format_epoch_line(const EpochLog& e, int members = 1);
 
 }  // namespace genrekit

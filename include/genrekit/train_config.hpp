@@ -15,7 +15,8 @@
 //     "split": {"kind": "random",                     // random | lists | kfold
 //               "valid": 0.25, "test": 0.0, "stratified": true, "seed": 0,   // random (by track)
 //               "train_lists": [], "valid_lists": [], "test_lists": [],       // lists: matched by file stem
-//               "k": 10, "fold": 0},                  // kfold: fold `fold` of k (stratified) is the test set
+//               "k": 10, "fold": 0,                   // kfold: fold `fold` of k (stratified) is the test set
+//               "group_file": "", "group_column": ""},  // set: random/kfold deal whole groups, not tracks
 //     "model": {"layers": [ {"type": "dense", "units": 512}, {"type": "relu"}, {"type": "dense"} ]},
 //                                                     // a final dense without "units" gets one unit per class
 //     "optimizer": {"type": "adam", "lr": 0.001, "weight_decay": 0, "momentum": 0,
@@ -87,6 +88,10 @@ struct SplitConfig {
     std::uint64_t seed = 0;
     std::vector<std::string> train_lists, valid_lists, test_lists;
     int k = 10, fold = 0;
+    // Grouping (random and kfold splits): whole groups (an artist, an album) go to one side.
+    std::string group_file;    // "track,group" lines (relative to the config)
+    std::string group_column;  // or a column of the feature CSV
+    bool grouped() const { return !group_file.empty() || !group_column.empty(); }
 };
 
 struct PlateauConfig {
@@ -160,6 +165,8 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
 nlohmann::json stored_config(const TrainConfig& c);
 // --data: a feature CSV (data.csv) or, for spectrogram configs, an audio folder (data.audio).
 void set_data_path(TrainConfig& c, const std::string& path);
+// --groups: split.group_file (as given; refused when the config groups by split.group_column).
+void set_group_file(TrainConfig& c, const std::string& path);
 // Applies one "a.b.c=value" override to a JSON document (creating objects on the way).
 void apply_override(nlohmann::json& j, const std::string& assignment);
 

@@ -90,10 +90,12 @@ FeatureTable parse_feature_csv(const std::string& text, const std::string& path,
     if (opt.require_label && !has_label)
         throw Error(path + ": no label column '" + opt.label_column + "' in the header (set data.label_column)");
     const bool has_file = !opt.file_column.empty() && col.count(opt.file_column);
+    if (!opt.group_column.empty() && !col.count(opt.group_column))
+        throw Error(path + ": no group column '" + opt.group_column + "' in the header (set split.group_column)");
     if (opt.feature_columns.empty()) {
         for (const auto& h : header) {
             if ((has_file && h == opt.file_column) || (has_label && h == opt.label_column)) continue;
-            if (h == opt.label_column || h == opt.file_column) continue;
+            if (h == opt.label_column || h == opt.file_column || h == opt.group_column) continue;
             bool excluded = false;
             for (const auto& x : opt.exclude) excluded = excluded || x == h;
             if (!excluded) t.feature_columns.push_back(h);
@@ -143,6 +145,11 @@ FeatureTable parse_feature_csv(const std::string& text, const std::string& path,
             t.labels.emplace_back();
         }
         t.files.push_back(has_file ? fields[col.at(opt.file_column)] : "row" + std::to_string(r));
+        if (!opt.group_column.empty()) {
+            const std::string& g = fields[col.at(opt.group_column)];
+            if (g.empty()) throw Error(at + ": column '" + opt.group_column + "': empty group");
+            t.groups.push_back(g);
+        }
         t.lines.push_back(no);
     }
     return t;

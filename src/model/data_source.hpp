@@ -14,6 +14,7 @@
 #include "genrekit/csv.hpp"
 #include "genrekit/featurize.hpp"
 #include "genrekit/model.hpp"
+#include "genrekit/train.hpp"
 #include "genrekit/train_config.hpp"
 #include "trainer.hpp"
 
@@ -49,6 +50,7 @@ protected:
     std::vector<std::string> labels_, names_;  // names_: per item, the file name its track comes from
     std::vector<int> classes_;
     std::vector<int> owner_;                   // per item, the rank that holds it
+    std::vector<std::string> groups_;          // per item, from a group column (empty: none)
     bool segmented_ = false;                   // items are segments "<stem>.<i>.wav" of tracks
     std::string source_;
     virtual std::string where(std::size_t i) const { return names_[i]; }
@@ -70,6 +72,8 @@ std::vector<std::optional<TrackPrediction>> predict_inputs(const Model& model, c
 // counts); unchanged with one process.
 nlohmann::json sum_scores(const nlohmann::json& local);
 
+// K-fold CV on loaded data (train.hpp's cross_validate; tune shares one DataSource between configs).
+CrossValidation cross_validate_on(const TrainConfig& cfg, const DataSource& data, int k, const FoldCallback& on_fold, const EpochCallback& on_epoch);
 // Loss and accuracy of a feature model on rows of a table (and track-level accuracy for segments).
 nlohmann::json evaluate_rows(const Model& model, const FeatureTable& table, const std::vector<std::size_t>& rows, bool segmented);
 

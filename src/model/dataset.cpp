@@ -66,11 +66,60 @@ std::set<std::string> read_list(const std::string& path) {
     return s;
 }
 
+// The group of every track: from a "track,group" file (an optional "track,group" header; track
+// as a file name or stem) or from the items' group column. Every track needs exactly one.
+std::map<std::string, std::string> track_groups(const SplitConfig& cfg, const std::vector<std::string>& tracks, const std::vector<std::string>& item_groups,
+                                                const std::function<std::string(std::size_t)>& where) {
+    std::map<std::string, std::string> of;
+    if (!item_groups.empty()) {
+        for (std::size_t r = 0; r < tracks.size(); ++r) {
+            auto [it, fresh] = of.emplace(tracks[r], item_groups[r]);
+            if (!fresh && it->second != item_groups[r])
+                throw Error(where(r) + ": track '" + tracks[r] + "' has rows in groups '" + it->second + "' and '" + item_groups[r] + "'");
+        }
+        return of;
+    }
+    std::ifstream in(cfg.group_file);
+    if (!in) throw Error(cfg.group_file + ": cannot open group file");
+    std::string line;
+    for (int no = 1; std::getline(in, line); ++no) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty() || line[0] == '#' || (no == 1 && line == "track,group")) continue;
+        const auto f = split_csv_line(line);
+        if (f.size() != 2 || f[0].empty() || f[1].empty())
+            throw Error(cfg.group_file + ":" + std::to_string(no) + ": expected 'track,group', got '" + line + "'");
+        // "blues/blues.00000.wav" or "blues.00000": GTZAN's ".00000" is a number, not an extension.
+        const auto dot = f[0].find_last_of('.');
+        const bool numbered = dot != std::string::npos && f[0].find_first_not_of("0123456789", dot + 1) == std::string::npos;
+        auto [it, fresh] = of.emplace(numbered ? file_stem(f[0] + ".wav") : file_stem(f[0]), f[1]);
+        if (!fresh && it->second != f[1])
+            throw Error(cfg.group_file + ":" + std::to_string(no) + ": track '" + it->first + "' is also in group '" + it->second + "'");
+    }
+    std::vector<std::string> missing;
+    for (const auto& t : std::set<std::string>(tracks.begin(), tracks.end()))
+        if (!of.count(t)) missing.push_back(t);
+    if (!missing.empty()) {
+        std::string some;
+        for (std::size_t i = 0; i < missing.size() && i < 3; ++i) some += (i ? ", " : "") + missing[i];
+        throw Error(cfg.group_file + ": no group for " + std::to_string(missing.size()) + " of the data's tracks (" + some +
+                    (missing.size() > 3 ? ", ..." : "") + "); every track needs one");
+    }
+    return of;
+}
+
 }  // namespace
 
+std::string describe_grouping(const SplitConfig& cfg, const Split& s) {
+    if (!cfg.grouped() || cfg.kind == "lists") return cfg.stratified ? "by track, stratified by label" : "by track";
+    return "by group (" + std::to_string(s.groups) + " groups from " +
+           (cfg.group_file.empty() ? "column '" + cfg.group_column + "'" : cfg.group_file) + ")";
+}
+
 Split make_split(const std::vector<std::string>& files, const std::vector<int>& classes, const SplitConfig& cfg, bool segmented,
-                 const std::function<std::string(std::size_t)>& where) {
+                 const std::function<std::string(std::size_t)>& where_in, const std::vector<std::string>& item_groups) {
     const auto tracks = track_ids(files, segmented);
+    std::function<std::string(std::size_t)> where = where_in;
+    if (!where) where = [&](std::size_t r) { return files[r]; };
     // Tracks in first-appearance order, with their rows and their (single) class.
     std::vector<std::string> order;
     std::map<std::string, std::vector<std::size_t>> rows_of;
@@ -79,14 +128,25 @@ Split make_split(const std::vector<std::string>& files, const std::vector<int>& 
         auto [it, fresh] = class_of.emplace(tracks[r], classes[r]);
         if (fresh) order.push_back(tracks[r]);
         else if (it->second != classes[r])
-            throw Error((where ? where(r) : files[r]) + ": track '" + tracks[r] + "' has rows with different labels");
+            throw Error(where(r) + ": track '" + tracks[r] + "' has rows with different labels");
         rows_of[tracks[r]].push_back(r);
     }
     Split s;
     auto put = [&](std::vector<std::size_t>& dst, const std::string& track) {
         for (auto r : rows_of[track]) dst.push_back(r);
     };
+    // K-fold's optional validation part, carved from the training folds (stratified by label).
+    auto carve_valid = [&](const std::vector<std::string>& rest) {
+        std::map<int, std::vector<std::string>> rg;
+        for (const auto& tr : rest) rg[cfg.stratified ? class_of[tr] : 0].push_back(tr);
+        for (auto& [c, g] : rg) {
+            const auto n_valid = static_cast<std::size_t>(std::llround(static_cast<double>(g.size()) * cfg.valid));
+            for (std::size_t i = 0; i < g.size(); ++i) put(i < n_valid ? s.valid : s.train, g[i]);
+        }
+    };
     if (cfg.kind == "lists") {
+        if (cfg.grouped() || !item_groups.empty())
+            throw Error("split: split.group_file and split.group_column apply to the random and kfold splits; list files already fix each side");
         std::map<std::string, int> side;  // 0 train, 1 valid, 2 test
         const std::vector<std::string>* lists[3] = {&cfg.train_lists, &cfg.valid_lists, &cfg.test_lists};
         for (int k = 0; k < 3; ++k)
@@ -99,6 +159,46 @@ Split make_split(const std::vector<std::string>& files, const std::vector<int>& 
             auto it = side.find(tr);
             if (it == side.end()) { s.unassigned += rows_of[tr].size(); continue; }
             put(it->second == 0 ? s.train : it->second == 1 ? s.valid : s.test, tr);
+        }
+    } else if (cfg.grouped() || !item_groups.empty()) {
+        const auto group_of = track_groups(cfg, tracks, item_groups, where);
+        std::map<std::string, std::vector<std::string>> members;  // group -> tracks, first-appearance order
+        std::vector<std::string> units;
+        for (const auto& tr : order) {
+            auto& m = members[group_of.at(tr)];
+            if (m.empty()) units.push_back(group_of.at(tr));
+            m.push_back(tr);
+        }
+        s.groups = units.size();
+        nn::Rng rng(cfg.seed);
+        rng.shuffle(units);
+        auto size_of = [&](const std::string& g) {
+            std::size_t n = 0;
+            for (const auto& tr : members[g]) n += rows_of[tr].size();
+            return n;
+        };
+        if (cfg.kind == "random") {
+            const auto n = units.size();
+            const auto n_test = static_cast<std::size_t>(std::llround(static_cast<double>(n) * cfg.test));
+            const auto n_valid = std::min(n - n_test, static_cast<std::size_t>(std::llround(static_cast<double>(n) * cfg.valid)));
+            for (std::size_t i = 0; i < n; ++i)
+                for (const auto& tr : members[units[i]]) put(i < n_test ? s.test : i < n_test + n_valid ? s.valid : s.train, tr);
+        } else {  // kfold: largest group first to the lightest fold (ref: sklearn GroupKFold)
+            if (units.size() < static_cast<std::size_t>(cfg.k))
+                throw Error("split: " + std::to_string(cfg.k) + "-fold by group needs at least " + std::to_string(cfg.k) + " groups, the grouping has " +
+                            std::to_string(units.size()));
+            std::stable_sort(units.begin(), units.end(), [&](const auto& a, const auto& b) { return size_of(a) > size_of(b); });
+            std::vector<std::size_t> load(static_cast<std::size_t>(cfg.k), 0);
+            std::vector<std::string> rest;
+            for (const auto& g : units) {
+                const auto f = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+                load[f] += size_of(g);
+                for (const auto& tr : members[g]) {
+                    if (f == static_cast<std::size_t>(cfg.fold)) put(s.test, tr);
+                    else rest.push_back(tr);
+                }
+            }
+            carve_valid(rest);
         }
     } else {
         nn::Rng rng(cfg.seed);
@@ -123,13 +223,7 @@ Split make_split(const std::vector<std::string>& files, const std::vector<int>& 
                     else rest.push_back(tr);
                 }
             }
-            // Optional validation part carved from the training folds (same stratification).
-            std::map<int, std::vector<std::string>> rg;
-            for (const auto& tr : rest) rg[cfg.stratified ? class_of[tr] : 0].push_back(tr);
-            for (auto& [c, g] : rg) {
-                const auto n_valid = static_cast<std::size_t>(std::llround(static_cast<double>(g.size()) * cfg.valid));
-                for (std::size_t i = 0; i < g.size(); ++i) put(i < n_valid ? s.valid : s.train, g[i]);
-            }
+            carve_valid(rest);
         }
     }
     for (auto* v : {&s.train, &s.valid, &s.test}) std::sort(v->begin(), v->end());

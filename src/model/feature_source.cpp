@@ -62,7 +62,7 @@ json sum_scores(const json& local) {
 }
 
 Split DataSource::split(const SplitConfig& cfg) const {
-    return make_split(names_, classes_, cfg, segmented_, [this](std::size_t i) { return where(i); });
+    return make_split(names_, classes_, cfg, segmented_, [this](std::size_t i) { return where(i); }, groups_);
 }
 
 std::unique_ptr<DataSource> DataSource::load(const TrainConfig& cfg) {
@@ -119,6 +119,7 @@ public:
         sample_rate_ = cfg.front_end.sample_rate;
         kind_ = cfg.front_end.kind;
         set_items(t_.files, t_.labels);
+        groups_ = t_.groups;
     }
     const char* unit() const override { return "rows"; }
     std::string describe() const override {

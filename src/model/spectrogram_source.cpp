@@ -91,6 +91,8 @@ public:
     explicit AudioTracks(const TrainConfig& cfg) : sc_(*cfg.spectrogram) {
         nn::set_num_threads(cfg.threads);  // the spectrograms are computed on the training threads
         if (sc_.audio.empty()) throw Error("config: data.audio is empty (give folders of <label>/ sub-folders with audio)");
+        if (!cfg.split.group_column.empty())
+            throw Error("config: split.group_column names a column of a feature CSV; audio folders take split.group_file (track,group lines)");
         SpectrogramCache cache(sc_.cache_dir);
         source_ = sc_.audio[0];
         inputs_ = collect_inputs(sc_.audio, std::nullopt);

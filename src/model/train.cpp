@@ -57,12 +57,17 @@ TrainResult train_on(const TrainConfig& cfg, const detail::DataSource& data, con
     return TrainResult{std::move(model), std::move(nets.history), split, data.unit(), nets.best_epoch, m};
 }
 
-CrossValidation cross_validate_on(const TrainConfig& cfg, const detail::DataSource& data, int k, const FoldCallback& on_fold) {
+}  // namespace
+
+namespace detail {
+CrossValidation cross_validate_on(const TrainConfig& cfg, const DataSource& data, int k, const FoldCallback& on_fold, const EpochCallback& on_epoch) {
     CrossValidation cv;
     cv.k = k;
     cv.measure = std::string(data.unit()) == "tracks" ? "track accuracy" : "accuracy";
     for (int fold = 0; fold < k; ++fold) {
-        const TrainResult r = train_on(cv_fold_config(cfg, k, fold), data, {}, {});
+        const TrainConfig fc = cv_fold_config(cfg, k, fold);
+        const TrainResult r = train_on(fc, data, on_epoch, {});
+        if (fold == 0) cv.grouping = describe_grouping(fc.split, r.split);
         const json& test = r.metrics.at("test");
         cv.accuracy.push_back(test.contains("track_accuracy") ? test["track_accuracy"].get<double>() : test["accuracy"].get<double>());
         cv.test_items.push_back(r.split.test.size());
@@ -74,8 +79,7 @@ CrossValidation cross_validate_on(const TrainConfig& cfg, const detail::DataSour
     cv.sd_sample = spread.sd_sample;
     return cv;
 }
-
-}  // namespace
+}  // namespace detail
 
 FeatureTable load_training_table(const TrainConfig& cfg) {
     if (cfg.data.csv.empty()) throw Error("config: data.csv is empty (give --data CSV or set data.csv)");
@@ -84,6 +88,7 @@ FeatureTable load_training_table(const TrainConfig& cfg) {
     o.file_column = cfg.data.file_column;
     o.feature_columns = cfg.data.feature_columns;
     o.exclude = cfg.data.exclude_columns;
+    o.group_column = cfg.split.group_column;
     return read_feature_csv(cfg.data.csv, o);
 }
 
@@ -133,16 +138,17 @@ FoldSpread fold_spread(const std::vector<double>& accuracy) {
     return s;
 }
 
-CrossValidation cross_validate(const TrainConfig& cfg, int k, const FoldCallback& on_fold, const MessageCallback& on_message) {
+CrossValidation cross_validate(const TrainConfig& cfg, int k, const FoldCallback& on_fold, const MessageCallback& on_message,
+                               const EpochCallback& on_epoch) {
     if (k < 2) throw Error("--cv: k must be >= 2");
     const auto data = detail::DataSource::load(cfg);
     if (on_message) on_message(data->describe());
-    return cross_validate_on(cfg, *data, k, on_fold);
+    return detail::cross_validate_on(cfg, *data, k, on_fold, on_epoch);
 }
 
 CrossValidation cross_validate(const TrainConfig& cfg, const FeatureTable& table, int k, const FoldCallback& on_fold) {
     const auto data = detail::DataSource::of_table(cfg, table);
-    return cross_validate_on(cfg, *data, k, on_fold);
+    return detail::cross_validate_on(cfg, *data, k, on_fold, {});
 }
 
 std::string format_cv_line(const CrossValidation& cv) {
@@ -152,10 +158,15 @@ std::string format_cv_line(const CrossValidation& cv) {
     return buf;
 }
 
-std::string format_epoch_line(const EpochLog& e) {
+std::string format_epoch_header(int members) {
+    return std::string(members > 1 ? "member " : "") + "epoch    loss     acc  val_loss  val_acc        lr  seconds";
+}
+
+std::string format_epoch_line(const EpochLog& e, int members) {
     char buf[256];
-    std::snprintf(buf, sizeof buf, "epoch %4d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.3g  %.2fs", e.epoch, e.loss, e.acc,
-                  e.val_loss, e.val_acc, e.lr, e.seconds);
+    const int n = members > 1 ? std::snprintf(buf, sizeof buf, "%6d ", e.member + 1) : 0;
+    std::snprintf(buf + n, sizeof buf - static_cast<std::size_t>(n), "%5d  %6.4f  %6.4f  %8.4f  %7.4f  %8.3g  %7.2f", e.epoch, e.loss, e.acc, e.val_loss,
+                  e.val_acc, e.lr, e.seconds);
     return buf;
 }
 

@@ -20,6 +20,9 @@ ojson to_json(const TrainConfig& c) {
     j["split"] = {{"kind", c.split.kind}, {"valid", c.split.valid}, {"test", c.split.test}, {"stratified", c.split.stratified},
                   {"seed", c.split.seed}, {"train_lists", c.split.train_lists}, {"valid_lists", c.split.valid_lists},
                   {"test_lists", c.split.test_lists}, {"k", c.split.k}, {"fold", c.split.fold}};
+    // Only when set, so that the stored config of a model trained without groups is as it always was.
+    if (!c.split.group_file.empty()) j["split"]["group_file"] = c.split.group_file;
+    if (!c.split.group_column.empty()) j["split"]["group_column"] = c.split.group_column;
     ojson layers = ojson::parse(c.layers.dump());
     for (std::size_t i = 0; i < c.l2.size() && i < layers.size(); ++i)
         if (c.l2[i] > 0) layers[i]["l2"] = c.l2[i];
@@ -231,7 +234,8 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     std::vector<std::string> merged_overrides;
     for (const auto& o : overrides) {
         const std::string key = o.substr(0, o.find('='));
-        if (spectro || starts_with(key, "augment") || starts_with(key, "ensemble") || key == "_comment") apply_override(user, o);
+        if (spectro || starts_with(key, "augment") || starts_with(key, "ensemble") || starts_with(key, "split.group_") || key == "_comment")
+            apply_override(user, o);
         else merged_overrides.push_back(o);
     }
     TrainConfig c;
@@ -254,6 +258,17 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     }
     c.augment = parse_augment(aug, src, spectro);
     c.ensemble = parse_ensemble(ens, src);
+    if (user.is_object() && user.contains("split") && user["split"].is_object())  // the keys to_json writes only when set
+        for (auto [key, dst] : {std::pair{"group_file", &c.split.group_file}, {"group_column", &c.split.group_column}}) {
+            json& sp = user["split"];
+            if (!sp.contains(key)) continue;
+            if (!sp[key].is_string()) throw Error(src + ": key 'split." + std::string(key) + "' must be a string, got " + type_name(sp[key]));
+            *dst = sp[key].get<std::string>();
+            sp.erase(key);
+        }
+    c.split.group_file = resolve(c.split.group_file, base_dir);
+    if (!c.split.group_file.empty() && !c.split.group_column.empty())
+        throw Error(src + ": split.group_file and split.group_column both set; give one grouping");
     json merged = json::parse(to_json(TrainConfig{}).dump());
     merge_checked(merged, user, "", src);
     for (const auto& o : merged_overrides) {
@@ -349,6 +364,13 @@ json stored_config(const TrainConfig& c) { return c.spectrogram ? c.resolved : j
 void set_data_path(TrainConfig& c, const std::string& path) {
     if (c.spectrogram) c.spectrogram->audio = {path};
     else c.data.csv = path;
+}
+
+void set_group_file(TrainConfig& c, const std::string& path) {
+    if (!c.split.group_column.empty())
+        throw Error("--groups " + path + ": the config already groups by split.group_column '" + c.split.group_column + "'; give one grouping");
+    c.split.group_file = path;
+    if (c.spectrogram) c.resolved["split"]["group_file"] = path;
 }
 
 }  // namespace genrekit

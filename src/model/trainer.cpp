@@ -338,6 +338,7 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
             if (dist::size() > 1 && !dist::same_on_all(fingerprint(net)))  // the same steps everywhere, or a bug
                 throw std::logic_error("the ranks hold different networks after epoch " + std::to_string(epoch));
             EpochLog e;
+            e.member = member;
             e.epoch = epoch;
             e.loss = loss_sum / static_cast<double>(N);
             e.acc = static_cast<double>(correct) / static_cast<double>(N);
