@@ -8,6 +8,7 @@
 
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/featurize.hpp"
+#include "input_options.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -21,6 +22,7 @@ struct FeaturizeArgs {
     std::string label, manifest;
     int jobs = 0;
     bool quiet = false, strict = false;
+    InputOptions input;
 };
 
 // A one-line progress display on a terminal: done/total, files per second, time left.
@@ -58,8 +60,10 @@ int run(const FeaturizeArgs& a) {
     }
     opt.jobs = a.jobs;
     opt.strict = a.strict;
-    const auto inputs =
+    opt.segments.clip.policy = a.input.clip_policy();
+    auto inputs =
         collect_inputs(a.inputs, a.label.empty() ? std::nullopt : std::optional<std::string>(a.label), a.manifest);
+    a.input.apply(inputs);
     if (inputs.empty()) {
         std::cerr << "genrekit featurize: no audio files found (extensions: wav au aiff aif flac ogg mp3)\n";
         return kExitFailure;
@@ -98,7 +102,7 @@ int run(const FeaturizeArgs& a) {
 AutoRegister reg([](CLI::App& app) {
     auto args = std::make_shared<FeaturizeArgs>();
     auto* sub = app.add_subcommand("featurize", "Compute the GTZAN feature set (Kaggle CSV schema) from audio files");
-    sub->add_option("inputs", args->inputs, "Audio files and folders (searched recursively)");
+    sub->add_option("inputs", args->inputs, "Audio files and folders (searched recursively); '-' reads standard input");
     sub->add_option("-o,--output", args->output, "Output CSV (default: stdout); written atomically");
     sub->add_option("--mode", args->mode, "30s: one row per file; 3s: Kaggle's ten 3-second segments per track")
         ->check(CLI::IsMember({"30s", "3s"}));
@@ -109,6 +113,7 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("-j,--jobs", args->jobs, "Parallel jobs (default: every core)")->check(CLI::NonNegativeNumber);
     sub->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
     sub->add_flag("--strict", args->strict, "Stop at the first file that fails");
+    args->input.add_to(sub);
     sub->footer(
         "Exit codes: 0 every file featurized; 1 nothing usable (bad arguments, all files failed, --strict stop);\n"
         "2 usage error; 3 some files failed (each listed on stderr, the others are in the output).");

@@ -109,6 +109,9 @@ struct InputFile {
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
                                       const std::string& manifest = "");
 
+// Sets `raw` on the standard-input entry ("-"); Error when raw is set and there is none.
+void set_stdin_format(std::vector<InputFile>& inputs, const RawFormat& raw);
+
 struct FeatureRow {
     std::string filename;  // Kaggle naming: "<name>" whole, "<stem>.<i>.wav" for segments
     std::string label;

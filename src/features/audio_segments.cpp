@@ -37,6 +37,13 @@ std::string secs(double s) {
 
 }  // namespace
 
+void set_stdin_format(std::vector<InputFile>& inputs, const RawFormat& raw) {
+    if (raw.encoding.empty()) return;
+    const auto it = std::find_if(inputs.begin(), inputs.end(), [](const InputFile& f) { return AudioReader::is_stdin(f.path); });
+    if (it == inputs.end()) throw Error("--raw describes standard input: give '-' as the input");
+    it->raw = raw;
+}
+
 double AudioStats::peak_dbfs() const { return peak > 0 ? 20.0 * std::log10(static_cast<double>(peak)) : -HUGE_VAL; }
 
 ClipPolicy ClipSpec::parse(const std::string& name) {
