@@ -103,7 +103,7 @@ struct InputFile {
 };
 
 // Files and folders (recursively; extensions wav au aiff aif flac ogg mp3 in any
-// case), "-" for standard input (rows named "stdin"), or a manifest CSV of path,label
+// case), "-" for standard input (named and labelled "stdin"), or a manifest CSV of path,label
 // (paths relative to the manifest). The
 // result is sorted by relative path. Throws Error for a missing input.
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,

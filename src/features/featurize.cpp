@@ -132,7 +132,7 @@ std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, con
     if (!manifest.empty()) out = read_manifest(manifest);
     for (const auto& arg : paths) {
         if (AudioReader::is_stdin(arg)) {
-            out.push_back({arg, arg, "", "stdin", {}});
+            out.push_back({arg, arg, "stdin", "stdin", {}});
             continue;
         }
         const fs::path p(arg);
