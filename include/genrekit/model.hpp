@@ -59,6 +59,7 @@ struct SegmentVote {
     int label = -1;
     double probability = 0;
     bool silent = false;
+    std::vector<double> proba;  // every label's probability (empty when silent)
 };
 
 struct TrackPrediction {

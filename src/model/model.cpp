@@ -262,7 +262,10 @@ void Model::predict_add(const TrackSpectrograms& t, TrackPrediction& r) const {
             sp.label = static_cast<int>(arg);
             sp.probability = p(arg, static_cast<Eigen::Index>(u));
             ++r.votes[static_cast<std::size_t>(arg)];
-            for (std::int64_t k = 0; k < K; ++k) r.proba[static_cast<std::size_t>(k)] += p(k, static_cast<Eigen::Index>(u));
+            for (std::int64_t k = 0; k < K; ++k) {
+                sp.proba.push_back(p(k, static_cast<Eigen::Index>(u)));
+                r.proba[static_cast<std::size_t>(k)] += sp.proba.back();
+            }
             ++u;
         }
         r.segments.push_back(sp);
