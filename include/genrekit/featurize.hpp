@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
@@ -72,8 +73,10 @@ std::vector<Segment> plan_segments(std::size_t n_samples, int sample_rate, const
 
 // What a pass over an input read.
 struct AudioStats {
-    double seconds = 0;  // audio read (the whole input unless a segment cap or a clip stopped early)
-    float peak = 0;      // largest |sample| read
+    std::uint64_t samples = 0;  // read (the whole input unless a segment cap or a clip stopped early)
+    int sample_rate = 0;
+    float peak = 0;             // largest |sample| read
+    double seconds() const { return sample_rate > 0 ? static_cast<double>(samples) / sample_rate : 0.0; }
     double peak_dbfs() const;
 };
 

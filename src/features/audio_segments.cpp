@@ -23,7 +23,8 @@ bool read_into(AudioReader& r, std::vector<float>& out, std::int64_t max, AudioS
         const std::size_t got = r.read(out.data() + at, ask);
         out.resize(at + got);
         for (std::size_t i = at; i < out.size(); ++i) st.peak = std::max(st.peak, std::abs(out[i]));
-        st.seconds += static_cast<double>(got) / r.sample_rate();
+        st.samples += got;
+        st.sample_rate = r.sample_rate();
         if (got == 0) return false;
     }
 }

@@ -196,7 +196,7 @@ std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec
         });
         if (rows.empty()) {
             std::ostringstream s;
-            s << input.path << ": " << st.seconds << " s is shorter than one segment (" << spec.describe() << "): skipped, no rows";
+            s << input.path << ": " << st.seconds() << " s is shorter than one segment (" << spec.describe() << "): skipped, no rows";
             said = s.str();
         }
     }

@@ -165,7 +165,7 @@ AudioStats stream_spectrograms(const std::string& path, const RawFormat& raw, co
     });
     if (segments == 0) {
         std::ostringstream s;
-        s << path << ": audio is " << st.seconds << " s long, shorter than one " << p.segment << " s segment (front_end.segment)";
+        s << path << ": audio is " << st.seconds() << " s long, shorter than one " << p.segment << " s segment (front_end.segment)";
         throw Error(s.str());
     }
     if (t.size() > 0) on_chunk(t);
@@ -183,7 +183,7 @@ TrackSpectrograms compute_spectrograms(const std::string& path, const Spectrogra
         all.starts.insert(all.starts.end(), t.starts.begin(), t.starts.end());
         all.silent.insert(all.silent.end(), t.silent.begin(), t.silent.end());
     });
-    all.duration = st.seconds;
+    all.duration = st.seconds();
     return all;
 }
 

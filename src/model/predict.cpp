@@ -52,8 +52,8 @@ std::vector<std::string> input_warnings(const std::string& file, const AudioStat
         else std::snprintf(buf, sizeof buf, "silent input (every sample is 0)");
         w.push_back(file + ": " + buf + ": the prediction means little");
     }
-    if (st.seconds < kShortInputSeconds) {
-        std::snprintf(buf, sizeof buf, "only %.2f s of audio", st.seconds);
+    if (st.seconds() < kShortInputSeconds) {
+        std::snprintf(buf, sizeof buf, "only %.2f s of audio", st.seconds());
         w.push_back(file + ": " + buf + ": the prediction means little");
     }
     return w;
