@@ -2,6 +2,7 @@
 // audio input goes through, in fixed-size blocks; load_audio collects it.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -77,7 +78,9 @@ struct AudioReader::Impl {
         for (std::size_t i = 0; i < n; ++i)
             if (!(std::abs(x[i]) <= kMaxSampleMagnitude)) {
                 const double at = native_seconds(decoded) + static_cast<double>(i / static_cast<std::size_t>(dec->channels)) / dec->rate;
-                throw Error(path + ": bad sample value " + std::to_string(x[i]) + " at " + seconds(at) +
+                char value[32];
+                std::snprintf(value, sizeof value, "%g", static_cast<double>(x[i]));
+                throw Error(path + ": bad sample value " + value + " at " + seconds(at) +
                             (std::isfinite(x[i]) ? " (audio samples lie within [-1, 1])" : " (NaN or infinite samples)"));
             }
     }
@@ -171,7 +174,7 @@ std::uint64_t AudioReader::frames_read() const { return impl_->returned; }
 
 double AudioReader::declared_seconds() const {
     const Impl& m = *impl_;
-    if (m.dec->declared_frames < 0) return m.wanted >= 0 ? -1.0 : -1.0;
+    if (m.dec->declared_frames < 0) return -1.0;
     std::int64_t n = std::max<std::int64_t>(m.dec->declared_frames - m.start, 0);
     if (m.wanted >= 0) n = std::min(n, m.wanted);
     return m.native_seconds(n);
