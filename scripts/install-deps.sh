@@ -11,6 +11,7 @@ packages=(
   libsndfile1-dev      # audio decoding: wav, au, aiff, flac, ogg, mp3
   libkissfft-dev       # FFT for the STFT
   libsoxr-dev          # resampling (the resampler librosa itself moved to)
+  libmpg123-dev        # mp3 decoding, quietly (libsndfile's own use of it prints to stderr)
   libcli11-dev         # command-line parsing
   nlohmann-json3-dev   # JSON configs, model metadata, reports
   libgtest-dev         # unit and golden tests

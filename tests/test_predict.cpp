@@ -120,6 +120,31 @@ TEST_F(PredictOnSynth, BadFilesAreListedAndTheRestPredicted) {
     }
 }
 
+// Silent, near-silent and sub-second inputs still get a prediction, but never a silent one.
+TEST_F(PredictOnSynth, WeakInputsComeWithAWarning) {
+    GK_REQUIRE_SHARED(shared);
+    const auto model = train_on((dir_ / "whole.csv").string());
+    const fs::path quiet = dir_ / "quiet.wav";
+    std::vector<float> y(22050 * 5);
+    for (std::size_t i = 0; i < y.size(); ++i) y[i] = 1e-4f * static_cast<float>(std::sin(0.07 * static_cast<double>(i)));
+    genrekit::save_audio(quiet.string(), y, 22050);
+    const std::string normal = (dir_ / "audio" / "rock" / "rock.00001.wav").string();
+    const auto report = genrekit::predict_files(
+        model, {shared + "/data/bad/silence_30s.wav", shared + "/data/bad/short_0.5s.wav", quiet.string(), normal}, {});
+    ASSERT_EQ(report.files.size(), 4u);
+    std::map<std::string, std::string> said;
+    for (const auto& f : report.files) {
+        std::string all;
+        for (const auto& w : f.warnings) all += w + "|";
+        said[fs::path(f.file).filename().string()] = all;
+        std::cout << "[" << f.file << "] " << all << "\n";
+    }
+    EXPECT_NE(said["silence_30s.wav"].find("silent input"), std::string::npos);
+    EXPECT_NE(said["short_0.5s.wav"].find("only 0.50 s of audio"), std::string::npos);
+    EXPECT_NE(said["quiet.wav"].find("near-silent input (peak -7"), std::string::npos);  // -80 dBFS after 16-bit rounding
+    EXPECT_EQ(said["rock.00001.wav"], "");
+}
+
 TEST_F(PredictOnSynth, ShortClipWithASegmentModelSaysItWasSkipped) {
     GK_REQUIRE_SHARED(shared);
     const auto model = train_on((dir_ / "seg.csv").string());

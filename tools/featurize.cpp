@@ -9,6 +9,7 @@
 #include "genrekit/featurize.hpp"
 #include "genrekit/shard.hpp"
 #include "progress.hpp"
+#include "input_options.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -24,6 +25,7 @@ struct FeaturizeArgs {
     bool quiet = false, strict = false;
     std::string shard;    // "K/N"
     bool resume = false;
+    InputOptions input;
 };
 
 // --shard / --resume: the files of this shard go through a journal (<out>.partial) that a
@@ -106,8 +108,10 @@ int run(const FeaturizeArgs& a) {
     }
     opt.jobs = a.jobs;
     opt.strict = a.strict;
-    const auto inputs =
+    opt.segments.clip.policy = a.input.clip_policy();
+    auto inputs =
         collect_inputs(a.inputs, a.label.empty() ? std::nullopt : std::optional<std::string>(a.label), a.manifest);
+    a.input.apply(inputs);
     if (inputs.empty()) {
         std::cerr << "genrekit featurize: no audio files found (extensions: wav au aiff aif flac ogg mp3)\n";
         return kExitFailure;
@@ -153,7 +157,7 @@ int run(const FeaturizeArgs& a) {
 AutoRegister reg([](CLI::App& app) {
     auto args = std::make_shared<FeaturizeArgs>();
     auto* sub = app.add_subcommand("featurize", "Compute the GTZAN feature set (Kaggle CSV schema) from audio files");
-    sub->add_option("inputs", args->inputs, "Audio files and folders (searched recursively)");
+    sub->add_option("inputs", args->inputs, "Audio files and folders (searched recursively); '-' reads standard input");
     sub->add_option("-o,--output", args->output, "Output CSV (default: stdout); written atomically");
     sub->add_option("--mode", args->mode, "30s: one row per file; 3s: Kaggle's ten 3-second segments per track")
         ->check(CLI::IsMember({"30s", "3s"}));
@@ -169,6 +173,7 @@ AutoRegister reg([](CLI::App& app) {
                     "writes OUTPUT and OUTPUT.shard for `genrekit merge`");
     sub->add_flag("--resume", args->resume,
                   "Journal the run in OUTPUT.partial, and continue the journal an interrupted run left there");
+    args->input.add_to(sub);
     sub->footer(
         "Exit codes: 0 every file featurized; 1 nothing usable (bad arguments, all files failed, --strict stop);\n"
         "2 usage error; 3 some files failed (each listed on stderr, the others are in the output).");

@@ -8,6 +8,7 @@
 
 #include "genrekit/error.hpp"
 #include "genrekit/predict.hpp"
+#include "input_options.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -19,6 +20,7 @@ struct Args {
     int top = 3;
     bool json = false;
     int jobs = 0;
+    InputOptions input;
 };
 
 std::vector<int> top_k(const std::vector<double>& p, int k) {
@@ -44,6 +46,9 @@ std::string default_model() {
 int run(const Args& a) {
     PredictOptions opt;
     opt.jobs = a.jobs;
+    a.input.check();
+    opt.raw = a.input.raw;
+    opt.clip = a.input.clip_policy();
     opt.on_message = [](const std::string& line) { std::cerr << line << "\n"; };
     const std::string path = a.model.empty() ? default_model() : a.model;
     if (a.model.empty()) std::cerr << "genrekit predict: using the default model " << path << " (GTZAN's 10 genres; --model to choose another)\n";
@@ -60,6 +65,7 @@ int run(const Args& a) {
                 probs[labels[static_cast<std::size_t>(k)]] = f.probabilities[static_cast<std::size_t>(k)];
             j["probabilities"] = probs;
             j["bpm"] = std::isnan(f.bpm) ? nlohmann::ordered_json() : nlohmann::ordered_json(f.bpm);
+            if (!f.warnings.empty()) j["warnings"] = f.warnings;
             if (f.segments.size() > 1) {
                 j["majority_vote"] = labels[static_cast<std::size_t>(f.majority)];
                 nlohmann::ordered_json segs = nlohmann::ordered_json::array();
@@ -85,7 +91,9 @@ int run(const Args& a) {
             std::cout << "\n";
         }
     }
-    for (const auto& n : report.notes) std::cerr << n << "\n";
+    for (const FilePrediction& f : report.files)
+        for (const auto& w : f.warnings) std::cerr << "warning: " << w << "\n";
+    // report.notes were printed as they happened (on_message).
     if (!report.failures.empty()) {
         std::cerr << report.failures.size() << " file(s) could not be predicted:\n";
         for (const auto& f : report.failures) std::cerr << "  " << f << "\n";
@@ -99,10 +107,11 @@ AutoRegister reg([](CLI::App& app) {
     auto args = std::make_shared<Args>();
     auto* sub = app.add_subcommand("predict", "Predict the genre of audio files with a trained model");
     sub->add_option("--model", args->model, "Model file (from `genrekit train`; default: models/gtzan-default.safetensors)")->check(CLI::ExistingFile);
-    sub->add_option("files", args->files, "Audio files or folders")->required();
+    sub->add_option("files", args->files, "Audio files or folders; '-' reads standard input (a WAV stream, or --raw PCM)")->required();
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");
     sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::NonNegativeNumber);
+    args->input.add_to(sub);
     sub->footer("Exit codes: 0 every file predicted; 1 bad model or nothing predicted; 2 usage; 3 some files failed (listed).");
     set_runner(sub, [args] { return run(*args); });
 }, kOrderPredict);

@@ -12,14 +12,33 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "genrekit/audio.hpp"
 #include "genrekit/features.hpp"
 
 namespace genrekit {
+
+// What the one row of a whole-clip (30 s) featurization describes when a file is long. The
+// features need the clip in memory, so a long file is not analysed whole unless asked.
+enum class ClipPolicy {
+    Auto,    // files up to `whole_up_to` seconds whole (GTZAN's 30 s clips), longer ones: Middle
+    Whole,   // the whole file, however long (memory grows with its length)
+    First,   // the first `seconds`
+    Middle,  // `seconds` from the middle (the first ones when the length is unknown: a stream)
+};
+
+struct ClipSpec {
+    ClipPolicy policy = ClipPolicy::Auto;
+    double seconds = 30.0;
+    double whole_up_to = 60.0;
+    static ClipPolicy parse(const std::string& name);  // auto|whole|first|middle, else Error
+};
 
 enum class SegmentMode {
     Whole,     // one row per file
@@ -32,6 +51,7 @@ struct SegmentSpec {
     double seconds = 3.0;  // Sliding only
     double hop = 1.5;      // Sliding only
     int max_segments = 10; // Kaggle3s only: GTZAN clips give ten; 0 = as many as the file holds
+    ClipSpec clip = {};    // Whole only
     void validate() const;
     std::string describe() const;  // "30s", "3s", "segment 3 s every 1.5 s"
 };
@@ -41,21 +61,59 @@ struct Segment {
     int index = -1;  // -1 for a whole clip
 };
 
+// Segment i covers samples [i * step, i * step + length), for at most max_segments (0: no cap).
+struct SegmentGeometry {
+    std::size_t step = 0, length = 0;
+    int max_segments = 0;
+};
+SegmentGeometry segment_geometry(int sample_rate, const SegmentSpec& spec);  // Kaggle3s or Sliding
+
 // The segments of a clip of n samples; empty when the clip is shorter than one segment.
 std::vector<Segment> plan_segments(std::size_t n_samples, int sample_rate, const SegmentSpec& spec);
+
+// What a pass over an input read.
+struct AudioStats {
+    std::uint64_t samples = 0;  // read (the whole input unless a segment cap or a clip stopped early)
+    int sample_rate = 0;
+    float peak = 0;             // largest |sample| read
+    double seconds() const { return sample_rate > 0 ? static_cast<double>(samples) / sample_rate : 0.0; }
+    double peak_dbfs() const;
+};
+
+// Streams `reader` through the segments `spec` plans (Kaggle3s or Sliding; the same segments
+// as plan_segments on the whole input), calling on_segment with each one's samples. Memory
+// holds one segment and one read block, whatever the input's length.
+AudioStats for_each_segment(AudioReader& reader, const SegmentSpec& spec,
+                            const std::function<void(const Segment&, std::span<const float>)>& on_segment);
+
+// The clip a whole-clip row describes, per spec.clip; `note` says what was chosen when Auto
+// did not take the whole input.
+struct Clip {
+    std::vector<float> samples;
+    int sample_rate = 0;
+    double start = 0;  // seconds into the input
+    AudioStats stats;
+    std::string note;
+};
+Clip read_clip(const std::string& path, const LoadParams& params, const ClipSpec& spec);
 
 struct InputFile {
     std::string path;   // as opened
     std::string rel;    // relative path used for sorting and naming
     std::string label;  // the containing folder's name, the manifest's label, or --label
     std::string name;   // row name: the file's name, or its relative path when two inputs share a name
+    RawFormat raw = {}; // standard input ("-") only: headerless PCM
 };
 
 // Files and folders (recursively; extensions wav au aiff aif flac ogg mp3 in any
-// case), or a manifest CSV of path,label (paths relative to the manifest). The
+// case), "-" for standard input (named and labelled "stdin"), or a manifest CSV of path,label
+// (paths relative to the manifest). The
 // result is sorted by relative path. Throws Error for a missing input.
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
                                       const std::string& manifest = "");
+
+// Sets `raw` on the standard-input entry ("-"); Error when raw is set and there is none.
+void set_stdin_format(std::vector<InputFile>& inputs, const RawFormat& raw);
 
 struct FeatureRow {
     std::string filename;  // Kaggle naming: "<name>" whole, "<stem>.<i>.wav" for segments
@@ -68,8 +126,10 @@ struct FeatureRow {
 // Featurizes one file with `fz`: loads it at fz's sample rate and returns one
 // row per segment. Throws Error naming the file. `note` receives a message when
 // the clip yields no segment (too short), so callers can say what they did.
+// Reads the input once, in blocks (see for_each_segment and read_clip); `stats` receives
+// what was read.
 std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec& spec, GtzanFeaturizer& fz,
-                                       std::string* note = nullptr);
+                                       std::string* note = nullptr, AudioStats* stats = nullptr);
 
 struct BatchOptions {
     SegmentSpec segments;
@@ -89,6 +149,7 @@ struct BatchReport {
     std::size_t files = 0, rows = 0;
     std::vector<std::string> failures;  // "path: problem", in input order
     std::vector<std::string> notes;     // skipped short clips etc.
+    std::vector<AudioStats> stats;      // per input, what was read (zero for failures)
     bool stopped_early = false;         // strict mode hit a failure
 };
 

@@ -59,6 +59,7 @@ struct SegmentVote {
     int label = -1;
     double probability = 0;
     bool silent = false;
+    std::vector<double> proba;  // every label's probability (empty when silent)
 };
 
 struct TrackPrediction {
@@ -111,6 +112,11 @@ public:
     // Spectrogram models: standardizes a copy of t and predicts; throws Error "<path>: silent ..."
     // when every segment is silent.
     TrackPrediction predict(const TrackSpectrograms& t) const;
+    // The same in parts, for a track streamed in chunks of segments: predict_add appends the
+    // chunk's segments and adds to r.proba/r.votes (sums); predict_finish turns the sums into
+    // means and picks the labels (Error when every segment was silent).
+    void predict_add(const TrackSpectrograms& chunk, TrackPrediction& r) const;
+    void predict_finish(TrackPrediction& r) const;
     TrackPrediction predict_file(const std::string& path) const { return predict(compute_spectrograms(path, fe_.params)); }
 
 private:

@@ -22,6 +22,7 @@ struct SegmentPrediction {
     double start = 0, end = 0;  // seconds
     int label = 0;              // index into Model::labels()
     double probability = 0;     // of that label
+    std::vector<double> probabilities;  // every label's, Model::labels() order (for timelines)
 };
 
 struct FilePrediction {
@@ -31,10 +32,18 @@ struct FilePrediction {
     int majority = 0;                   // the label most segments voted for (ties: lowest index)
     double bpm = 0;                     // tempo (librosa beat_track); median over segments for segment models
     std::vector<SegmentPrediction> segments;  // one per (non-silent) segment (a single one for whole-file models)
+    // "<file>: near-silent input (peak -85 dBFS): ..." and the like: the prediction means little.
+    std::vector<std::string> warnings;
 };
+
+// Below these a prediction is made but comes with a warning.
+inline constexpr double kNearSilentDbfs = -60.0;  // peak level of what was analysed
+inline constexpr double kShortInputSeconds = 1.0;
 
 struct PredictOptions {
     int jobs = 0;  // featurization threads; 0: every core
+    RawFormat raw;                     // for "-" (standard input) given as headerless PCM
+    ClipPolicy clip = ClipPolicy::Auto;  // whole-clip (30 s) feature models on long files
     std::function<void(const std::string&)> on_message;  // failures and notes as they happen
 };
 
@@ -49,9 +58,11 @@ struct PredictReport {
 // front end this function cannot serve (e.g. a spectrogram model).
 SegmentSpec segments_for_front_end(const nlohmann::json& front_end);
 
-// Files and folders (searched as `featurize` does). Throws Error when the model needs
+// Files and folders (searched as `featurize` does), or "-" for standard input. Each file is
+// streamed: memory is flat in its length. Throws Error when the model needs
 // features the featurizer does not produce. Spectrogram models: short, silent or unreadable
-// files go to failures; options.jobs sets the network's threads.
+// files go to failures; options.jobs sets the network's threads; bpm is that of the clip a
+// 30 s row would describe (NaN for standard input).
 PredictReport predict_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options);
 
 // Indices of the model's feature columns in gtzan_feature_columns(), or Error naming the

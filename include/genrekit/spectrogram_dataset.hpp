@@ -24,6 +24,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+
+#include "genrekit/featurize.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -69,6 +73,12 @@ struct TrackSpectrograms {
 // Loads the file and computes every segment. Throws Error "<path>: ..." for unreadable audio
 // or audio shorter than one segment (the message gives both durations).
 TrackSpectrograms compute_spectrograms(const std::string& path, const SpectrogramParams& p);
+
+// The same, streamed: on_chunk receives up to `chunk` consecutive segments at a time (only
+// those: values, starts, silent), so memory is flat in the input's length. `path` may be "-"
+// (standard input, `raw` for headerless PCM). Returns what was read.
+AudioStats stream_spectrograms(const std::string& path, const RawFormat& raw, const SpectrogramParams& p, std::size_t chunk,
+                               const std::function<void(TrackSpectrograms&)>& on_chunk);
 
 class SpectrogramCache {
 public:

@@ -41,6 +41,20 @@ std::string SegmentSpec::describe() const {
     return "?";
 }
 
+SegmentGeometry segment_geometry(int sample_rate, const SegmentSpec& spec) {
+    spec.validate();
+    if (spec.mode == SegmentMode::Kaggle3s) {
+        // ref: Kaggle features_3_sec.csv (see shared NOTES-librosa.md): a 3 s stride at
+        // 22050 Hz with an off-by-one length of 66149; a too-short last segment is skipped.
+        const auto stride = static_cast<std::size_t>(std::lround(3.0 * sample_rate));
+        return {stride, stride - 1, spec.max_segments};
+    }
+    if (spec.mode != SegmentMode::Sliding) throw std::logic_error("segment_geometry: a whole clip has no segments");
+    const auto len = static_cast<std::size_t>(std::lround(spec.seconds * sample_rate));
+    const auto hop = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(spec.hop * sample_rate)));
+    return {hop, len, 0};
+}
+
 std::vector<Segment> plan_segments(std::size_t n, int sample_rate, const SegmentSpec& spec) {
     spec.validate();
     std::vector<Segment> out;
@@ -48,21 +62,10 @@ std::vector<Segment> plan_segments(std::size_t n, int sample_rate, const Segment
         if (n > 0) out.push_back({0, n, -1});
         return out;
     }
-    if (spec.mode == SegmentMode::Kaggle3s) {
-        // ref: Kaggle features_3_sec.csv (see shared NOTES-librosa.md): a 3 s stride at
-        // 22050 Hz with an off-by-one length of 66149; a too-short last segment is skipped.
-        const auto stride = static_cast<std::size_t>(std::lround(3.0 * sample_rate));
-        const std::size_t len = stride - 1;
-        for (int i = 0; spec.max_segments <= 0 || i < spec.max_segments; ++i) {
-            const std::size_t start = static_cast<std::size_t>(i) * stride;
-            if (start + len > n) break;
-            out.push_back({start, len, i});
-        }
-        return out;
-    }
-    const auto len = static_cast<std::size_t>(std::lround(spec.seconds * sample_rate));
-    const auto hop = std::max<std::size_t>(1, static_cast<std::size_t>(std::lround(spec.hop * sample_rate)));
-    for (std::size_t start = 0, i = 0; start + len <= n; start += hop, ++i) out.push_back({start, len, static_cast<int>(i)});
+    const SegmentGeometry g = segment_geometry(sample_rate, spec);
+    for (std::size_t start = 0, i = 0; (g.max_segments <= 0 || i < static_cast<std::size_t>(g.max_segments)) && start + g.length <= n;
+         start += g.step, ++i)
+        out.push_back({start, g.length, static_cast<int>(i)});
     return out;
 }
 
@@ -128,6 +131,10 @@ std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, con
     std::vector<InputFile> out;
     if (!manifest.empty()) out = read_manifest(manifest);
     for (const auto& arg : paths) {
+        if (AudioReader::is_stdin(arg)) {
+            out.push_back({arg, arg, "stdin", "stdin", {}});
+            continue;
+        }
         const fs::path p(arg);
         if (!fs::exists(p)) throw Error(arg + ": no such file or folder");
         if (fs::is_directory(p)) {
@@ -154,30 +161,47 @@ std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, con
     return out;
 }
 
-std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec& spec, GtzanFeaturizer& fz, std::string* note) {
+std::vector<FeatureRow> featurize_file(const InputFile& input, const SegmentSpec& spec, GtzanFeaturizer& fz, std::string* note,
+                                       AudioStats* stats) {
     LoadParams lp;
     lp.sample_rate = fz.params().sample_rate;
-    const Audio audio = load_audio(input.path, lp);
-    const auto segments = plan_segments(audio.samples.size(), audio.sample_rate, spec);
-    if (segments.empty() && note) {
-        std::ostringstream s;
-        s << input.path << ": " << static_cast<double>(audio.samples.size()) / audio.sample_rate
-          << " s is shorter than one segment (" << spec.describe() << "): skipped, no rows";
-        *note = s.str();
-    }
+    lp.raw = input.raw;
     std::vector<FeatureRow> rows;
     const std::string stem = fs::path(input.name).replace_extension().string();
-    for (const Segment& seg : segments) {
+    int sr = lp.sample_rate;
+    auto add_row = [&](int index, double start, std::span<const float> y) {
         FeatureRow row;
-        row.filename = seg.index < 0 ? input.name : stem + "." + std::to_string(seg.index) + ".wav";
+        row.filename = index < 0 ? input.name : stem + "." + std::to_string(index) + ".wav";
         row.label = input.label;
-        row.start = static_cast<double>(seg.start) / audio.sample_rate;
-        row.end = static_cast<double>(seg.start + seg.length) / audio.sample_rate;
-        row.values = fz.compute(std::span<const float>(audio.samples).subspan(seg.start, seg.length));
+        row.start = start;
+        row.end = start + static_cast<double>(y.size()) / sr;
+        row.values = fz.compute(y);
         for (double v : row.values)
             if (!std::isfinite(v)) throw Error(input.path + ": internal error: a feature is not finite");
         rows.push_back(std::move(row));
+    };
+    AudioStats st;
+    std::string said;
+    if (spec.mode == SegmentMode::Whole) {
+        Clip clip = read_clip(input.path, lp, spec.clip);
+        sr = clip.sample_rate;
+        st = clip.stats;
+        said = clip.note;
+        if (!clip.samples.empty()) add_row(-1, clip.start, clip.samples);
+    } else {
+        AudioReader reader(input.path, lp);
+        sr = reader.sample_rate();
+        st = for_each_segment(reader, spec, [&](const Segment& seg, std::span<const float> y) {
+            add_row(seg.index, static_cast<double>(seg.start) / sr, y);
+        });
+        if (rows.empty()) {
+            std::ostringstream s;
+            s << input.path << ": " << st.seconds() << " s is shorter than one segment (" << spec.describe() << "): skipped, no rows";
+            said = s.str();
+        }
     }
+    if (note) *note = said;
+    if (stats) *stats = st;
     return rows;
 }
 
@@ -204,6 +228,7 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
     options.features.validate();
     BatchReport report;
     report.files = inputs.size();
+    report.stats.resize(inputs.size());  // each worker writes only its own files' entries
     const std::size_t n = inputs.size();
     if (n == 0) return report;
     keep_freed_memory();
@@ -231,7 +256,7 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
             if (i >= n) return;
             Slot result;
             try {
-                result.rows = featurize_file(inputs[i], options.segments, fz, &result.note);
+                result.rows = featurize_file(inputs[i], options.segments, fz, &result.note, &report.stats[i]);
             } catch (const Error& e) {
                 result.failure = e.what();
             } catch (const std::bad_alloc&) {

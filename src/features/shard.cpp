@@ -90,7 +90,11 @@ RunIdentity run_identity(const std::vector<InputFile>& all, const BatchOptions& 
     id.inputs_sha256 = h.hex();
     const FeatureParams& p = options.features;
     std::ostringstream s;
-    s << options.segments.describe() << "; sample_rate " << p.sample_rate << ", n_fft " << p.n_fft << ", hop " << p.hop
+    s << options.segments.describe();
+    // A whole-clip row of a long file depends on the clip policy: parts made with other ones differ.
+    if (options.segments.mode == SegmentMode::Whole)
+        s << " (clip " << static_cast<int>(options.segments.clip.policy) << ", " << options.segments.clip.seconds << " s)";
+    s << "; sample_rate " << p.sample_rate << ", n_fft " << p.n_fft << ", hop " << p.hop
       << ", n_mels " << p.n_mels << ", n_mfcc " << p.n_mfcc << "; genrekit " << GENREKIT_VERSION;
     id.settings = s.str();
     id.header = feature_csv_header();

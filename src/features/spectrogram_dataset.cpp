@@ -87,56 +87,104 @@ SpectrogramParams SpectrogramParams::from_json(const json& j, const std::string&
     return p;
 }
 
-TrackSpectrograms compute_spectrograms(const std::string& path, const SpectrogramParams& p) {
+namespace {
+
+// One segment's spectrogram, appended to a TrackSpectrograms: owns the STFT plan, filterbank, DCT.
+class SegmentSpectrogram {
+public:
+    explicit SegmentSpectrogram(const SpectrogramParams& p)
+        : p_(p), stft_({.n_fft = p.n_fft, .hop = p.hop}), mel_(mel_params(p)),
+          silence_(static_cast<float>(std::pow(10.0, p.silence_db / 20.0))) {
+        if (p.features == "mfcc") dct_ = std::make_unique<Dct>(p.n_mfcc, p.n_mels);
+    }
+    void append(TrackSpectrograms& t, std::span<const float> clip, double start) {
+        float peak = 0;
+        for (float v : clip) peak = std::max(peak, std::abs(v));
+        // ref: librosa 0.7.2 feature.melspectrogram(power=2) -> power_to_db(top_db=80); mfcc: dct(type 2, ortho)[:n_mfcc]
+        Spectrogram D = power_to_db(mel_.apply(power(stft_.forward(clip))));
+        if (dct_) D = dct_->apply(D);
+        if (D.rows() != t.bands || D.cols() != t.frames)
+            throw std::logic_error("spectrogram of a segment has shape " + std::to_string(D.rows()) + "x" + std::to_string(D.cols()));
+        // Band-major (row-major bands x frames): the {1, bands, frames} sample layout of the CNN.
+        const std::size_t per = static_cast<std::size_t>(t.bands * t.frames);
+        t.values.resize(t.values.size() + per);
+        float* out = t.values.data() + t.values.size() - per;
+        for (int b = 0; b < t.bands; ++b)
+            for (int f = 0; f < t.frames; ++f) out[static_cast<std::size_t>(b * t.frames + f)] = D(b, f);
+        t.starts.push_back(start);
+        t.silent.push_back(peak < silence_ ? 1 : 0);
+    }
+
+private:
+    static MelParams mel_params(const SpectrogramParams& p) {
+        MelParams mp;
+        mp.sample_rate = p.sample_rate;
+        mp.n_fft = p.n_fft;
+        mp.n_mels = p.n_mels;
+        mp.fmin = p.fmin;
+        mp.fmax = p.fmax;
+        return mp;
+    }
+    SpectrogramParams p_;
+    Stft stft_;
+    MelFilterbank mel_;
+    std::unique_ptr<Dct> dct_;
+    float silence_;
+};
+
+}  // namespace
+
+AudioStats stream_spectrograms(const std::string& path, const RawFormat& raw, const SpectrogramParams& p, std::size_t chunk,
+                               const std::function<void(TrackSpectrograms&)>& on_chunk) {
     p.validate();
     LoadParams lp;
     lp.sample_rate = p.sample_rate;
-    const Audio a = load_audio(path, lp);
+    lp.raw = raw;
+    AudioReader reader(path, lp);
     SegmentSpec spec;
     spec.mode = SegmentMode::Sliding;
     spec.seconds = p.segment;
     spec.hop = p.segment_hop;
-    const auto segs = plan_segments(a.samples.size(), a.sample_rate, spec);
-    TrackSpectrograms t;
-    t.path = path;
-    t.bands = p.bands();
-    t.frames = p.frames();
-    t.duration = static_cast<double>(a.samples.size()) / a.sample_rate;
-    if (segs.empty()) {
+    SegmentSpectrogram maker(p);
+    auto fresh = [&] {
+        TrackSpectrograms t;
+        t.path = path;
+        t.bands = p.bands();
+        t.frames = p.frames();
+        return t;
+    };
+    TrackSpectrograms t = fresh();
+    std::size_t segments = 0;
+    AudioStats st = for_each_segment(reader, spec, [&](const Segment& seg, std::span<const float> clip) {
+        maker.append(t, clip, static_cast<double>(seg.start) / reader.sample_rate());
+        ++segments;
+        if (t.size() >= std::max<std::size_t>(chunk, 1)) {
+            on_chunk(t);
+            t = fresh();
+        }
+    });
+    if (segments == 0) {
         std::ostringstream s;
-        s << path << ": audio is " << t.duration << " s long, shorter than one " << p.segment << " s segment (front_end.segment)";
+        s << path << ": audio is " << st.seconds() << " s long, shorter than one " << p.segment << " s segment (front_end.segment)";
         throw Error(s.str());
     }
-    Stft stft({.n_fft = p.n_fft, .hop = p.hop});
-    MelParams mp;
-    mp.sample_rate = p.sample_rate;
-    mp.n_fft = p.n_fft;
-    mp.n_mels = p.n_mels;
-    mp.fmin = p.fmin;
-    mp.fmax = p.fmax;
-    const MelFilterbank mel(mp);
-    std::unique_ptr<Dct> dct;
-    if (p.features == "mfcc") dct = std::make_unique<Dct>(p.n_mfcc, p.n_mels);
-    const std::size_t per = static_cast<std::size_t>(t.bands * t.frames);
-    t.values.resize(segs.size() * per);
-    const float silence = static_cast<float>(std::pow(10.0, p.silence_db / 20.0));
-    for (std::size_t s = 0; s < segs.size(); ++s) {
-        const std::span<const float> clip(a.samples.data() + segs[s].start, segs[s].length);
-        float peak = 0;
-        for (float v : clip) peak = std::max(peak, std::abs(v));
-        // ref: librosa 0.7.2 feature.melspectrogram(power=2) -> power_to_db(top_db=80); mfcc: dct(type 2, ortho)[:n_mfcc]
-        Spectrogram D = power_to_db(mel.apply(power(stft.forward(clip))));
-        if (dct) D = dct->apply(D);
-        if (D.rows() != t.bands || D.cols() != t.frames)
-            throw std::logic_error("spectrogram of a segment has shape " + std::to_string(D.rows()) + "x" + std::to_string(D.cols()));
-        // Band-major (row-major bands x frames): the {1, bands, frames} sample layout of the CNN.
-        float* out = t.data(s);
-        for (int b = 0; b < t.bands; ++b)
-            for (int f = 0; f < t.frames; ++f) out[static_cast<std::size_t>(b * t.frames + f)] = D(b, f);
-        t.starts.push_back(static_cast<double>(segs[s].start) / a.sample_rate);
-        t.silent.push_back(peak < silence ? 1 : 0);
-    }
-    return t;
+    if (t.size() > 0) on_chunk(t);
+    return st;
+}
+
+TrackSpectrograms compute_spectrograms(const std::string& path, const SpectrogramParams& p) {
+    TrackSpectrograms all;
+    const AudioStats st = stream_spectrograms(path, {}, p, 64, [&](TrackSpectrograms& t) {
+        if (all.size() == 0) {
+            all = std::move(t);
+            return;
+        }
+        all.values.insert(all.values.end(), t.values.begin(), t.values.end());
+        all.starts.insert(all.starts.end(), t.starts.begin(), t.starts.end());
+        all.silent.insert(all.silent.end(), t.silent.begin(), t.silent.end());
+    });
+    all.duration = st.seconds();
+    return all;
 }
 
 // ---------------------------------------------------------------- cache

@@ -234,7 +234,7 @@ std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) con
     return std::vector<double>(p.data(), p.data() + p.size());
 }
 
-TrackPrediction Model::predict(const TrackSpectrograms& t) const {
+void Model::predict_add(const TrackSpectrograms& t, TrackPrediction& r) const {
     if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
     const SpectrogramParams& fp = fe_.params;
     if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
@@ -247,13 +247,10 @@ TrackPrediction Model::predict(const TrackSpectrograms& t) const {
         x.insert(x.end(), t.data(s), t.data(s) + F);
         fe_.z.apply(x.data() + (used.size() - 1) * static_cast<std::size_t>(F), fp.frames());
     }
-    if (used.empty())
-        throw Error(t.path + ": silent: every segment peaks below " + std::to_string(static_cast<int>(fp.silence_db)) + " dBFS, nothing to classify");
-    const Eigen::MatrixXf p = proba(x.data(), static_cast<std::int64_t>(used.size()));
-    TrackPrediction r;
     r.path = t.path;
-    r.proba.assign(static_cast<std::size_t>(K), 0.0);
-    r.votes.assign(static_cast<std::size_t>(K), 0);
+    r.proba.resize(static_cast<std::size_t>(K), 0.0);
+    r.votes.resize(static_cast<std::size_t>(K), 0);
+    const Eigen::MatrixXf p = used.empty() ? Eigen::MatrixXf() : proba(x.data(), static_cast<std::int64_t>(used.size()));
     for (std::size_t s = 0, u = 0; s < t.size(); ++s) {
         SegmentVote sp;
         sp.start = t.starts[s];
@@ -265,18 +262,35 @@ TrackPrediction Model::predict(const TrackSpectrograms& t) const {
             sp.label = static_cast<int>(arg);
             sp.probability = p(arg, static_cast<Eigen::Index>(u));
             ++r.votes[static_cast<std::size_t>(arg)];
-            for (std::int64_t k = 0; k < K; ++k) r.proba[static_cast<std::size_t>(k)] += p(k, static_cast<Eigen::Index>(u));
+            for (std::int64_t k = 0; k < K; ++k) {
+                sp.proba.push_back(p(k, static_cast<Eigen::Index>(u)));
+                r.proba[static_cast<std::size_t>(k)] += sp.proba.back();
+            }
             ++u;
         }
         r.segments.push_back(sp);
     }
-    for (auto& v : r.proba) v /= static_cast<double>(used.size());
+}
+
+void Model::predict_finish(TrackPrediction& r) const {
+    const auto used = std::count_if(r.segments.begin(), r.segments.end(), [](const SegmentVote& s) { return !s.silent; });
+    if (used == 0)
+        throw Error(r.path + ": silent: every segment peaks below " + std::to_string(static_cast<int>(fe_.params.silence_db)) +
+                    " dBFS, nothing to classify");
+    const std::int64_t K = static_cast<std::int64_t>(labels_.size());
+    for (auto& v : r.proba) v /= static_cast<double>(used);
     r.label = static_cast<int>(std::max_element(r.proba.begin(), r.proba.end()) - r.proba.begin());
     r.vote_label = 0;
     for (std::int64_t k = 1; k < K; ++k) {
         const auto a = static_cast<std::size_t>(k), b = static_cast<std::size_t>(r.vote_label);
         if (r.votes[a] > r.votes[b] || (r.votes[a] == r.votes[b] && r.proba[a] > r.proba[b])) r.vote_label = static_cast<int>(k);
     }
+}
+
+TrackPrediction Model::predict(const TrackSpectrograms& t) const {
+    TrackPrediction r;
+    predict_add(t, r);
+    predict_finish(r);
     return r;
 }
 

@@ -43,6 +43,22 @@ int argmax(const std::vector<double>& v) {
     return static_cast<int>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
+// The warnings a prediction from this audio deserves.
+std::vector<std::string> input_warnings(const std::string& file, const AudioStats& st) {
+    std::vector<std::string> w;
+    char buf[160];
+    if (st.peak_dbfs() < kNearSilentDbfs) {
+        if (st.peak > 0) std::snprintf(buf, sizeof buf, "near-silent input (peak %.0f dBFS)", st.peak_dbfs());
+        else std::snprintf(buf, sizeof buf, "silent input (every sample is 0)");
+        w.push_back(file + ": " + buf + ": the prediction means little");
+    }
+    if (st.seconds() < kShortInputSeconds) {
+        std::snprintf(buf, sizeof buf, "only %.2f s of audio", st.seconds());
+        w.push_back(file + ": " + buf + ": the prediction means little");
+    }
+    return w;
+}
+
 double median(std::vector<double> v) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
@@ -53,10 +69,12 @@ double median(std::vector<double> v) {
 // Feature models: featurized with the model's own front end, segment probabilities averaged per file.
 PredictReport predict_feature_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     const auto columns = feature_column_map(model);
-    const auto inputs = collect_inputs(paths, std::nullopt);
+    auto inputs = collect_inputs(paths, std::nullopt);
     if (inputs.empty()) throw Error("no audio files found (extensions: wav au aiff aif flac ogg mp3)");
+    set_stdin_format(inputs, options.raw);
     BatchOptions batch;
     batch.segments = segments_for_front_end(model.front_end());
+    batch.segments.clip.policy = options.clip;
     batch.features.sample_rate = model.front_end().value("sample_rate", 22050);
     batch.jobs = options.jobs;
     batch.on_message = options.on_message;
@@ -70,6 +88,7 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
     std::vector<double> tempos;
     std::vector<int> votes;
     std::size_t current_source = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> sources;  // input index of each report.files entry
     auto finish = [&] {
         if (current.segments.empty()) return;
         const double n = static_cast<double>(current.segments.size());
@@ -77,6 +96,7 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
         current.label = argmax(current.probabilities);
         current.majority = static_cast<int>(std::max_element(votes.begin(), votes.end()) - votes.begin());
         current.bpm = median(tempos);
+        sources.push_back(current_source);
         report.files.push_back(std::move(current));
         current = {};
     };
@@ -95,38 +115,58 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
         for (std::size_t k = 0; k < K; ++k) current.probabilities[k] += p[k];
         const int best = argmax(p);
         ++votes[static_cast<std::size_t>(best)];
-        current.segments.push_back({row.start, row.end, best, p[static_cast<std::size_t>(best)]});
+        current.segments.push_back({row.start, row.end, best, p[static_cast<std::size_t>(best)], p});
         tempos.push_back(row.values[tempo_col]);
     });
     finish();
+    for (std::size_t i = 0; i < report.files.size(); ++i) report.files[i].warnings = input_warnings(report.files[i].file, br.stats[sources[i]]);
     report.failures = br.failures;
     report.notes = br.notes;
     return report;
 }
 
-// Spectrogram models: per file the mean segment probabilities, the majority vote and every
-// non-silent segment; bpm from the tempo column's computation on the file at 22050 Hz.
+// Spectrogram models: each file streamed in chunks of segments; per file the mean segment
+// probabilities, the majority vote and every non-silent segment; bpm from the tempo of the
+// clip a 30 s row would describe, at 22050 Hz.
+// Segments per network call: the activations of a batch dominate memory (~15 MB a segment for
+// the seed CNN on 128 x 130 log-mels), so a file goes through in small chunks.
+constexpr std::size_t kChunkSegments = 8;
+
 PredictReport predict_audio_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     PredictReport r;
-    const auto inputs = collect_inputs(paths, std::string("?"));
+    auto inputs = collect_inputs(paths, std::string("?"));
     if (inputs.empty()) throw Error((paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found");
+    set_stdin_format(inputs, options.raw);
     if (options.jobs > 0) nn::set_num_threads(options.jobs);
-    const auto predicted = detail::predict_inputs(model, inputs, r.failures, options.on_message);
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-        if (!predicted[i]) continue;
-        const TrackPrediction& p = *predicted[i];
+    for (const InputFile& in : inputs) {
         FilePrediction f;
-        f.file = inputs[i].path;
-        f.probabilities = p.proba;
-        f.label = p.label;
-        f.majority = p.vote_label;
+        f.file = in.path;
         try {
-            f.bpm = estimate_tempo(load_audio(inputs[i].path).samples);
-        } catch (const Error&) {
-            f.bpm = NAN;  // the spectrogram loaded, so this cannot fail in practice; keep the prediction
+            TrackPrediction p;
+            const AudioStats st = stream_spectrograms(in.path, in.raw, model.params(), kChunkSegments,
+                                                      [&](TrackSpectrograms& chunk) { model.predict_add(chunk, p); });
+            model.predict_finish(p);
+            f.probabilities = p.proba;
+            f.label = p.label;
+            f.majority = p.vote_label;
+            for (const auto& s : p.segments)
+                if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability, s.proba});
+            f.warnings = input_warnings(in.path, st);
+        } catch (const Error& e) {
+            r.failures.push_back(e.what());
+            if (options.on_message) options.on_message(e.what());
+            continue;
         }
-        for (const auto& s : p.segments)
-            if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability});
+        f.bpm = NAN;  // standard input cannot be read twice
+        if (!AudioReader::is_stdin(in.path)) {
+            try {
+                ClipSpec clip;
+                clip.policy = options.clip;
+                f.bpm = estimate_tempo(read_clip(in.path, LoadParams{}, clip).samples);
+            } catch (const Error&) {
+                // the spectrograms were read, so this cannot fail in practice; keep the prediction
+            }
+        }
         r.files.push_back(std::move(f));
     }
     return r;
