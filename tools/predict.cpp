@@ -1,9 +1,12 @@
-// `genrekit predict --model MODEL FILE... [--top K] [--json]`: the genre of audio files.
+// `genrekit predict --model MODEL FILE... [--top K] [--json] [--plot OUT.svg]`: the genre of audio files.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/audio.hpp"
+#include "genrekit/plot.hpp"
 #include "genrekit/predict.hpp"
 #include "tools.hpp"
 
@@ -16,6 +19,7 @@ struct Args {
     int top = 3;
     bool json = false;
     int jobs = 0;
+    std::string plot;
 };
 
 std::vector<int> top_k(const std::vector<double>& p, int k) {
@@ -69,6 +73,12 @@ int run(const Args& a) {
         }
     }
     for (const auto& n : report.notes) std::cerr << n << "\n";
+    if (!a.plot.empty() && !report.files.empty()) {
+        const FilePrediction& f = report.files.front();
+        const Audio audio = load_audio(f.file);
+        const double seconds = static_cast<double>(audio.samples.size()) / audio.sample_rate;
+        write_file_atomic(a.plot, prediction_svg(f, labels, plot::log_mel_raster(audio.samples, audio.sample_rate), seconds, f.file));
+    }
     if (!report.failures.empty()) {
         std::cerr << report.failures.size() << " file(s) could not be predicted:\n";
         for (const auto& f : report.failures) std::cerr << "  " << f << "\n";
@@ -85,9 +95,17 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("files", args->files, "Audio files or folders")->required();
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");
+    sub->add_option("--plot", args->plot, "Draw the file's log-mel and its genre probabilities over time as an SVG (one file)");
     sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::NonNegativeNumber);
     sub->footer("Exit codes: 0 every file predicted; 1 bad model or nothing predicted; 2 usage; 3 some files failed (listed).");
-    set_runner(sub, [args] { return run(*args); });
+    set_runner(sub, [args] {
+        if (!args->plot.empty() && args->files.size() != 1) {
+            std::cerr << "--plot draws one recording: give one audio file\n";
+            return kExitUsage;
+        }
+        if (!args->plot.empty()) check_writable(args->plot);  // before the work, not after it
+        return run(*args);
+    });
 }, kOrderPredict);
 
 }  // namespace

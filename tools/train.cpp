@@ -1,8 +1,10 @@
 // `genrekit train --config CFG [--data CSV] [--out MODEL] [--set k=v ...]`:
 // trains a classifier (on a feature CSV, or on spectrograms of audio folders), prints one line per
-// epoch and writes the model (safetensors) plus its epoch log <MODEL>.log.csv.
+// epoch and writes the model (safetensors) plus its epoch log <MODEL>.log.csv and curves <MODEL>.curves.svg.
 #include <iostream>
 
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/plot.hpp"
 #include "genrekit/train.hpp"
 #include "tools.hpp"
 
@@ -40,8 +42,9 @@ AutoRegister reg([](CLI::App& app) {
         std::cout << format_split_line(r) << "\n";
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
+        write_file_atomic(args.out + ".curves.svg", training_curves_svg(r.history, curve_marks(r), args.out));
         std::cout << "metrics: " << r.metrics.dump() << "\n";
-        std::cout << "wrote " << args.out << " and " << args.out << ".log.csv\n";
+        std::cout << "wrote " << args.out << ", " << args.out << ".log.csv and " << args.out << ".curves.svg\n";
         return kExitOk;
     });
 }, kOrderTrain);

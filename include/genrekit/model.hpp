@@ -58,6 +58,7 @@ struct SegmentVote {
     double start = 0, end = 0;
     int label = -1;
     double probability = 0;
+    std::vector<double> proba;  // every label's probability (empty when silent)
     bool silent = false;
 };
 
@@ -111,6 +112,9 @@ public:
     // Spectrogram models: standardizes a copy of t and predicts; throws Error "<path>: silent ..."
     // when every segment is silent.
     TrackPrediction predict(const TrackSpectrograms& t) const;
+    // The network inputs of t's non-silent segments (input_size() x used.size()), standardized;
+    // used: their indices in t. Throws Error "<path>: silent: ..." when there are none.
+    std::vector<float> standardized_segments(const TrackSpectrograms& t, std::vector<std::size_t>& used) const;
     TrackPrediction predict_file(const std::string& path) const { return predict(compute_spectrograms(path, fe_.params)); }
 
 private:

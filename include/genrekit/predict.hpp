@@ -22,6 +22,7 @@ struct SegmentPrediction {
     double start = 0, end = 0;  // seconds
     int label = 0;              // index into Model::labels()
     double probability = 0;     // of that label
+    std::vector<double> probabilities;  // of every label (Model::labels() order)
 };
 
 struct FilePrediction {

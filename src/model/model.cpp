@@ -234,13 +234,11 @@ std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) con
     return std::vector<double>(p.data(), p.data() + p.size());
 }
 
-TrackPrediction Model::predict(const TrackSpectrograms& t) const {
-    if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
+std::vector<float> Model::standardized_segments(const TrackSpectrograms& t, std::vector<std::size_t>& used) const {
     const SpectrogramParams& fp = fe_.params;
-    if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
-    const std::int64_t F = fe_.input_size(), K = static_cast<std::int64_t>(labels_.size());
+    const std::int64_t F = fe_.input_size();
     std::vector<float> x;
-    std::vector<std::size_t> used;
+    used.clear();
     for (std::size_t s = 0; s < t.size(); ++s) {
         if (t.silent[s]) continue;
         used.push_back(s);
@@ -249,6 +247,16 @@ TrackPrediction Model::predict(const TrackSpectrograms& t) const {
     }
     if (used.empty())
         throw Error(t.path + ": silent: every segment peaks below " + std::to_string(static_cast<int>(fp.silence_db)) + " dBFS, nothing to classify");
+    return x;
+}
+
+TrackPrediction Model::predict(const TrackSpectrograms& t) const {
+    if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
+    const SpectrogramParams& fp = fe_.params;
+    if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
+    const std::int64_t K = static_cast<std::int64_t>(labels_.size());
+    std::vector<std::size_t> used;
+    const std::vector<float> x = standardized_segments(t, used);
     const Eigen::MatrixXf p = proba(x.data(), static_cast<std::int64_t>(used.size()));
     TrackPrediction r;
     r.path = t.path;
@@ -264,6 +272,7 @@ TrackPrediction Model::predict(const TrackSpectrograms& t) const {
             p.col(static_cast<Eigen::Index>(u)).maxCoeff(&arg);
             sp.label = static_cast<int>(arg);
             sp.probability = p(arg, static_cast<Eigen::Index>(u));
+            for (std::int64_t k = 0; k < K; ++k) sp.proba.push_back(p(k, static_cast<Eigen::Index>(u)));
             ++r.votes[static_cast<std::size_t>(arg)];
             for (std::int64_t k = 0; k < K; ++k) r.proba[static_cast<std::size_t>(k)] += p(k, static_cast<Eigen::Index>(u));
             ++u;

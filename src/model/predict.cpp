@@ -95,7 +95,7 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
         for (std::size_t k = 0; k < K; ++k) current.probabilities[k] += p[k];
         const int best = argmax(p);
         ++votes[static_cast<std::size_t>(best)];
-        current.segments.push_back({row.start, row.end, best, p[static_cast<std::size_t>(best)]});
+        current.segments.push_back({row.start, row.end, best, p[static_cast<std::size_t>(best)], p});
         tempos.push_back(row.values[tempo_col]);
     });
     finish();
@@ -126,7 +126,7 @@ PredictReport predict_audio_files(const Model& model, const std::vector<std::str
             f.bpm = NAN;  // the spectrogram loaded, so this cannot fail in practice; keep the prediction
         }
         for (const auto& s : p.segments)
-            if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability});
+            if (!s.silent) f.segments.push_back({s.start, s.end, s.label, s.probability, s.proba});
         r.files.push_back(std::move(f));
     }
     return r;
