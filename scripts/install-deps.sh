@@ -13,12 +13,15 @@ packages=(
   libsoxr-dev          # resampling (the resampler librosa itself moved to)
   libcli11-dev         # command-line parsing
   nlohmann-json3-dev   # JSON configs, model metadata, reports
+  libpng-dev           # images embedded in the SVG pictures (spectrograms, Grad-CAM)
   libgtest-dev         # unit and golden tests
   libbenchmark-dev     # benchmarks in bench/
 )
 # Only for tests: without them the check that needs them skips, saying so.
 test_packages=(
   qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
+  chromium             # test_plots: renders every kind of SVG picture in a real browser
+  libxml2-utils        # test_plots: xmllint checks that every SVG is well-formed XML
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

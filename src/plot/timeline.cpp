@@ -92,7 +92,7 @@ std::string prediction_svg(const FilePrediction& f, const std::vector<std::strin
             std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", c[0], c[1], c[2]);
             char tip[160];
             std::snprintf(tip, sizeof tip, "%s %.3f at %.1f-%.1f s", labels[static_cast<std::size_t>(k)].c_str(), p, seg.start, seg.end);
-            svg.begin_group(tip).rect(x0 + a * w, y, std::max((b - a) * w, 0.5), row_h, buf).end_group();
+            svg.begin_group(tip).rect(x0 + a * w, y, std::max((b - a) * w, 0.5), row_h, buf, "shape-rendering=\"crispEdges\"").end_group();
         }
         std::snprintf(buf, sizeof buf, "%.2f", f.probabilities[static_cast<std::size_t>(k)]);
         svg.text(x0 + w + 6, y + row_h - 6, buf, "font-size=\"11\"");
