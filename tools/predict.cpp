@@ -75,6 +75,7 @@ int run(const Args& a) {
     for (const auto& n : report.notes) std::cerr << n << "\n";
     if (!a.plot.empty() && !report.files.empty()) {
         const FilePrediction& f = report.files.front();
+        if (report.files.size() > 1) std::cerr << "--plot: drew the first of " << report.files.size() << " files, " << f.file << "\n";
         const Audio audio = load_audio(f.file);
         const double seconds = static_cast<double>(audio.samples.size()) / audio.sample_rate;
         write_file_atomic(a.plot, prediction_svg(f, labels, plot::log_mel_raster(audio.samples, audio.sample_rate), seconds, f.file));
