@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/build.sh build >/dev/null
+GENREKIT_TARGET=genrekit scripts/build.sh build >/dev/null  # the tool only: no tests, no benchmarks
 gk="$root/build/bin/genrekit"
 out="$root/out/demo"
 
@@ -49,5 +49,11 @@ echo "== eval on the held-out test files"
 
 echo "== predict a held-out clip: $holdout"
 "$gk" predict --model "$out/model.safetensors" "$holdout" --top 3
+
+shipped="$root/models/gtzan-default.safetensors"
+if [ -f "$shipped" ]; then
+  echo "== predict the same clip with the shipped GTZAN model"
+  "$gk" predict --model "$shipped" "$holdout" --top 3
+fi
 
 echo "== done: model, log, eval report and confusion matrix are in $out/"

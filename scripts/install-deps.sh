@@ -14,6 +14,7 @@ packages=(
   libmpg123-dev        # mp3 decoding, quietly (libsndfile's own use of it prints to stderr)
   libcli11-dev         # command-line parsing
   nlohmann-json3-dev   # JSON configs, model metadata, reports
+  libpng-dev           # images embedded in the SVG pictures (spectrograms, Grad-CAM)
   libgtest-dev         # unit and golden tests
   libbenchmark-dev     # benchmarks in bench/
 )
@@ -23,6 +24,8 @@ test_packages=(
   parallel             # test_shard: the GNU parallel recipe of the README (featurize --shard)
   openmpi-bin          # test_mpi_train: mpirun -np 2 and 4 data-parallel training (GENREKIT_MPI)
   libopenmpi-dev
+  chromium             # test_plots: renders every kind of SVG picture in a real browser
+  libxml2-utils        # test_plots: xmllint checks that every SVG is well-formed XML
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

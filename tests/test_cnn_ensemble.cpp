@@ -216,4 +216,10 @@ TEST_F(CnnEnsemble, ConfigErrorsNameTheKey) {
     const TrainConfig fma = load_train_config(gktest::source_dir() + "/configs/seed_fma_cnn_mfcc.json");
     EXPECT_EQ(fma.ensemble.checkpoints, 5);
     EXPECT_EQ(fma.ensemble.members, 1);
+    // ... trained as it was: batch 5, RMSProp, L2 1e-3 on every conv layer.
+    EXPECT_EQ(fma.batch_size, 5);
+    EXPECT_EQ(fma.optimizer.type, "rmsprop");
+    int l2_layers = 0;
+    for (double l2 : fma.l2) l2_layers += l2 == 1e-3;
+    EXPECT_EQ(l2_layers, 7);
 }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "genrekit/plot.hpp"
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
 #include "genrekit/metrics.hpp"

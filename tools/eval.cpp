@@ -6,6 +6,7 @@
 
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/metrics.hpp"
+#include "genrekit/plot.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -20,7 +21,7 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("--data", args.data, "Labelled feature CSV (for spectrogram models: an audio folder of <label>/ sub-folders)")->required()->check(CLI::ExistingPath);
     sub->add_option("--json", args.json_out, "Write the full report with per-row predictions as JSON");
     sub->add_option("--csv", args.csv_out, "Write the labelled confusion matrix as CSV (spectrogram models: per track)");
-    sub->add_option("--svg", args.svg_out, "Draw the confusion matrix as an SVG heatmap (spectrogram models: per track)");
+    sub->add_option("--svg", args.svg_out, "Draw the confusion matrix as an SVG heatmap with per-class recall bars (spectrogram models: per track)");
     set_runner(sub, [] {
         const Model model = Model::load(args.model);
         const DataEvaluation ev = evaluate(model, args.data);

@@ -1,5 +1,5 @@
-// `genrekit predict [--model MODEL] FILE... [--top K] [--json]`: the genre of audio files.
-// Without --model, the model that ships with genrekit (models/gtzan-default.safetensors).
+// `genrekit predict [--model MODEL] FILE... [--top K] [--json] [--plot OUT.svg]`: the genre of audio
+// files. Without --model, the model that ships with genrekit (models/gtzan-default.safetensors).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include "genrekit/error.hpp"
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/audio.hpp"
+#include "genrekit/plot.hpp"
 #include "genrekit/predict.hpp"
 #include "input_options.hpp"
 #include "tools.hpp"
@@ -21,6 +24,7 @@ struct Args {
     bool json = false;
     int jobs = 0;
     InputOptions input;
+    std::string plot;
 };
 
 std::vector<int> top_k(const std::vector<double>& p, int k) {
@@ -94,6 +98,13 @@ int run(const Args& a) {
     for (const FilePrediction& f : report.files)
         for (const auto& w : f.warnings) std::cerr << "warning: " << w << "\n";
     // report.notes were printed as they happened (on_message).
+    if (!a.plot.empty() && !report.files.empty()) {
+        const FilePrediction& f = report.files.front();
+        if (report.files.size() > 1) std::cerr << "--plot: drew the first of " << report.files.size() << " files, " << f.file << "\n";
+        const Audio audio = load_audio(f.file);
+        const double seconds = static_cast<double>(audio.samples.size()) / audio.sample_rate;
+        write_file_atomic(a.plot, prediction_svg(f, labels, plot::log_mel_raster(audio.samples, audio.sample_rate), seconds, f.file));
+    }
     if (!report.failures.empty()) {
         std::cerr << report.failures.size() << " file(s) could not be predicted:\n";
         for (const auto& f : report.failures) std::cerr << "  " << f << "\n";
@@ -110,10 +121,22 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("files", args->files, "Audio files or folders; '-' reads standard input (a WAV stream, or --raw PCM)")->required();
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");
+    sub->add_option("--plot", args->plot, "Draw the file's log-mel and its genre probabilities over time as an SVG (one file)");
     sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::NonNegativeNumber);
     args->input.add_to(sub);
     sub->footer("Exit codes: 0 every file predicted; 1 bad model or nothing predicted; 2 usage; 3 some files failed (listed).");
-    set_runner(sub, [args] { return run(*args); });
+    set_runner(sub, [args] {
+        if (!args->plot.empty() && args->files.size() != 1) {
+            std::cerr << "--plot draws one recording: give one audio file\n";
+            return kExitUsage;
+        }
+        if (!args->plot.empty() && args->files[0] == "-") {
+            std::cerr << "--plot needs an audio file: standard input cannot be read a second time for the picture\n";
+            return kExitUsage;
+        }
+        if (!args->plot.empty()) check_writable(args->plot);  // before the work, not after it
+        return run(*args);
+    });
 }, kOrderPredict);
 
 }  // namespace

@@ -1,11 +1,13 @@
 // `genrekit train --config CFG [--data CSV] [--out MODEL] [--set k=v ...]`:
 // trains a classifier (on a feature CSV, or on spectrograms of audio folders), prints a table of
 // the epochs that improved (every epoch with --verbose) and a progress line with the time left,
-// and writes the model (safetensors) plus its epoch log <MODEL>.log.csv.
+// and writes the model (safetensors) plus its epoch log <MODEL>.log.csv and curves <MODEL>.curves.svg.
 #include <cmath>
 #include <iostream>
 
+#include "genrekit/atomic_file.hpp"
 #include "genrekit/distributed.hpp"
+#include "genrekit/plot.hpp"
 #include "genrekit/train.hpp"
 #include "progress.hpp"
 #include "tools.hpp"
@@ -134,8 +136,9 @@ AutoRegister reg([](CLI::App& app) {
         if (!lead) return kExitOk;
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
+        write_file_atomic(args.out + ".curves.svg", training_curves_svg(r.history, curve_marks(r), args.out));
         std::cout << "metrics: " << r.metrics.dump() << "\n";
-        std::cout << "wrote " << args.out << " and " << args.out << ".log.csv\n";
+        std::cout << "wrote " << args.out << ", " << args.out << ".log.csv and " << args.out << ".curves.svg\n";
         return kExitOk;
     });
 }, kOrderTrain);

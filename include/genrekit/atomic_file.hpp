@@ -32,6 +32,10 @@ private:
 // Convenience: the whole content in one call.
 void write_file_atomic(const std::string& path, const std::string& content, bool binary = false);
 
+// Throws genrekit::Error "<path>: cannot write: ..." when path is a folder or its folder is
+// missing or not writable: a check before long work whose result goes there.
+void check_writable(const std::string& path);
+
 // Reads a whole file; throws genrekit::Error naming the path when it cannot.
 std::string read_file(const std::string& path, bool binary = false);
 

@@ -1,9 +1,8 @@
-// Classification metrics and evaluation reports (text, JSON, CSV, SVG heatmap).
+// Classification metrics and evaluation reports (text, JSON, CSV).
 //
 //   genrekit::Evaluation ev = genrekit::evaluate_model(model, table);  // table read with the model's columns
 //   std::cout << genrekit::format_report(ev.rows);                     // accuracy, macro F1, per class, confusion
 //   nlohmann::json j = genrekit::evaluation_json(ev, model, table);    // with predictions and provenance
-//   genrekit::write_file_atomic("cm.svg", genrekit::confusion_matrix_svg(ev.rows, "title"));
 //
 // Conventions (ref: sklearn.metrics.classification_report / confusion_matrix):
 // confusion[i][j] counts rows whose truth is labels[i] and prediction labels[j];
@@ -41,7 +40,7 @@ ClassificationReport classification_report(const std::vector<int>& truth, const 
 std::string format_report(const ClassificationReport& r, const std::string& title = "");
 nlohmann::json report_json(const ClassificationReport& r);
 std::string confusion_matrix_csv(const ClassificationReport& r);
-std::string confusion_matrix_svg(const ClassificationReport& r, const std::string& title);
+// (The SVG picture of the matrix: confusion_matrix_svg in genrekit/plot.hpp.)
 
 struct Evaluation {
     ClassificationReport rows;

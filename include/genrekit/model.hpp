@@ -58,8 +58,8 @@ struct SegmentVote {
     double start = 0, end = 0;
     int label = -1;
     double probability = 0;
-    bool silent = false;
     std::vector<double> proba;  // every label's probability (empty when silent)
+    bool silent = false;
 };
 
 struct TrackPrediction {
@@ -117,6 +117,9 @@ public:
     // means and picks the labels (Error when every segment was silent).
     void predict_add(const TrackSpectrograms& chunk, TrackPrediction& r) const;
     void predict_finish(TrackPrediction& r) const;
+    // The network inputs of t's non-silent segments (input_size() x used.size()), standardized;
+    // used: their indices in t. Throws Error "<path>: silent: ..." when there are none.
+    std::vector<float> standardized_segments(const TrackSpectrograms& t, std::vector<std::size_t>& used) const;
     TrackPrediction predict_file(const std::string& path) const { return predict(compute_spectrograms(path, fe_.params)); }
 
 private:

@@ -55,6 +55,15 @@ void write_file_atomic(const std::string& path, const std::string& content, bool
     f.commit();
 }
 
+void check_writable(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw Error(path + ": cannot write: it is a folder");
+    const fs::path dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+    if (!fs::is_directory(dir, ec)) throw Error(path + ": cannot write: folder " + dir.string() + " does not exist");
+    if (access(dir.c_str(), W_OK) != 0) throw Error(path + ": cannot write: folder " + dir.string() + " is not writable (" + std::strerror(errno) + ")");
+}
+
 std::string read_file(const std::string& path, bool binary) {
     std::ifstream in(path, binary ? std::ios::binary : std::ios::in);
     if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");

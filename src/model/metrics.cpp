@@ -95,61 +95,6 @@ std::string confusion_matrix_csv(const ClassificationReport& r) {
     return s.str();
 }
 
-namespace {
-std::string xml_escape(const std::string& in) {
-    std::string o;
-    for (char c : in) {
-        switch (c) {
-            case '&': o += "&amp;"; break;
-            case '<': o += "&lt;"; break;
-            case '>': o += "&gt;"; break;
-            case '"': o += "&quot;"; break;
-            default: o += c;
-        }
-    }
-    return o;
-}
-}  // namespace
-
-std::string confusion_matrix_svg(const ClassificationReport& r, const std::string& title) {
-    // Each cell is shaded by the fraction of its TRUE class (row-normalised recall), labelled with the count.
-    const int K = static_cast<int>(r.labels.size()), cell = 48, left = 110, top = 70;
-    // Wide enough for the title too (about 8 px per character at font size 14).
-    const int width = std::max(left + K * cell + 20, static_cast<int>(title.size()) * 8 + 20), height = top + K * cell + 90;
-    std::ostringstream s;
-    s << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-    s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-    s << "<text x=\"" << width / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" << xml_escape(title) << "</text>\n";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "accuracy %.3f, macro F1 %.3f, %ld rows", r.accuracy, r.macro_f1, r.n);
-    s << "<text x=\"" << width / 2 << "\" y=\"38\" text-anchor=\"middle\">" << buf << "</text>\n";
-    for (int i = 0; i < K; ++i) {
-        long row = 0;
-        for (auto c : r.confusion[static_cast<std::size_t>(i)]) row += c;
-        s << "<text x=\"" << left - 6 << "\" y=\"" << top + i * cell + cell / 2 + 4 << "\" text-anchor=\"end\">" << xml_escape(r.labels[static_cast<std::size_t>(i)]) << "</text>\n";
-        for (int j = 0; j < K; ++j) {
-            const long c = r.confusion[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)];
-            const double f = row ? static_cast<double>(c) / static_cast<double>(row) : 0.0;
-            const int shade = static_cast<int>(255 - 200 * f);
-            std::snprintf(buf, sizeof buf, "rgb(%d,%d,255)", shade, shade);
-            s << "<rect x=\"" << left + j * cell << "\" y=\"" << top + i * cell << "\" width=\"" << cell << "\" height=\"" << cell << "\" fill=\"" << buf
-              << "\" stroke=\"#999\"><title>truth " << xml_escape(r.labels[static_cast<std::size_t>(i)]) << ", predicted "
-              << xml_escape(r.labels[static_cast<std::size_t>(j)]) << ": " << c << "</title></rect>\n";
-            s << "<text x=\"" << left + j * cell + cell / 2 << "\" y=\"" << top + i * cell + cell / 2 + 4 << "\" text-anchor=\"middle\" fill=\""
-              << (f > 0.5 ? "white" : "black") << "\">" << c << "</text>\n";
-        }
-    }
-    for (int j = 0; j < K; ++j) {
-        const int x = left + j * cell + cell / 2, y = top + K * cell + 8;
-        s << "<text x=\"" << x << "\" y=\"" << y << "\" text-anchor=\"end\" transform=\"rotate(-45 " << x << " " << y << ")\">"
-          << xml_escape(r.labels[static_cast<std::size_t>(j)]) << "</text>\n";
-    }
-    s << "<text x=\"" << left + K * cell / 2 << "\" y=\"" << height - 8 << "\" text-anchor=\"middle\">predicted</text>\n";
-    s << "<text x=\"14\" y=\"" << top + K * cell / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 14 " << top + K * cell / 2 << ")\">truth</text>\n";
-    s << "</svg>\n";
-    return s.str();
-}
-
 FeatureTable read_eval_table(const Model& model, const std::string& csv_path) {
     CsvReadOptions o;
     o.feature_columns = model.feature_columns();

@@ -234,19 +234,27 @@ std::vector<double> Model::predict_proba(const std::vector<double>& raw_row) con
     return std::vector<double>(p.data(), p.data() + p.size());
 }
 
-void Model::predict_add(const TrackSpectrograms& t, TrackPrediction& r) const {
-    if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
+std::vector<float> Model::standardized_segments(const TrackSpectrograms& t, std::vector<std::size_t>& used) const {
     const SpectrogramParams& fp = fe_.params;
-    if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
-    const std::int64_t F = fe_.input_size(), K = static_cast<std::int64_t>(labels_.size());
+    const std::int64_t F = fe_.input_size();
     std::vector<float> x;
-    std::vector<std::size_t> used;
+    used.clear();
     for (std::size_t s = 0; s < t.size(); ++s) {
         if (t.silent[s]) continue;
         used.push_back(s);
         x.insert(x.end(), t.data(s), t.data(s) + F);
         fe_.z.apply(x.data() + (used.size() - 1) * static_cast<std::size_t>(F), fp.frames());
     }
+    return x;
+}
+
+void Model::predict_add(const TrackSpectrograms& t, TrackPrediction& r) const {
+    if (!fe_.spectrogram) throw Error(t.path + ": a feature model takes feature rows, not spectrograms");
+    const SpectrogramParams& fp = fe_.params;
+    if (t.bands != fp.bands() || t.frames != fp.frames()) throw Error(t.path + ": spectrogram shape does not match the model's front end");
+    const std::int64_t K = static_cast<std::int64_t>(labels_.size());
+    std::vector<std::size_t> used;
+    const std::vector<float> x = standardized_segments(t, used);
     r.path = t.path;
     r.proba.resize(static_cast<std::size_t>(K), 0.0);
     r.votes.resize(static_cast<std::size_t>(K), 0);

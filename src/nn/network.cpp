@@ -146,6 +146,20 @@ void Network<T>::backward(CMatView<T> dlogits) {
     }
 }
 
+template <typename T>
+CMatView<T> Network<T>::output(std::size_t i) const {
+    return CMatView<T>(out(i), shape_size(shapes_[i]), n_);
+}
+
+template <typename T>
+CMatView<T> Network<T>::output_grad(std::size_t i) const {
+    // Layer j consumes out(i) when it is the next layer that is not absorbed; its dacts_ is that gradient.
+    std::size_t j = i + 1;
+    while (j < layers_.size() && absorbed_[j]) ++j;
+    if (j >= layers_.size()) throw Error("network: layer " + std::to_string(i) + " has no gradient (it is the last layer)");
+    return CMatView<T>(dacts_[j].data(), shape_size(shapes_[i]), n_);
+}
+
 template class Network<float>;
 template class Network<double>;
 

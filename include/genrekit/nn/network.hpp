@@ -90,6 +90,13 @@ public:
     // dlogits: (K x N) for the last forward. Adds into grads().
     void backward(CMatView<T> dlogits);
 
+    // Inspection after forward and backward (Grad-CAM): layer i's output for the last forward
+    // (an absorbed ReLU's is its input, not yet rectified), and the gradient the last backward
+    // passed back to it (i + 1 < num_layers()). Both are (shape_size(output) x N).
+    const Shape& output_shape(std::size_t i) const { return shapes_[i]; }
+    CMatView<T> output(std::size_t i) const;
+    CMatView<T> output_grad(std::size_t i) const;
+
 private:
     Shape in_shape_;
     std::vector<std::unique_ptr<Layer<T>>> layers_;
