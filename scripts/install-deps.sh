@@ -19,6 +19,7 @@ packages=(
 # Only for tests: without them the check that needs them skips, saying so.
 test_packages=(
   qemu-user            # scripts/qemu-check.sh: the featurizer on emulated AVX2-only and SSE-only CPUs
+  clang libfuzzer-14-dev  # scripts/fuzz.sh: the libFuzzer harnesses in fuzz/
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "genrekit/predict.hpp"
+#include "genrekit/json_text.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -51,7 +52,7 @@ int run(const Args& a) {
                                     {"probability", s.probability}});
                 j["segments"] = segs;
             }
-            std::cout << j.dump() << "\n";
+            std::cout << dump_json(j) << "\n";
         } else {
             std::cout << f.file << ": " << labels[static_cast<std::size_t>(f.label)] << "  (";
             const auto best = top_k(f.probabilities, a.top);
@@ -85,7 +86,7 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("files", args->files, "Audio files or folders")->required();
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");
-    sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::NonNegativeNumber);
+    sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::Range(0, 256));
     sub->footer("Exit codes: 0 every file predicted; 1 bad model or nothing predicted; 2 usage; 3 some files failed (listed).");
     set_runner(sub, [args] { return run(*args); });
 }, kOrderPredict);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "genrekit/train.hpp"
+#include "genrekit/json_text.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -31,7 +32,7 @@ AutoRegister reg([](CLI::App& app) {
         if (args.cv > 0) {
             const CrossValidation cv = cross_validate(cfg, args.cv, [](int fold, const TrainResult& r) {
                 std::cout << "fold " << fold + 1 << ": train " << r.split.train.size() << ", valid " << r.split.valid.size() << ", test "
-                          << r.split.test.size() << " " << r.unit << ", test " << r.metrics["test"].dump() << "\n" << std::flush;
+                          << r.split.test.size() << " " << r.unit << ", test " << dump_json(r.metrics["test"]) << "\n" << std::flush;
             }, say);
             std::cout << format_cv_line(cv) << "\n";
             return kExitOk;
@@ -40,7 +41,7 @@ AutoRegister reg([](CLI::App& app) {
         std::cout << format_split_line(r) << "\n";
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
-        std::cout << "metrics: " << r.metrics.dump() << "\n";
+        std::cout << "metrics: " << dump_json(r.metrics) << "\n";
         std::cout << "wrote " << args.out << " and " << args.out << ".log.csv\n";
         return kExitOk;
     });

@@ -51,11 +51,13 @@ struct InputFile {
     std::string name;   // row name: the file's name, or its relative path when two inputs share a name
 };
 
-// Files and folders (recursively; extensions wav au aiff aif flac ogg mp3 in any
-// case), or a manifest CSV of path,label (paths relative to the manifest). The
-// result is sorted by relative path. Throws Error for a missing input.
+// Files and folders (recursively, following symlinks; extensions wav au aiff aif flac ogg
+// mp3 in any case), or a manifest CSV of path,label (paths relative to the manifest). The
+// result is sorted by relative path. A missing input, an unreadable folder or entry and a
+// symlink loop go to `problems` as "<path>: <problem>" and the rest is collected; without
+// `problems` the first one throws Error. A bad manifest throws Error.
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
-                                      const std::string& manifest = "");
+                                      const std::string& manifest = "", std::vector<std::string>* problems = nullptr);
 
 struct FeatureRow {
     std::string filename;  // Kaggle naming: "<name>" whole, "<stem>.<i>.wav" for segments

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <memory>
 
+#include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
 
 namespace genrekit {
@@ -94,6 +95,7 @@ void save_audio(const std::string& path, const std::vector<float>& samples, int 
     info.channels = channels;
     info.format = format;
     const std::string tmp = path + ".tmp" + ext;
+    const RemoveOnSignal guard(tmp);
     {
         std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(tmp.c_str(), SFM_WRITE, &info));
         if (!file) throw Error(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
@@ -130,8 +132,11 @@ bool is_audio_extension(const std::string& path) {
 
 Audio load_audio(const std::string& path, const LoadParams& params) {
     params.validate();
-    if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
-    if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not an audio file");
+    std::error_code ec;  // the throwing forms would turn a symlink loop or EACCES into an internal error
+    const auto status = std::filesystem::status(path, ec);
+    if (status.type() == std::filesystem::file_type::not_found) throw Error(path + ": no such file");
+    if (ec) throw Error(path + ": cannot open (" + ec.message() + ")");
+    if (std::filesystem::is_directory(status)) throw Error(path + ": is a directory, not an audio file");
 
     check_riff_sizes(path);
     SF_INFO info{};

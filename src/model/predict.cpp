@@ -53,8 +53,10 @@ double median(std::vector<double> v) {
 // Feature models: featurized with the model's own front end, segment probabilities averaged per file.
 PredictReport predict_feature_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     const auto columns = feature_column_map(model);
-    const auto inputs = collect_inputs(paths, std::nullopt);
-    if (inputs.empty()) throw Error("no audio files found (extensions: wav au aiff aif flac ogg mp3)");
+    std::vector<std::string> unreadable;
+    const auto inputs = collect_inputs(paths, std::nullopt, "", &unreadable);
+    if (inputs.empty())
+        throw Error(unreadable.empty() ? "no audio files found (extensions: wav au aiff aif flac ogg mp3)" : unreadable[0]);
     BatchOptions batch;
     batch.segments = segments_for_front_end(model.front_end());
     batch.features.sample_rate = model.front_end().value("sample_rate", 22050);
@@ -99,7 +101,8 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
         tempos.push_back(row.values[tempo_col]);
     });
     finish();
-    report.failures = br.failures;
+    report.failures = unreadable;
+    report.failures.insert(report.failures.end(), br.failures.begin(), br.failures.end());
     report.notes = br.notes;
     return report;
 }
@@ -108,10 +111,13 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
 // non-silent segment; bpm from the tempo column's computation on the file at 22050 Hz.
 PredictReport predict_audio_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     PredictReport r;
-    const auto inputs = collect_inputs(paths, std::string("?"));
-    if (inputs.empty()) throw Error((paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found");
+    std::vector<std::string> unreadable;
+    const auto inputs = collect_inputs(paths, std::string("?"), "", &unreadable);
+    if (inputs.empty())
+        throw Error(unreadable.empty() ? (paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found" : unreadable[0]);
     if (options.jobs > 0) nn::set_num_threads(options.jobs);
     const auto predicted = detail::predict_inputs(model, inputs, r.failures, options.on_message);
+    r.failures.insert(r.failures.begin(), unreadable.begin(), unreadable.end());
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         if (!predicted[i]) continue;
         const TrackPrediction& p = *predicted[i];
