@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes genrekit's input readers with libFuzzer under AddressSanitizer + UBSan:
-#   scripts/fuzz.sh [SECONDS]     each harness in fuzz/ for SECONDS (default 60), one after another
+#   scripts/fuzz.sh [SECONDS [HARNESS...]]   each harness in fuzz/ (or those named, e.g. fuzz_csv)
+#                                            for SECONDS (default 60), one after another
 # Builds only the harnesses, with clang, in build-fuzz/. Each harness starts from a seed corpus
 # made of the project's own fixtures (fuzz/seeds/<kind>/: small audio files, CSVs, and links to
 # tests/data/ models and configs/) and the inputs that once crashed it (fuzz/regressions/), and
@@ -13,19 +14,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=${1:-60}
 harnesses=(fuzz_audio fuzz_csv fuzz_model fuzz_config)
+[ $# -gt 1 ] && harnesses=("${@:2}")
 scripts/install-deps.sh --test  # clang and libFuzzer are test packages
-build=build-fuzz
+build=${GENREKIT_FUZZ_BUILD:-build-fuzz}  # the build directory
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGENREKIT_FUZZ=ON \
   -DGENREKIT_SANITIZE=address,undefined -DGENREKIT_BUILD_TESTS=OFF -DGENREKIT_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target "${harnesses[@]}"
 
-export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 LSAN_OPTIONS=suppressions=$root/fuzz/lsan.supp
 failed=0
 summary="harness        seconds  execs/s     execs  corpus  crashes"
 for h in "${harnesses[@]}"; do
   corpus=$build/corpus/$h crashes=$build/crashes/$h log=$build/fuzz-$h.log
+  cmake --build "$build" -j"$(nproc)" --target "$h"  # each harness builds only the layers it reads with
   rm -rf "$crashes" && mkdir -p "$corpus" "$crashes"  # only this run's crashes count
   status=0
   "$build/bin/$h" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -78,7 +78,8 @@ std::string safetensors_with_header(const std::string& header, std::size_t data_
 
 TEST(HardeningFiles, SafetensorsShapeThatOverflowsIsRefused) {
     // 4 x 2^62 floats wrapped around to 0 values, which "matched" an empty data range.
-    const std::string bytes = safetensors_with_header(R"({"t":{"dtype":"F32","shape":[4,4611686018427387904],"data_offsets":[0,0]}})", 0);
+    const std::string bytes = safetensors_with_header(
+        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[4,4611686018427387904],"data_offsets":[4,4]}})", 4);
     const std::string msg = gktest::expect_error([&] { parse_safetensors(bytes, "x.safetensors"); });
     EXPECT_NE(msg.find("larger than the file"), std::string::npos) << msg;
 }
