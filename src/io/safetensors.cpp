@@ -91,8 +91,9 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& src) 
         for (const auto& d : e["shape"]) {
             if (!d.is_number_integer() || d.get<std::int64_t>() < 0) throw fail("tensor '" + name + "' shape has a bad dimension " + dump_json(d));
             t.shape.push_back(d.get<std::int64_t>());
-            // Checked before anything is allocated: the shape must fit in the bytes present.
-            const auto c = product_within({count, static_cast<std::uint64_t>(t.shape.back())}, data_size / sizeof(float));
+            // Before anything is allocated, without overflow: a shape cannot need more values than
+            // there are data bytes (the offsets below then say exactly what is missing).
+            const auto c = product_within({count, static_cast<std::uint64_t>(t.shape.back())}, data_size);
             if (!c) throw fail("tensor '" + name + "' shape " + dump_json(e["shape"]) + " is larger than the file's " + std::to_string(data_size) + " data bytes");
             count = *c;
         }
