@@ -119,7 +119,8 @@ TEST(HardeningCli, TrainingWithNonUtf8TextIsNeverAnInternalError) {
 
 TEST(HardeningCli, InterruptedFeaturizeLeavesNoTemporaryFile) {
     const fs::path d = fresh_dir("signal");
-    for (int i = 0; i < 6; ++i) write_clip(d / "rock" / ("clip" + std::to_string(i) + ".wav"), 20.0);
+    // Enough work (about a second on one core) that the signal arrives mid-run.
+    for (int i = 0; i < 32; ++i) write_clip(d / "rock" / ("clip" + std::to_string(i) + ".wav"), 30.0);
     for (const int sig : {SIGINT, SIGTERM}) {
         const fs::path out = d / "out.csv";
         const std::string output = out.string(), input = d.string();
@@ -132,7 +133,6 @@ TEST(HardeningCli, InterruptedFeaturizeLeavesNoTemporaryFile) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         while (!fs::exists(tmp) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         ASSERT_TRUE(fs::exists(tmp)) << "the temporary output never appeared";
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         ::kill(pid, sig);
         int status = 0;
         ::waitpid(pid, &status, 0);
