@@ -185,6 +185,9 @@ TEST(HardeningFiles, AbsurdConfigNumbersGetOneLineNamingTheKey) {
         {R"({"reduce_lr_on_plateau": {"patience": -5}})", "key 'reduce_lr_on_plateau.patience' = -5 is out of range"},
         {R"({"augment": {"mixup_alpha": 1e300}})", "augment.mixup_alpha must be a number in [0, 100]"},
         {R"({"front_end": {"kind": "spectrogram", "n_fft": 4294969344}})", "front_end.n_fft = 4294969344 is out of range"},
+        // Found by fuzz_config (a json type_error, exit 70): fuzz/regressions/fuzz_config/front_end_kind_number.json
+        {R"({"front_end": {"kind": 20}})", "key 'front_end.kind' must be a string, got integer 20"},
+        {R"({"front_end": {"kind": "spectrogram"}, "data": {"cache_dir": 1}})", "data.cache_dir must be a path"},
     };
     for (const auto& [text, want] : cases) {
         const std::string msg = gktest::expect_error([&] { parse_train_config(json::parse(text), "c.json"); });

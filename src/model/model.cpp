@@ -173,6 +173,12 @@ Model Model::load(const std::string& path) {
             const SpectrogramParams p = SpectrogramParams::from_json(params, path + " front_end");
             fe = FrontEnd::spectrograms(p, BandStandardizer::from_json(fe_json.at("standardization"), p.bands(), path));
         } else {
+            // predict reads these with json::value(), which throws on another type.
+            for (const char* k : {"kind", "mode"})
+                if (!fe_json.is_object() || (fe_json.contains(k) && !fe_json[k].is_string()))
+                    throw Error(path + ": front_end metadata malformed ('" + k + "' must be a string)");
+            if (fe_json.contains("sample_rate") && !fe_json["sample_rate"].is_number_integer())
+                throw Error(path + ": front_end metadata malformed ('sample_rate' must be an integer)");
             std::vector<std::string> features;
             try {
                 features = meta("feature_columns").get<std::vector<std::string>>();

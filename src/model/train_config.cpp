@@ -214,6 +214,7 @@ SpectrogramConfig parse_spectrogram(const json& data, const json& fe, const std:
                 }
             } else throw Error(src + ": data.audio must be a path or an array of paths");
         }
+        if (data.contains("cache_dir") && !data["cache_dir"].is_string()) throw Error(src + ": data.cache_dir must be a path");
         c.cache_dir = data.value("cache_dir", "");
     }
     for (auto& a : c.audio) a = resolve(a, base_dir);
@@ -279,8 +280,9 @@ void check_numeric_ranges(const json& merged, const std::string& src) {
 TrainConfig parse_train_config(const json& user_in, const std::string& src, const std::vector<std::string>& overrides,
                                const std::string& base_dir) {
     json user = user_in.is_null() ? json::object() : user_in;
+    // (A "kind" that is not a string is reported by merge_checked below, not thrown by json.)
     const bool spectro = user.is_object() && user.contains("front_end") && user["front_end"].is_object() &&
-                         user["front_end"].value("kind", "") == "spectrogram";
+                         user["front_end"].contains("kind") && user["front_end"]["kind"] == "spectrogram";
     // Overrides of spectrogram configs and of the keys parsed on their own apply to the document;
     // the rest on top of the defaults merged with it, so that "model.layers.0.units=..." works
     // when the file did not list layers.
