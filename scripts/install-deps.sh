@@ -26,6 +26,7 @@ test_packages=(
   libopenmpi-dev
   chromium             # test_plots: renders every kind of SVG picture in a real browser
   libxml2-utils        # test_plots: xmllint checks that every SVG is well-formed XML
+  clang libfuzzer-14-dev  # scripts/fuzz.sh: the libFuzzer harnesses in fuzz/
 )
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 

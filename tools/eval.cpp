@@ -7,6 +7,7 @@
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/metrics.hpp"
 #include "genrekit/plot.hpp"
+#include "genrekit/json_text.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -26,7 +27,7 @@ AutoRegister reg([](CLI::App& app) {
         const Model model = Model::load(args.model);
         const DataEvaluation ev = evaluate(model, args.data);
         std::cout << ev.text;
-        if (!args.json_out.empty()) write_file_atomic(args.json_out, ev.json.dump(1) + "\n");
+        if (!args.json_out.empty()) write_file_atomic(args.json_out, dump_json(ev.json, 1) + "\n");
         if (!args.csv_out.empty()) write_file_atomic(args.csv_out, confusion_matrix_csv(ev.confusion));
         if (!args.svg_out.empty()) write_file_atomic(args.svg_out, confusion_matrix_svg(ev.confusion, ev.confusion_title));
         for (const auto& f : ev.failures) std::cerr << f << "\n";

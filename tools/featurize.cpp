@@ -109,11 +109,17 @@ int run(const FeaturizeArgs& a) {
     opt.jobs = a.jobs;
     opt.strict = a.strict;
     opt.segments.clip.policy = a.input.clip_policy();
+    std::vector<std::string> unreadable;  // paths the folder walk could not read: reported with the failures
     auto inputs =
-        collect_inputs(a.inputs, a.label.empty() ? std::nullopt : std::optional<std::string>(a.label), a.manifest);
+        collect_inputs(a.inputs, a.label.empty() ? std::nullopt : std::optional<std::string>(a.label), a.manifest, &unreadable);
     a.input.apply(inputs);
+    for (const auto& u : unreadable) std::cerr << u << "\n";
     if (inputs.empty()) {
         std::cerr << "genrekit featurize: no audio files found (extensions: wav au aiff aif flac ogg mp3)\n";
+        return kExitFailure;
+    }
+    if (a.strict && !unreadable.empty()) {
+        std::cerr << "genrekit featurize: stopped at the first failure (--strict); no output written\n";
         return kExitFailure;
     }
     ProgressLine progress(!a.quiet);
@@ -125,13 +131,18 @@ int run(const FeaturizeArgs& a) {
         if (done == total) progress.clear();
     };
     opt.on_message = [&](const std::string& line) { progress.message(line); };
-    if (!a.shard.empty() || a.resume) return run_journaled(a, opt, inputs);
+    if (!a.shard.empty() || a.resume) {
+        const int rc = run_journaled(a, opt, inputs);  // the unreadable paths were listed above
+        return rc == kExitOk && !unreadable.empty() ? kExitPartial : rc;
+    }
 
     std::optional<AtomicFile> file;
     if (!a.output.empty() && a.output != "-") file.emplace(a.output);
     std::ostream& out = file ? file->stream() : std::cout;
     out << feature_csv_header();
-    const BatchReport report = featurize_batch(inputs, opt, [&](const FeatureRow& row) { out << feature_csv_row(row); });
+    BatchReport report = featurize_batch(inputs, opt, [&](const FeatureRow& row) { out << feature_csv_row(row); });
+    report.files += unreadable.size();
+    report.failures.insert(report.failures.begin(), unreadable.begin(), unreadable.end());
 
     if (report.stopped_early) {
         std::cerr << "genrekit featurize: stopped at the first failure (--strict); no output written\n";
@@ -165,7 +176,7 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("--hop", args->hop, "Seconds between segment starts (default: --segment)")->check(CLI::PositiveNumber);
     sub->add_option("--label", args->label, "Label every row with this label (default: the file's folder name)");
     sub->add_option("--manifest", args->manifest, "CSV of path,label rows (paths relative to the manifest)");
-    sub->add_option("-j,--jobs", args->jobs, "Parallel jobs (default: every core)")->check(CLI::NonNegativeNumber);
+    sub->add_option("-j,--jobs", args->jobs, "Parallel jobs (default: every core)")->check(CLI::Range(0, 256));
     sub->add_flag("-q,--quiet", args->quiet, "No progress line or summary");
     sub->add_flag("--strict", args->strict, "Stop at the first file that fails");
     sub->add_option("--shard", args->shard,

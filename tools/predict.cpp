@@ -12,6 +12,7 @@
 #include "genrekit/plot.hpp"
 #include "genrekit/predict.hpp"
 #include "input_options.hpp"
+#include "genrekit/json_text.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -78,7 +79,7 @@ int run(const Args& a) {
                                     {"probability", s.probability}});
                 j["segments"] = segs;
             }
-            std::cout << j.dump() << "\n";
+            std::cout << dump_json(j) << "\n";
         } else {
             std::cout << f.file << ": " << labels[static_cast<std::size_t>(f.label)] << "  (";
             const auto best = top_k(f.probabilities, a.top);
@@ -122,7 +123,7 @@ AutoRegister reg([](CLI::App& app) {
     sub->add_option("--top", args->top, "How many labels to show per file")->capture_default_str()->check(CLI::PositiveNumber);
     sub->add_flag("--json", args->json, "One JSON object per file per line: file, label, probabilities, bpm (and segments)");
     sub->add_option("--plot", args->plot, "Draw the file's log-mel and its genre probabilities over time as an SVG (one file)");
-    sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::NonNegativeNumber);
+    sub->add_option("-j,--jobs", args->jobs, "Parallel featurization jobs (default: every core)")->check(CLI::Range(0, 256));
     args->input.add_to(sub);
     sub->footer("Exit codes: 0 every file predicted; 1 bad model or nothing predicted; 2 usage; 3 some files failed (listed).");
     set_runner(sub, [args] {

@@ -10,6 +10,7 @@
 #include "genrekit/plot.hpp"
 #include "genrekit/train.hpp"
 #include "progress.hpp"
+#include "genrekit/json_text.hpp"
 #include "tools.hpp"
 
 namespace genrekit::tools {
@@ -81,7 +82,7 @@ int run_cv(const TrainConfig& cfg) {
             fold = f + 1;
             say(progress, "fold " + std::to_string(f + 1) + ": train " + std::to_string(r.split.train.size()) + ", valid " +
                               std::to_string(r.split.valid.size()) + ", test " + std::to_string(r.split.test.size()) + " " + r.unit + ", test " +
-                              r.metrics["test"].dump());
+                              dump_json(r.metrics["test"]));
         },
         [&](const std::string& m) { say(progress, m); },
         [&](const EpochLog& e) {
@@ -137,7 +138,7 @@ AutoRegister reg([](CLI::App& app) {
         r.model.save(args.out);
         write_epoch_log_csv(args.out + ".log.csv", r.history);
         write_file_atomic(args.out + ".curves.svg", training_curves_svg(r.history, curve_marks(r), args.out));
-        std::cout << "metrics: " << r.metrics.dump() << "\n";
+        std::cout << "metrics: " << dump_json(r.metrics) << "\n";
         std::cout << "wrote " << args.out << ", " << args.out << ".log.csv and " << args.out << ".curves.svg\n";
         return kExitOk;
     });

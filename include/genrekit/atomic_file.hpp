@@ -11,6 +11,22 @@
 
 namespace genrekit {
 
+// While one lives, `path` is deleted if the process is stopped by SIGINT, SIGTERM or SIGHUP
+// (then the signal takes its default course), so an interrupted run leaves no temporary file
+// behind. Signals the program ignores or handles itself are left alone. AtomicFile uses it;
+// so does any writer of a temporary file of its own.
+class RemoveOnSignal {
+public:
+    explicit RemoveOnSignal(std::string path);
+    ~RemoveOnSignal();
+    RemoveOnSignal(const RemoveOnSignal&) = delete;
+    RemoveOnSignal& operator=(const RemoveOnSignal&) = delete;
+
+private:
+    std::string path_;
+    int slot_ = -1;
+};
+
 class AtomicFile {
 public:
     explicit AtomicFile(std::string path, bool binary = false);
@@ -25,6 +41,7 @@ public:
 private:
     std::string path_;
     std::string tmp_path_;
+    RemoveOnSignal guard_;
     std::ofstream out_;
     bool committed_ = false;
 };

@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace genrekit {
@@ -45,6 +46,10 @@ struct FeatureTable {
 // feature column, or a file with no data rows.
 FeatureTable read_feature_csv(const std::string& path, const CsvReadOptions& opt = {});
 FeatureTable parse_feature_csv(const std::string& text, const std::string& path, const CsvReadOptions& opt = {});
+
+// The non-blank records of a CSV text with the 1-based line each starts on: split at newlines
+// outside quotes, CRLF and a leading UTF-8 BOM dropped. Throws Error for an unclosed quote.
+std::vector<std::pair<int, std::string>> csv_records(const std::string& text, const std::string& path);
 
 // One CSV line split into fields (RFC 4180 quotes: "a,b" and "" inside quotes).
 std::vector<std::string> split_csv_line(const std::string& line);

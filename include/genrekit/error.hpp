@@ -7,6 +7,9 @@
 // them as they are and choose the exit code.
 #pragma once
 
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -19,5 +22,9 @@ public:
 
 // Throws Error("<name> = <value> is out of range; allowed: <allowed>") unless ok.
 void require_param(bool ok, const std::string& name, double value, const std::string& allowed);
+
+// The product of sizes read from a file header, when it is at most `limit`; nullopt when it is
+// larger (or would overflow on the way). Readers check this before allocating anything.
+std::optional<std::uint64_t> product_within(std::initializer_list<std::uint64_t> dims, std::uint64_t limit);
 
 }  // namespace genrekit

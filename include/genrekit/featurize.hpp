@@ -105,12 +105,13 @@ struct InputFile {
     RawFormat raw = {}; // standard input ("-") only: headerless PCM
 };
 
-// Files and folders (recursively; extensions wav au aiff aif flac ogg mp3 in any
-// case), "-" for standard input (named and labelled "stdin"), or a manifest CSV of path,label
-// (paths relative to the manifest). The
-// result is sorted by relative path. Throws Error for a missing input.
+// Files and folders (recursively, following symlinks; extensions wav au aiff aif flac ogg
+// mp3 in any case), "-" for standard input (named and labelled "stdin"), or a manifest CSV of
+// path,label (paths relative to the manifest). The result is sorted by relative path. A missing
+// input, an unreadable folder or entry and a symlink loop go to `problems` as "<path>: <problem>"
+// and the rest is collected; without `problems` the first one throws Error. A bad manifest throws Error.
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
-                                      const std::string& manifest = "");
+                                      const std::string& manifest = "", std::vector<std::string>* problems = nullptr);
 
 // Sets `raw` on the standard-input entry ("-"); Error when raw is set and there is none.
 void set_stdin_format(std::vector<InputFile>& inputs, const RawFormat& raw);

@@ -73,8 +73,10 @@ struct TrackPrediction {
 
 class Model {
 public:
-    // A fresh (untrained) model of `members` networks of the given layers.
-    Model(const nlohmann::json& layers, std::vector<std::string> labels, FrontEnd front_end, int members = 1);
+    // A fresh (untrained) model of `members` (1 to 32) networks of the given layers, each of at
+    // most `max_values` parameter values (Model::load: what the file holds). Labels must be UTF-8.
+    Model(const nlohmann::json& layers, std::vector<std::string> labels, FrontEnd front_end, int members = 1,
+          std::size_t max_values = nn::kMaxNetworkValues);
     Model(Model&&) noexcept;
     Model& operator=(Model&&) noexcept;
     ~Model();

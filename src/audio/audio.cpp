@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
 
 namespace genrekit {
@@ -51,6 +52,7 @@ void save_audio(const std::string& path, const std::vector<float>& samples, int 
     info.channels = channels;
     info.format = format;
     const std::string tmp = path + ".tmp" + ext;
+    const RemoveOnSignal guard(tmp);
     {
         std::unique_ptr<SNDFILE, SndfileCloser> file(sf_open(tmp.c_str(), SFM_WRITE, &info));
         if (!file) throw Error(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");

@@ -44,7 +44,8 @@ std::unique_ptr<detail::Decoder> open_path(const std::string& path, const LoadPa
     if (!p.raw.encoding.empty()) throw Error(path + ": --raw applies to standard input ('-') only");
     std::error_code ec;
     const fs::file_status st = fs::status(path, ec);
-    if (!fs::exists(st)) throw Error(path + ": no such file");
+    if (st.type() == fs::file_type::not_found) throw Error(path + ": no such file");
+    if (ec) throw Error(path + ": cannot open (" + ec.message() + ")");  // a symlink loop, EACCES
     if (fs::is_directory(st)) throw Error(path + ": is a directory, not an audio file");
     // Opening a FIFO blocks until a writer appears, and devices never end: refuse them, and
     // say how to stream on purpose.

@@ -158,7 +158,9 @@ std::vector<std::string> write_synth_dataset(const std::string& out_dir, const S
     std::vector<std::string> paths;
     for (const auto& style : synth_styles()) {
         const std::filesystem::path dir = std::filesystem::path(out_dir) / style;
-        std::filesystem::create_directories(dir);
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec) throw Error(dir.string() + ": cannot create folder (" + ec.message() + ")");
         for (int i = 0; i < params.clips_per_class; ++i) {
             char name[64];
             std::snprintf(name, sizeof name, "%s.%05d.wav", style.c_str(), i);

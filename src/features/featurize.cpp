@@ -2,20 +2,25 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include <sys/stat.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 #include "genrekit/audio.hpp"
+#include "genrekit/atomic_file.hpp"
+#include "genrekit/csv.hpp"
 #include "genrekit/error.hpp"
 
 namespace fs = std::filesystem;
@@ -77,39 +82,10 @@ std::string trim(std::string s) {
     return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
-// Splits one CSV line, honouring double quotes.
-std::vector<std::string> split_csv_line(const std::string& line) {
-    std::vector<std::string> out(1);
-    bool quoted = false;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        const char c = line[i];
-        if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-                out.back() += '"';
-                ++i;
-            } else if (c == '"') {
-                quoted = false;
-            } else {
-                out.back() += c;
-            }
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            out.emplace_back();
-        } else {
-            out.back() += c;
-        }
-    }
-    return out;
-}
-
 std::vector<InputFile> read_manifest(const std::string& manifest) {
-    std::ifstream in(manifest);
-    if (!in) throw Error(manifest + ": cannot open manifest");
     const fs::path base = fs::path(manifest).parent_path();
     std::vector<InputFile> out;
-    std::string line;
-    for (int line_no = 1; std::getline(in, line); ++line_no) {
+    for (const auto& [line_no, line] : csv_records(read_file(manifest, true), manifest)) {
         if (trim(line).empty()) continue;
         const auto cells = split_csv_line(line);
         if (cells.size() != 2)
@@ -124,28 +100,77 @@ std::vector<InputFile> read_manifest(const std::string& manifest) {
     return out;
 }
 
+// The audio files under a folder, recursively, following symlinks. Nothing here throws for a
+// bad path: an unreadable folder or entry and a symlink loop are reported (or thrown, when
+// there is no list to report to) and the walk goes on with the rest.
+class FolderWalk {
+public:
+    FolderWalk(std::vector<InputFile>& out, std::vector<std::string>* problems) : out_(out), problems_(problems) {}
+
+    void report(const std::string& line) {
+        if (!problems_) throw Error(line);
+        problems_->push_back(line);
+    }
+
+    // `rel`: dir relative to the folder given, with a trailing '/' (empty at the top).
+    void walk(const fs::path& dir, const std::string& rel) {
+        struct stat st {};
+        if (::stat(dir.c_str(), &st) != 0) return report(dir.string() + ": cannot read folder (" + std::strerror(errno) + ")");
+        const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+        if (!on_path_.insert(id).second) return report(dir.string() + ": symlink loop (the folder contains itself): not followed");
+        std::vector<fs::path> entries;
+        std::error_code ec;
+        fs::directory_iterator it(dir, ec);
+        for (const fs::directory_iterator end; !ec && it != end; it.increment(ec)) entries.push_back(it->path());
+        if (ec) report(dir.string() + ": cannot read folder (" + ec.message() + ")");
+        for (const auto& e : entries) {
+            const std::string name = e.filename().string();
+            std::error_code sec;
+            const fs::file_status status = fs::status(e, sec);  // follows symlinks
+            if (sec) {
+                // A dangling link or a link loop; other unreadable names are not audio anyway.
+                std::error_code lec;
+                if (is_audio_extension(name) || fs::is_symlink(fs::symlink_status(e, lec)))
+                    report(e.string() + ": cannot read (" + sec.message() + ")");
+            } else if (fs::is_directory(status)) {
+                walk(e, rel + name + "/");
+            } else if (fs::is_regular_file(status) && is_audio_extension(name)) {
+                out_.push_back({e.string(), rel + name, e.parent_path().filename().string(), ""});
+            }
+        }
+        on_path_.erase(id);
+    }
+
+private:
+    std::vector<InputFile>& out_;
+    std::vector<std::string>* problems_;
+    std::set<std::pair<dev_t, ino_t>> on_path_;  // the folders from the top down to the current one
+};
+
 }  // namespace
 
 std::vector<InputFile> collect_inputs(const std::vector<std::string>& paths, const std::optional<std::string>& forced_label,
-                                      const std::string& manifest) {
+                                      const std::string& manifest, std::vector<std::string>* problems) {
     std::vector<InputFile> out;
     if (!manifest.empty()) out = read_manifest(manifest);
+    FolderWalk walk(out, problems);
     for (const auto& arg : paths) {
         if (AudioReader::is_stdin(arg)) {
             out.push_back({arg, arg, "stdin", "stdin", {}});
             continue;
         }
         const fs::path p(arg);
-        if (!fs::exists(p)) throw Error(arg + ": no such file or folder");
-        if (fs::is_directory(p)) {
-            std::vector<fs::path> found;
-            for (const auto& e : fs::recursive_directory_iterator(p, fs::directory_options::follow_directory_symlink))
-                if (e.is_regular_file() && is_audio_extension(e.path().string())) found.push_back(e.path());
-            for (const auto& f : found)
-                out.push_back({f.string(), fs::relative(f, p).generic_string(), f.parent_path().filename().string(), ""});
+        std::error_code ec;
+        const fs::file_status status = fs::status(p, ec);
+        if (status.type() == fs::file_type::not_found) {
+            walk.report(arg + ": no such file or folder");
+        } else if (ec) {
+            walk.report(arg + ": cannot read (" + ec.message() + ")");
+        } else if (fs::is_directory(status)) {
+            walk.walk(p, "");
         } else {
-            const fs::path abs = fs::absolute(p);
-            out.push_back({p.string(), p.filename().string(), abs.parent_path().filename().string(), ""});
+            const fs::path abs = fs::absolute(p, ec);
+            out.push_back({p.string(), p.filename().string(), (ec ? p : abs).parent_path().filename().string(), ""});
         }
     }
     if (forced_label)
@@ -261,6 +286,9 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
                 result.failure = e.what();
             } catch (const std::bad_alloc&) {
                 result.failure = inputs[i].path + ": out of memory";
+            } catch (const std::exception& e) {
+                // Anything else escaping a worker would end the process: one file, one failure.
+                result.failure = inputs[i].path + ": " + e.what();
             }
             std::lock_guard lock(mu);
             if (!result.failure.empty() && options.on_message) options.on_message(result.failure);
@@ -299,21 +327,6 @@ BatchReport featurize_batch(const std::vector<InputFile>& inputs, const BatchOpt
     return report;
 }
 
-namespace {
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-}
-std::string number(double v) {
-    char buf[32];
-    // Shortest representation that reads back to the same double.
-    const auto res = std::to_chars(buf, buf + sizeof buf, v);
-    return std::string(buf, res.ptr);
-}
-}  // namespace
-
 std::string feature_csv_header() {
     std::string h = "filename";
     for (const auto& c : gtzan_feature_columns()) h += "," + c;
@@ -321,9 +334,9 @@ std::string feature_csv_header() {
 }
 
 std::string feature_csv_row(const FeatureRow& row) {
-    std::string s = csv_field(row.filename);
-    for (double v : row.values) s += "," + number(v);
-    return s + "," + csv_field(row.label) + "\n";
+    std::string s = csv_escape(row.filename);
+    for (double v : row.values) s += "," + format_number(v);
+    return s + "," + csv_escape(row.label) + "\n";
 }
 
 }  // namespace genrekit

@@ -14,6 +14,7 @@
 #include "genrekit/mel.hpp"
 #include "genrekit/sha256.hpp"
 #include "genrekit/stft.hpp"
+#include "genrekit/json_text.hpp"
 
 namespace genrekit {
 
@@ -70,7 +71,10 @@ SpectrogramParams SpectrogramParams::from_json(const json& j, const std::string&
         const json& d = def[it.key()];
         const json& v = *it;
         const bool ok = d.is_string() ? v.is_string() : d.is_number_integer() ? v.is_number_integer() : v.is_number();
-        if (!ok) throw Error(where + "." + it.key() + ": must be " + (d.is_string() ? "a string" : d.is_number_integer() ? "an integer" : "a number") + ", got " + v.dump());
+        if (!ok) throw Error(where + "." + it.key() + ": must be " + (d.is_string() ? "a string" : d.is_number_integer() ? "an integer" : "a number") + ", got " + dump_json(v));
+        // Before narrowing to int (validate() then checks the real range).
+        if (d.is_number_integer() && (v.is_number_unsigned() ? v.get<std::uint64_t>() > 1u << 30 : std::abs(v.get<std::int64_t>()) > 1 << 30))
+            throw Error(where + "." + it.key() + " = " + dump_json(v) + " is out of range");
     }
     p.features = j.value("features", p.features);
     p.sample_rate = j.value("sample_rate", p.sample_rate);
@@ -201,7 +205,7 @@ SpectrogramCache::SpectrogramCache(std::string dir) : dir_(std::move(dir)) {
 std::string SpectrogramCache::entry_path(const std::string& path, const SpectrogramParams& p) const {
     const std::string bytes = read_file(path, true);
     Sha256 h;
-    const std::string head = std::string(kCacheFormat) + "\n" + p.to_json().dump() + "\n" + sha256_hex(bytes);
+    const std::string head = std::string(kCacheFormat) + "\n" + dump_json(p.to_json()) + "\n" + sha256_hex(bytes);
     h.update(head.data(), head.size());
     const std::string key = h.hex();
     return (fs::path(dir_) / key.substr(0, 2) / (key + ".bin")).string();
@@ -215,7 +219,7 @@ std::string serialize_entry(const std::string& key, const TrackSpectrograms& t) 
     const std::string data(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
     const json h = {{"key", key},        {"bands", t.bands},       {"frames", t.frames},          {"segments", t.size()},
                     {"starts", t.starts}, {"silent", t.silent},    {"duration", t.duration},      {"data_sha256", sha256_hex(data)}};
-    const std::string hs = h.dump();
+    const std::string hs = dump_json(h);
     std::string out(kMagic, 8);
     const auto n = static_cast<std::uint32_t>(hs.size());
     out.append(reinterpret_cast<const char*>(&n), 4);
@@ -224,7 +228,9 @@ std::string serialize_entry(const std::string& key, const TrackSpectrograms& t) 
     return out;
 }
 
-bool parse_entry(const std::string& bytes, const std::string& key, const std::string& path, TrackSpectrograms& t) {
+// False for anything but an intact entry of `key` with p's shape; sizes from its header are
+// checked against p and against the bytes present before anything is allocated.
+bool parse_entry(const std::string& bytes, const std::string& key, const std::string& path, const SpectrogramParams& p, TrackSpectrograms& t) {
     if (bytes.size() < 12 || std::memcmp(bytes.data(), kMagic, 8) != 0) return false;
     std::uint32_t n = 0;
     std::memcpy(&n, bytes.data() + 8, 4);
@@ -232,18 +238,21 @@ bool parse_entry(const std::string& bytes, const std::string& key, const std::st
     json h;
     try {
         h = json::parse(bytes.substr(12, n));
-        if (h.at("key") != key) return false;
-        t.bands = h.at("bands");
-        t.frames = h.at("frames");
-        const std::size_t segs = h.at("segments");
+        if (h.at("key") != key || h.at("bands") != p.bands() || h.at("frames") != p.frames()) return false;
+        t.bands = p.bands();
+        t.frames = p.frames();
+        const json& segs_json = h.at("segments");
+        if (!segs_json.is_number_unsigned()) return false;
+        const std::uint64_t segs = segs_json.get<std::uint64_t>(), data_bytes = bytes.size() - 12 - n;
+        const auto count = product_within({segs, static_cast<std::uint64_t>(t.bands), static_cast<std::uint64_t>(t.frames)}, data_bytes / sizeof(float));
+        if (!count || data_bytes != *count * sizeof(float)) return false;
         t.starts = h.at("starts").get<std::vector<double>>();
         t.silent = h.at("silent").get<std::vector<std::uint8_t>>();
         t.duration = h.at("duration");
-        const std::size_t count = segs * static_cast<std::size_t>(t.bands * t.frames);
-        if (t.starts.size() != segs || t.silent.size() != segs || bytes.size() != 12 + n + count * sizeof(float)) return false;
+        if (t.starts.size() != segs || t.silent.size() != segs) return false;
         const std::string data = bytes.substr(12 + n);
         if (sha256_hex(data) != h.at("data_sha256").get<std::string>()) return false;
-        t.values.resize(count);
+        t.values.resize(*count);
         std::memcpy(t.values.data(), data.data(), data.size());
     } catch (const std::exception&) {
         return false;
@@ -270,7 +279,7 @@ TrackSpectrograms SpectrogramCache::get(const std::string& path, const Spectrogr
         } catch (const Error&) {
             bytes.clear();
         }
-        if (parse_entry(bytes, key, path, t) && t.bands == p.bands() && t.frames == p.frames()) {
+        if (parse_entry(bytes, key, path, p, t)) {
             ++hits_;
             return t;
         }

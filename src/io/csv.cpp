@@ -55,6 +55,30 @@ std::string format_number(float x) {
     return std::string(buf, r.ptr);
 }
 
+std::vector<std::pair<int, std::string>> csv_records(const std::string& text, const std::string& path) {
+    std::vector<std::pair<int, std::string>> out;
+    std::size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // UTF-8 BOM
+    int line = 1;
+    while (pos < text.size()) {
+        // A record ends at a newline outside quotes: a quoted field may hold newlines (csv_escape
+        // writes file names that have them so).
+        const int first = line;
+        bool quoted = false;
+        std::size_t e = pos;
+        for (; e < text.size() && (quoted || text[e] != '\n'); ++e) {
+            if (text[e] == '"') quoted = !quoted;
+            else if (text[e] == '\n') ++line;
+        }
+        if (quoted) throw Error(path + ":" + std::to_string(first) + ": a quoted field is not closed before the end of the file");
+        std::string r = text.substr(pos, e - pos);
+        if (!r.empty() && r.back() == '\r') r.pop_back();  // CRLF
+        if (!r.empty()) out.emplace_back(first, std::move(r));
+        pos = e + 1;
+        ++line;
+    }
+    return out;
+}
+
 FeatureTable read_feature_csv(const std::string& path, const CsvReadOptions& opt) {
     return parse_feature_csv(read_file(path, true), path, opt);
 }
@@ -63,22 +87,7 @@ FeatureTable parse_feature_csv(const std::string& text, const std::string& path,
     FeatureTable t;
     t.path = path;
     t.sha256 = sha256_hex(text);
-    // Split into lines (LF or CRLF), remembering 1-based line numbers; skip blank lines.
-    std::vector<std::pair<int, std::string>> lines;
-    {
-        std::size_t pos = 0;
-        int no = 0;
-        while (pos <= text.size()) {
-            std::size_t e = text.find('\n', pos);
-            if (e == std::string::npos) e = text.size();
-            std::string l = text.substr(pos, e - pos);
-            ++no;
-            if (!l.empty() && l.back() == '\r') l.pop_back();
-            if (no == 1 && l.size() >= 3 && l.compare(0, 3, "\xEF\xBB\xBF") == 0) l.erase(0, 3);  // UTF-8 BOM
-            if (!l.empty()) lines.emplace_back(no, std::move(l));
-            pos = e + 1;
-        }
-    }
+    const auto lines = csv_records(text, path);
     if (lines.empty()) throw Error(path + ": empty file (expected a header line and data rows)");
     const auto header = split_csv_line(lines[0].second);
     std::map<std::string, std::size_t> col;

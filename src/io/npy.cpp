@@ -1,5 +1,6 @@
 #include "genrekit/npy.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <regex>
@@ -51,12 +52,6 @@ NpyArray read_npy(const std::string& path) {
     if (std::regex_search(header, m, std::regex("'fortran_order':\\s*True"))) throw fail("Fortran order");
     if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw fail("no shape");
     const std::string dims = m[1];
-    std::size_t count = 1;
-    const std::regex digits("\\d+");
-    for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it) {
-        arr.shape.push_back(std::stoull(it->str()));
-        count *= arr.shape.back();
-    }
     const char* raw = bytes.data() + header_start + header_len;
     const std::size_t avail = bytes.size() - header_start - header_len;
     std::size_t item = 0;
@@ -64,7 +59,18 @@ NpyArray read_npy(const std::string& path) {
     else if (arr.dtype == "<f8" || arr.dtype == "<i8") item = 8;
     else if (arr.dtype == "|b1" || arr.dtype == "|u1") item = 1;
     else throw fail("unsupported dtype " + arr.dtype);
-    if (count * item > avail) throw fail("data shorter than its shape");
+    // The shape must fit in the bytes present before anything is allocated.
+    std::uint64_t count = 1;
+    const std::regex digits("\\d+");
+    for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it) {
+        std::uint64_t d = 0;
+        const std::string s = it->str();
+        const auto r = std::from_chars(s.data(), s.data() + s.size(), d);
+        const auto c = r.ec == std::errc() ? product_within({count, d}, avail / item) : std::nullopt;
+        if (!c) throw fail("shape (" + dims + ") needs more data than the file's " + std::to_string(avail) + " bytes");
+        arr.shape.push_back(d);
+        count = *c;
+    }
     if (arr.dtype == "<f4") convert<float>(raw, count, arr.data);
     else if (arr.dtype == "<f8") convert<double>(raw, count, arr.data);
     else if (arr.dtype == "<i4") convert<std::int32_t>(raw, count, arr.data);

@@ -2,11 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
 #include "genrekit/atomic_file.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/json_text.hpp"
 
 namespace genrekit {
 
@@ -34,7 +36,7 @@ std::string serialize_safetensors(const SafeTensors& st) {
         header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
-    std::string h = header.dump();
+    std::string h = dump_json(header);
     while (h.size() % 8 != 0) h += ' ';  // as the reference writer: data starts 8-aligned
     std::string out(8, '\0');
     const std::uint64_t n = h.size();
@@ -66,7 +68,7 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& src) 
     const std::uint64_t data_size = bytes.size() - 8 - n;
     const char* data = bytes.data() + 8 + n;
     SafeTensors st;
-    struct Span { std::uint64_t b, e; std::string name; };
+    struct Span { std::uint64_t b, e; std::string name; std::size_t index; };
     std::vector<Span> spans;
     for (auto it = header.begin(); it != header.end(); ++it) {
         if (it.key() == "__metadata__") {
@@ -81,16 +83,19 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& src) 
         const auto& e = *it;
         if (!e.is_object() || !e.contains("dtype") || !e.contains("shape") || !e.contains("data_offsets"))
             throw fail("tensor '" + name + "' needs dtype, shape and data_offsets");
-        if (e["dtype"] != "F32") throw fail("tensor '" + name + "' has dtype " + e["dtype"].dump() + "; genrekit reads F32 only");
+        if (e["dtype"] != "F32") throw fail("tensor '" + name + "' has dtype " + dump_json(e["dtype"]) + "; genrekit reads F32 only");
         SafeTensor t;
         t.name = name;
         std::uint64_t count = 1;
         if (!e["shape"].is_array()) throw fail("tensor '" + name + "' shape is not an array");
         for (const auto& d : e["shape"]) {
-            if (!d.is_number_integer() || d.get<std::int64_t>() < 0) throw fail("tensor '" + name + "' shape has a bad dimension " + d.dump());
+            if (!d.is_number_integer() || d.get<std::int64_t>() < 0) throw fail("tensor '" + name + "' shape has a bad dimension " + dump_json(d));
             t.shape.push_back(d.get<std::int64_t>());
-            count *= static_cast<std::uint64_t>(t.shape.back());
-            if (count > data_size) throw fail("tensor '" + name + "' shape is larger than the file");
+            // Before anything is allocated, without overflow: a shape cannot need more values than
+            // there are data bytes (the offsets below then say exactly what is missing).
+            const auto c = product_within({count, static_cast<std::uint64_t>(t.shape.back())}, data_size);
+            if (!c) throw fail("tensor '" + name + "' shape " + dump_json(e["shape"]) + " is larger than the file's " + std::to_string(data_size) + " data bytes");
+            count = *c;
         }
         const auto& off = e["data_offsets"];
         if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -102,11 +107,11 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& src) 
             throw fail("tensor '" + name + "' has " + std::to_string(en - b) + " bytes but shape needs " + std::to_string(count * sizeof(float)));
         t.data.resize(count);
         if (count) std::memcpy(t.data.data(), data + b, count * sizeof(float));
-        spans.push_back({b, en, name});
+        spans.push_back({b, en, name, st.tensors.size()});
         st.tensors.push_back(std::move(t));
     }
     // Tensors must tile the data exactly: no overlap, no holes, nothing trailing.
-    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.b < b.b || (a.b == b.b && a.e < b.e); });
+    std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.b < b.b || (a.b == b.b && a.e < b.e); });
     std::uint64_t pos = 0;
     for (const auto& s : spans) {
         if (s.b != pos) throw fail("tensor '" + s.name + "' starts at byte " + std::to_string(s.b) + ", expected " + std::to_string(pos) + " (overlap or gap)");
@@ -114,11 +119,10 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& src) 
     }
     if (pos != data_size) throw fail(std::to_string(data_size - pos) + " trailing bytes after the last tensor");
     // Keep the file order (by offset) so a save/load round trip is stable.
-    std::sort(st.tensors.begin(), st.tensors.end(), [&](const SafeTensor& a, const SafeTensor& b) {
-        auto pa = std::find_if(spans.begin(), spans.end(), [&](const Span& s) { return s.name == a.name; });
-        auto pb = std::find_if(spans.begin(), spans.end(), [&](const Span& s) { return s.name == b.name; });
-        return pa < pb;
-    });
+    std::vector<SafeTensor> ordered;
+    ordered.reserve(spans.size());
+    for (const auto& s : spans) ordered.push_back(std::move(st.tensors[s.index]));
+    st.tensors = std::move(ordered);
     return st;
 }
 

@@ -15,9 +15,11 @@ using json = nlohmann::json;
 
 AudioEvaluation evaluate_audio(const Model& model, const std::vector<std::string>& paths, const std::string& manifest) {
     AudioEvaluation ev;
-    const auto inputs = collect_inputs(paths, std::nullopt, manifest);
-    if (inputs.empty()) throw Error((paths.empty() ? manifest : paths[0]) + ": no audio files found");
+    std::vector<std::string> unreadable;
+    const auto inputs = collect_inputs(paths, std::nullopt, manifest, &unreadable);
+    if (inputs.empty()) throw Error(unreadable.empty() ? (paths.empty() ? manifest : paths[0]) + ": no audio files found" : unreadable[0]);
     const auto predicted = detail::predict_inputs(model, inputs, ev.failures);
+    ev.failures.insert(ev.failures.begin(), unreadable.begin(), unreadable.end());
     std::size_t tc = 0, vc = 0, sc = 0;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         if (!predicted[i]) continue;

@@ -7,6 +7,7 @@
 #include "genrekit/nn/loss.hpp"
 #include "genrekit/safetensors.hpp"
 #include "genrekit/sha256.hpp"
+#include "genrekit/json_text.hpp"
 #include "nn/parallel.hpp"
 
 namespace genrekit {
@@ -22,6 +23,22 @@ const char* kSpectrogramFormatV1 = "genrekit.cnn.v1";
 std::string tensor_name(std::size_t members, std::size_t k, const std::string& name) {
     return members == 1 ? name : "members." + std::to_string(k) + "." + name;
 }
+
+// The checksum of every metadata value (labels, normalization, front end, architecture, the
+// training info): they change predictions as much as the weights do. Files written before it
+// existed have no such key and load as before.
+const char* kMetadataSha = "metadata_sha256";
+std::string metadata_sha256(const std::map<std::string, std::string>& metadata) {
+    Sha256 h;
+    for (const auto& [k, v] : metadata) {
+        if (k == kMetadataSha) continue;
+        const std::string item = k + "\n" + std::to_string(v.size()) + "\n" + v + "\n";  // lengths: no two maps hash alike
+        h.update(item.data(), item.size());
+    }
+    return h.hex();
+}
+
+constexpr int kMaxMembers = 32;  // as the ensemble config allows
 }  // namespace
 
 FrontEnd FrontEnd::features(std::vector<std::string> columns, Normalizer norm, json spec) {
@@ -30,6 +47,9 @@ FrontEnd FrontEnd::features(std::vector<std::string> columns, Normalizer norm, j
     f.norm = std::move(norm);
     f.spec = std::move(spec);
     if (f.norm.shift.size() != f.columns.size()) throw Error("model: normalization statistics do not match the feature columns");
+    // Column names go into the model file's JSON metadata and must come back byte for byte.
+    for (const auto& c : f.columns)
+        if (!valid_utf8(c)) throw Error("model: feature column '" + c + "' is not valid UTF-8 (a CSV in another encoding?)");
     return f;
 }
 
@@ -56,11 +76,16 @@ json FrontEnd::to_json() const {
     return j;
 }
 
-Model::Model(const json& layers, std::vector<std::string> labels, FrontEnd fe, int members) : labels_(std::move(labels)), fe_(std::move(fe)) {
+Model::Model(const json& layers, std::vector<std::string> labels, FrontEnd fe, int members, std::size_t max_values)
+    : labels_(std::move(labels)), fe_(std::move(fe)) {
     if (labels_.size() < 2) throw Error("model: needs at least 2 labels");
-    if (members < 1) throw Error("model: needs at least one member network");
+    if (members < 1 || members > kMaxMembers) throw Error("model: needs 1 to " + std::to_string(kMaxMembers) + " member networks");
+    // Labels go into the model file's JSON metadata and must come back byte for byte.
+    for (const auto& l : labels_)
+        if (!valid_utf8(l))
+            throw Error("model: label '" + l + "' is not valid UTF-8 (a folder name or CSV in another encoding?); rename it");
     for (int k = 0; k < members; ++k) {
-        nets_.push_back(std::make_unique<nn::Network<float>>(layers, fe_.input_shape()));
+        nets_.push_back(std::make_unique<nn::Network<float>>(layers, fe_.input_shape(), "model.layers", max_values));
         if (nn::shape_size(nets_.back()->output_shape()) != static_cast<std::int64_t>(labels_.size()))
             throw Error("model: the network has " + std::to_string(nn::shape_size(nets_.back()->output_shape())) + " outputs but there are " +
                         std::to_string(labels_.size()) + " labels (make the last layer dense with one unit per class)");
@@ -92,23 +117,27 @@ void Model::save(const std::string& path) const {
     st.metadata["format"] = kFormat;
     st.metadata["genrekit_version"] = GENREKIT_VERSION;
     st.metadata["architecture"] =
-        json{{"input_shape", nets_[0]->input_shape()}, {"layers", nets_[0]->layers_json()}, {"members", nets_.size()}}.dump();
-    st.metadata["labels"] = json(labels_).dump();
+        dump_json(json{{"input_shape", nets_[0]->input_shape()}, {"layers", nets_[0]->layers_json()}, {"members", nets_.size()}});
+    st.metadata["labels"] = dump_json(json(labels_));
     if (!fe_.spectrogram) {
-        st.metadata["feature_columns"] = json(fe_.columns).dump();
-        st.metadata["normalization"] = fe_.norm.to_json().dump();
+        st.metadata["feature_columns"] = dump_json(json(fe_.columns));
+        st.metadata["normalization"] = dump_json(fe_.norm.to_json());
     }
-    st.metadata["front_end"] = front_end().dump();
+    st.metadata["front_end"] = dump_json(front_end());
     st.metadata["tensors_sha256"] = h.hex();
     for (auto it = info_.begin(); it != info_.end(); ++it) {
-        if (st.metadata.count(it.key())) throw Error("model: info key '" + it.key() + "' is reserved");
-        st.metadata[it.key()] = it->dump();
+        if (st.metadata.count(it.key()) || it.key() == kMetadataSha) throw Error("model: info key '" + it.key() + "' is reserved");
+        st.metadata[it.key()] = dump_json(*it);
     }
+    st.metadata[kMetadataSha] = metadata_sha256(st.metadata);
     save_safetensors(path, st);
 }
 
 Model Model::load(const std::string& path) {
     const SafeTensors st = load_safetensors(path);
+    if (st.metadata.count(kMetadataSha) && st.metadata.at(kMetadataSha) != metadata_sha256(st.metadata))
+        throw Error(path + ": metadata (labels, normalization, front end, architecture or training info) does not match its recorded "
+                           "sha256 (file modified or corrupted)");
     auto text = [&](const std::string& key) -> const std::string& {
         auto it = st.metadata.find(key);
         if (it == st.metadata.end()) throw Error(path + ": not a genrekit model: __metadata__ has no '" + key + "'");
@@ -144,6 +173,12 @@ Model Model::load(const std::string& path) {
             const SpectrogramParams p = SpectrogramParams::from_json(params, path + " front_end");
             fe = FrontEnd::spectrograms(p, BandStandardizer::from_json(fe_json.at("standardization"), p.bands(), path));
         } else {
+            // predict reads these with json::value(), which throws on another type.
+            for (const char* k : {"kind", "mode"})
+                if (!fe_json.is_object() || (fe_json.contains(k) && !fe_json[k].is_string()))
+                    throw Error(path + ": front_end metadata malformed ('" + k + "' must be a string)");
+            if (fe_json.contains("sample_rate") && !fe_json["sample_rate"].is_number_integer())
+                throw Error(path + ": front_end metadata malformed ('sample_rate' must be an integer)");
             std::vector<std::string> features;
             try {
                 features = meta("feature_columns").get<std::vector<std::string>>();
@@ -154,7 +189,14 @@ Model Model::load(const std::string& path) {
         }
         if (arch["input_shape"] != json(fe.input_shape()))
             throw Error(path + ": architecture metadata does not match the front end's input shape " + nn::shape_str(fe.input_shape()));
-        m = std::make_unique<Model>(arch["layers"], labels, std::move(fe), arch.value("members", 1));
+        const json members = arch.value("members", json(1));
+        if (!members.is_number_integer() || members.get<std::int64_t>() < 1 || members.get<std::int64_t>() > kMaxMembers)
+            throw Error(path + ": architecture metadata: members = " + dump_json(members) + " is not in [1, " + std::to_string(kMaxMembers) + "]");
+        // Sizes from the metadata are checked against the values the file holds before the
+        // networks allocate anything.
+        std::size_t held = 0;
+        for (const auto& t : st.tensors) held += t.data.size();
+        m = std::make_unique<Model>(arch["layers"], labels, std::move(fe), members.get<int>(), held / members.get<std::size_t>());
     } catch (const json::exception& e) {
         throw Error(path + ": metadata malformed: " + e.what());
     } catch (const Error& e) {
@@ -184,7 +226,7 @@ Model Model::load(const std::string& path) {
         if (!net->all_finite()) throw Error(path + ": parameter values are not finite");
     for (const auto& [k, v] : st.metadata) {
         if (k == "format" || k == "genrekit_version" || k == "architecture" || k == "labels" || k == "feature_columns" || k == "normalization" ||
-            k == "front_end" || k == "tensors_sha256")
+            k == "front_end" || k == "tensors_sha256" || k == kMetadataSha)
             continue;
         try {
             m->info_[k] = json::parse(v);

@@ -69,8 +69,10 @@ double median(std::vector<double> v) {
 // Feature models: featurized with the model's own front end, segment probabilities averaged per file.
 PredictReport predict_feature_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     const auto columns = feature_column_map(model);
-    auto inputs = collect_inputs(paths, std::nullopt);
-    if (inputs.empty()) throw Error("no audio files found (extensions: wav au aiff aif flac ogg mp3)");
+    std::vector<std::string> unreadable;
+    auto inputs = collect_inputs(paths, std::nullopt, "", &unreadable);
+    if (inputs.empty())
+        throw Error(unreadable.empty() ? "no audio files found (extensions: wav au aiff aif flac ogg mp3)" : unreadable[0]);
     set_stdin_format(inputs, options.raw);
     BatchOptions batch;
     batch.segments = segments_for_front_end(model.front_end());
@@ -120,7 +122,8 @@ PredictReport predict_feature_files(const Model& model, const std::vector<std::s
     });
     finish();
     for (std::size_t i = 0; i < report.files.size(); ++i) report.files[i].warnings = input_warnings(report.files[i].file, br.stats[sources[i]]);
-    report.failures = br.failures;
+    report.failures = unreadable;
+    report.failures.insert(report.failures.end(), br.failures.begin(), br.failures.end());
     report.notes = br.notes;
     return report;
 }
@@ -134,10 +137,13 @@ constexpr std::size_t kChunkSegments = 8;
 
 PredictReport predict_audio_files(const Model& model, const std::vector<std::string>& paths, const PredictOptions& options) {
     PredictReport r;
-    auto inputs = collect_inputs(paths, std::string("?"));
-    if (inputs.empty()) throw Error((paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found");
+    std::vector<std::string> unreadable;
+    auto inputs = collect_inputs(paths, std::string("?"), "", &unreadable);
+    if (inputs.empty())
+        throw Error(unreadable.empty() ? (paths.empty() ? std::string("predict") : paths[0]) + ": no audio files found" : unreadable[0]);
     set_stdin_format(inputs, options.raw);
     if (options.jobs > 0) nn::set_num_threads(options.jobs);
+    r.failures = unreadable;
     for (const InputFile& in : inputs) {
         FilePrediction f;
         f.file = in.path;

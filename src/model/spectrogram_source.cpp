@@ -27,6 +27,8 @@ std::vector<TrackSpectrograms> load_tracks(const std::vector<InputFile>& inputs,
                 }
             } catch (const Error& ex) {
                 errs[u] = ex.what();
+            } catch (const std::exception& ex) {  // escaping a worker would end the process: one file, one failure
+                errs[u] = inputs[u].path + ": " + ex.what();
             }
         }
     });

@@ -2,9 +2,13 @@
 
 #include <filesystem>
 #include <map>
+#include <cmath>
+#include <string_view>
 
 #include "genrekit/atomic_file.hpp"
+#include "genrekit/csv.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/json_text.hpp"
 
 namespace genrekit {
 
@@ -23,7 +27,7 @@ ojson to_json(const TrainConfig& c) {
     // Only when set, so that the stored config of a model trained without groups is as it always was.
     if (!c.split.group_file.empty()) j["split"]["group_file"] = c.split.group_file;
     if (!c.split.group_column.empty()) j["split"]["group_column"] = c.split.group_column;
-    ojson layers = ojson::parse(c.layers.dump());
+    ojson layers = ojson::parse(dump_json(c.layers));
     for (std::size_t i = 0; i < c.l2.size() && i < layers.size(); ++i)
         if (c.l2[i] > 0) layers[i]["l2"] = c.l2[i];
     j["model"] = {{"layers", layers}};
@@ -82,19 +86,19 @@ void merge_checked(json& defaults, const json& user, const std::string& prefix, 
         } else if (d.is_array()) {
             if (!u.is_array()) throw Error(src + ": key '" + key + "' must be an array, got " + type_name(u));
             for (const auto& e : u)
-                if (!e.is_string()) throw Error(src + ": key '" + key + "' must be an array of strings, got an element " + e.dump());
+                if (!e.is_string()) throw Error(src + ": key '" + key + "' must be an array of strings, got an element " + dump_json(e));
             d = u;
         } else if (d.is_boolean()) {
-            if (!u.is_boolean()) throw Error(src + ": key '" + key + "' must be true or false, got " + type_name(u) + " " + u.dump());
+            if (!u.is_boolean()) throw Error(src + ": key '" + key + "' must be true or false, got " + type_name(u) + " " + dump_json(u));
             d = u;
         } else if (d.is_number_integer()) {
-            if (!u.is_number_integer()) throw Error(src + ": key '" + key + "' must be an integer, got " + type_name(u) + " " + u.dump());
+            if (!u.is_number_integer()) throw Error(src + ": key '" + key + "' must be an integer, got " + type_name(u) + " " + dump_json(u));
             d = u;
         } else if (d.is_number()) {
-            if (!u.is_number()) throw Error(src + ": key '" + key + "' must be a number, got " + type_name(u) + " " + u.dump());
+            if (!u.is_number()) throw Error(src + ": key '" + key + "' must be a number, got " + type_name(u) + " " + dump_json(u));
             d = u.get<double>();
         } else if (d.is_string()) {
-            if (!u.is_string()) throw Error(src + ": key '" + key + "' must be a string, got " + type_name(u) + " " + u.dump());
+            if (!u.is_string()) throw Error(src + ": key '" + key + "' must be a string, got " + type_name(u) + " " + dump_json(u));
             d = u;
         }
     }
@@ -164,10 +168,11 @@ AugmentConfig parse_augment(const json& aug, const std::string& src, bool spectr
                                               {"freq_mask_bands", &a.freq_mask_bands}};
     for (auto it = aug.begin(); it != aug.end(); ++it) {
         if (it.key() == "mixup_alpha") {
-            if (!it->is_number() || it->get<double>() < 0) throw Error(src + ": augment.mixup_alpha must be a number >= 0");
+            if (!it->is_number() || !(it->get<double>() >= 0 && it->get<double>() <= 100)) throw Error(src + ": augment.mixup_alpha must be a number in [0, 100]");
             a.mixup_alpha = it->get<double>();
         } else if (ints.count(it.key())) {
-            if (!it->is_number_integer() || it->get<int>() < 0) throw Error(src + ": augment." + it.key() + " must be an integer >= 0");
+            if (!it->is_number_integer() || it->get<std::int64_t>() < 0 || it->get<std::int64_t>() > 100000 || (it->is_number_unsigned() && it->get<std::uint64_t>() > 100000))
+                throw Error(src + ": augment." + it.key() + " must be an integer in [0, 100000]");
             *ints.at(it.key()) = it->get<int>();
         } else {
             throw Error(src + ": unknown key 'augment." + it.key() + "' (known: time_shift, time_masks, time_mask_frames, freq_masks, freq_mask_bands, mixup_alpha)");
@@ -212,6 +217,7 @@ SpectrogramConfig parse_spectrogram(const json& data, const json& fe, const std:
                 }
             } else throw Error(src + ": data.audio must be a path or an array of paths");
         }
+        if (data.contains("cache_dir") && !data["cache_dir"].is_string()) throw Error(src + ": data.cache_dir must be a path");
         c.cache_dir = data.value("cache_dir", "");
     }
     for (auto& a : c.audio) a = resolve(a, base_dir);
@@ -221,13 +227,65 @@ SpectrogramConfig parse_spectrogram(const json& data, const json& fe, const std:
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
+// Every numeric key of the merged config with the values that make sense, checked before any
+// is narrowed to its C++ type: one clear line naming the key instead of a wrapped-around int
+// or hours of work. (Combined conditions, such as valid + test < 1, are checked after.)
+struct NumericKey {
+    const char* key;
+    double lo, hi;
+    bool lo_open;  // (lo, hi] instead of [lo, hi]
+};
+constexpr NumericKey kNumericKeys[] = {
+    {"front_end.sample_rate", 1000, 384000, false},
+    {"split.valid", 0, 1, false},
+    {"split.test", 0, 1, false},
+    {"split.seed", 0, 18446744073709551615.0, false},
+    {"split.k", 2, 1000, false},
+    {"split.fold", 0, 999, false},
+    {"optimizer.lr", 0, 10, true},
+    {"optimizer.weight_decay", 0, 10, false},
+    {"optimizer.momentum", 0, 1, false},
+    {"optimizer.beta1", 0, 1, false},
+    {"optimizer.beta2", 0, 1, false},
+    {"optimizer.alpha", 0, 1, false},
+    {"optimizer.eps", 0, 1, true},
+    {"batch_size", 1, 65536, false},
+    {"epochs", 1, 1000000, false},
+    {"seed", 0, 18446744073709551615.0, false},
+    {"threads", 1, 64, false},
+    {"label_smoothing", 0, 1, false},
+    {"reduce_lr_on_plateau.factor", 0, 1, true},
+    {"reduce_lr_on_plateau.patience", 0, 1000000, false},
+    {"reduce_lr_on_plateau.min_lr", 0, 10, false},
+    {"early_stopping.patience", 0, 1000000, false},
+    {"early_stopping.min_delta", 0, 1e9, false},
+};
+
+void check_numeric_ranges(const json& merged, const std::string& src) {
+    for (const auto& k : kNumericKeys) {
+        const json* v = &merged;
+        for (std::size_t pos = 0, dot = 0; dot != std::string::npos; pos = dot + 1) {
+            dot = std::string_view(k.key).find('.', pos);
+            v = &v->at(std::string(k.key).substr(pos, dot == std::string::npos ? std::string::npos : dot - pos));
+        }
+        const bool negative = v->is_number_integer() && !v->is_number_unsigned() && v->get<std::int64_t>() < 0;
+        const double d = negative ? static_cast<double>(v->get<std::int64_t>()) : v->get<double>();
+        if (!(k.lo_open ? d > k.lo : d >= k.lo) || !(d <= k.hi)) {
+            auto bound = [](double x) { return x == std::floor(x) && std::abs(x) < 1e15 ? std::to_string(static_cast<long long>(x)) : format_number(x); };
+            throw Error(src + ": key '" + k.key + "' = " + dump_json(*v) + " is out of range; allowed: " + (k.lo_open ? "(" : "[") + bound(k.lo) +
+                        ", " + bound(k.hi) + "]");
+        }
+    }
+}
+
 }  // namespace
 
 TrainConfig parse_train_config(const json& user_in, const std::string& src, const std::vector<std::string>& overrides,
                                const std::string& base_dir) {
     json user = user_in.is_null() ? json::object() : user_in;
+    // (A "kind" that is not a string is reported by merge_checked below, not thrown by json.)
     const bool spectro = user.is_object() && user.contains("front_end") && user["front_end"].is_object() &&
-                         user["front_end"].value("kind", "") == "spectrogram";
+                         user["front_end"].contains("kind") && user["front_end"]["kind"] == "spectrogram";
     // Overrides of spectrogram configs and of the keys parsed on their own apply to the document;
     // the rest on top of the defaults merged with it, so that "model.layers.0.units=..." works
     // when the file did not list layers.
@@ -269,13 +327,14 @@ TrainConfig parse_train_config(const json& user_in, const std::string& src, cons
     c.split.group_file = resolve(c.split.group_file, base_dir);
     if (!c.split.group_file.empty() && !c.split.group_column.empty())
         throw Error(src + ": split.group_file and split.group_column both set; give one grouping");
-    json merged = json::parse(to_json(TrainConfig{}).dump());
+    json merged = json::parse(dump_json(to_json(TrainConfig{})));
     merge_checked(merged, user, "", src);
     for (const auto& o : merged_overrides) {
         json probe = merged;
         apply_override(probe, o);
         merge_checked(merged, probe, "", src + " with --set " + o);
     }
+    check_numeric_ranges(merged, src);
     // Per-layer "l2" keys are the trainer's; the rest of each layer spec goes to the registry.
     for (auto& l : merged["model"]["layers"]) {
         double v = 0;
@@ -359,7 +418,7 @@ TrainConfig load_train_config(const std::string& path, const std::vector<std::st
     return parse_train_config(j, path, overrides, base);
 }
 
-json stored_config(const TrainConfig& c) { return c.spectrogram ? c.resolved : json::parse(to_json(c).dump()); }
+json stored_config(const TrainConfig& c) { return c.spectrogram ? c.resolved : json::parse(dump_json(to_json(c))); }
 
 void set_data_path(TrainConfig& c, const std::string& path) {
     if (c.spectrogram) c.spectrogram->audio = {path};

@@ -8,6 +8,7 @@
 #include "genrekit/error.hpp"
 #include "genrekit/nn/conv.hpp"
 #include "genrekit/nn/loss.hpp"
+#include "genrekit/json_text.hpp"
 #include "nn/parallel.hpp"
 
 namespace genrekit::detail {
@@ -370,7 +371,7 @@ TrainedNetworks train_networks(const TrainConfig& cfg, const json& layers, const
             out.best_epoch = best_epoch;
         }
         if (on_message && cfg.ensemble.checkpoints > 1)
-            on_message("seed " + std::to_string(cfg.seed + static_cast<std::uint64_t>(member)) + ": kept the parameters of epochs " + epochs.dump() +
+            on_message("seed " + std::to_string(cfg.seed + static_cast<std::uint64_t>(member)) + ": kept the parameters of epochs " + dump_json(epochs) +
                        (has_valid ? " (best " + cfg.checkpoint.monitor + " first)" : " (the last epochs, newest first)"));
         if (on_message && cfg.ensemble.members > 1)
             on_message("ensemble member " + std::to_string(member + 1) + "/" + std::to_string(cfg.ensemble.members) + " done");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "genrekit/error.hpp"
+#include "genrekit/json_text.hpp"
 #include "nn/image_shape.hpp"
 #include "nn/layer_spec.hpp"
 #include "nn/parallel.hpp"
@@ -225,7 +226,7 @@ std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& wh
         std::tie(s.kh, s.kw) = r.pair("kernel", 3, 1);
         std::tie(s.sh, s.sw) = r.pair("stride", 1, 1);
         if (spec.contains("padding") && spec["padding"].is_string()) {
-            if (spec["padding"] != "same") throw Error(where + ".padding: must be an integer, [h, w] or \"same\", got " + spec["padding"].dump());
+            if (spec["padding"] != "same") throw Error(where + ".padding: must be an integer, [h, w] or \"same\", got " + dump_json(spec["padding"]));
             if (s.kh % 2 == 0 || s.kw % 2 == 0 || s.sh != 1 || s.sw != 1)
                 throw Error(where + ".padding: \"same\" needs an odd kernel and stride 1");
             s.same = true;
@@ -235,7 +236,7 @@ std::unique_ptr<Layer<T>> make_cnn_layer(const json& spec, const std::string& wh
             std::tie(s.ph, s.pw) = r.pair("padding", 0, 0);
         }
         if (spec.contains("bias")) {
-            if (!spec["bias"].is_boolean()) throw Error(where + ".bias: must be true or false, got " + spec["bias"].dump());
+            if (!spec["bias"].is_boolean()) throw Error(where + ".bias: must be true or false, got " + dump_json(spec["bias"]));
             s.bias = spec["bias"].get<bool>();
         }
         s.init = r.init(s.init);

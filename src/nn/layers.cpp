@@ -2,19 +2,24 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <sstream>
 
 #include "genrekit/error.hpp"
 #include "simd/nn_kernels.hpp"
 #include "genrekit/nn/conv.hpp"
+#include "genrekit/json_text.hpp"
 #include "nn/layer_spec.hpp"
 
 namespace genrekit::nn {
 
 std::int64_t shape_size(const Shape& s) {
+    // Saturates instead of overflowing, so that an absurd layer spec meets a size check
+    // (Network's limits) rather than wrapping around to a small number.
     std::int64_t n = 1;
-    for (auto d : s) n *= d;
+    for (auto d : s)
+        if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<std::int64_t>::max();
     return n;
 }
 
@@ -290,7 +295,7 @@ std::vector<std::string> layer_types() {
 
 template <typename T>
 std::unique_ptr<Layer<T>> make_layer(const nlohmann::json& spec, const std::string& where) {
-    if (!spec.is_object()) throw Error(where + ": a layer must be a JSON object like {\"type\":\"dense\",\"units\":64}, got " + spec.dump());
+    if (!spec.is_object()) throw Error(where + ": a layer must be a JSON object like {\"type\":\"dense\",\"units\":64}, got " + dump_json(spec));
     if (!spec.contains("type") || !spec["type"].is_string()) throw Error(where + ": missing string key 'type'");
     const auto type = spec["type"].get<std::string>();
     const auto& r = registry<T>();

@@ -10,20 +10,27 @@
 namespace genrekit::nn {
 
 template <typename T>
-Network<T>::Network(const nlohmann::json& layers, Shape input, const std::string& where) : in_shape_(std::move(input)) {
+Network<T>::Network(const nlohmann::json& layers, Shape input, const std::string& where, std::size_t max_values) : in_shape_(std::move(input)) {
     if (!layers.is_array() || layers.empty()) throw Error(where + ": must be a non-empty array of layers");
     Shape s = in_shape_;
     std::size_t total[2] = {0, 0};  // [0]: trainable values, [1]: buffer values
     std::vector<std::array<std::size_t, 2>> offsets;
     for (std::size_t i = 0; i < layers.size(); ++i) {
-        auto l = make_layer<T>(layers[i], where + "[" + std::to_string(i) + "]");
+        const std::string at = where + "[" + std::to_string(i) + "]";
+        auto l = make_layer<T>(layers[i], at);
         s = l->setup(s);
+        // Sizes are checked here, before anything is allocated (a spec may come from a file).
+        if (shape_size(s) > kMaxLayerOutput)
+            throw Error(at + ": output of " + std::to_string(shape_size(s)) + " values per example; at most " + std::to_string(kMaxLayerOutput));
         shapes_.push_back(s);
         offsets.push_back({total[0], total[1]});
         for (const auto& p : l->param_specs()) {
             std::size_t& t = total[p.trainable() ? 0 : 1];
             table_.push_back({"layers." + std::to_string(i) + "." + p.name, p.shape, t, static_cast<std::size_t>(p.size()), i, p.kind});
             t += static_cast<std::size_t>(p.size());
+            if (total[0] + total[1] > max_values)
+                throw Error(at + ": the layers up to here have " + std::to_string(total[0] + total[1]) + " parameter values; at most " +
+                            std::to_string(max_values));
         }
         layers_.push_back(std::move(l));
     }

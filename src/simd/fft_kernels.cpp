@@ -141,9 +141,9 @@ template <bool Forward, bool R8>
 // same bits, in about half the vector operations.
 // ---------------------------------------------------------------------------------------------
 [[gnu::always_inline]] inline void zbutterfly(VZ& a, VZ& b, float wr, float wi) {
-    const VZ bs = __builtin_shuffle(b, VZI{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
+    const VZ bs = simd::shuffle(b, VZI{8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7});
     const VZ t1 = b * wr, t2 = bs * wi;
-    const VZ t = __builtin_shuffle(t1 - t2, t1 + t2,
+    const VZ t = simd::shuffle(t1 - t2, t1 + t2,
                                    VZI{0, 1, 2, 3, 4, 5, 6, 7, 24, 25, 26, 27, 28, 29, 30, 31});
     b = a - t;
     a = a + t;
@@ -368,8 +368,8 @@ template <bool R8>
             const V w0 = simd::load<V>(win + 2 * m0), w1 = simd::load<V>(win + 2 * m0 + 8);
             for (int l = 0; l < lanes; ++l) {
                 const V zr = r[l] * scale, zi = q[l] * scale;
-                const V lo = __builtin_shuffle(zr, zi, VI{0, 8, 1, 9, 2, 10, 3, 11});
-                const V hi = __builtin_shuffle(zr, zi, VI{4, 12, 5, 13, 6, 14, 7, 15});
+                const V lo = simd::shuffle(zr, zi, VI{0, 8, 1, 9, 2, 10, 3, 11});
+                const V hi = simd::shuffle(zr, zi, VI{4, 12, 5, 13, 6, 14, 7, 15});
                 float* dst = y + static_cast<std::ptrdiff_t>(t0 + l) * hop + 2 * m0;
                 simd::store(dst, simd::load<V>(dst) + w0 * lo);
                 simd::store(dst + 8, simd::load<V>(dst + 8) + w1 * hi);

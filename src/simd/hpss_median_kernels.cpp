@@ -331,8 +331,8 @@ template <class V, int S>
     for (int i = 0; i < L; ++i)
         if (!(i & S)) {
             const V a = r[i], b = r[i + S];
-            r[i] = __builtin_shuffle(a, b, lo);
-            r[i + S] = __builtin_shuffle(a, b, hi);
+            r[i] = simd::shuffle(a, b, lo);
+            r[i + S] = simd::shuffle(a, b, hi);
         }
     if constexpr (S > 1) transpose_stage<V, S / 2>(r);
 }

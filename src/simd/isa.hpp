@@ -9,13 +9,15 @@
 // keep no function pointer of their own, so a cap always reaches every family, DSP and NN alike.
 //
 // Variants are compiled with GENREKIT_TARGET_AVX2 / GENREKIT_TARGET_AVX512, the two feature sets
-// declared here once, under `#if GENREKIT_SIMD_VARIANTS` (x86-64 with GCC or Clang). Elsewhere
+// declared here once, under `#if GENREKIT_SIMD_VARIANTS` (x86-64 with GCC). Elsewhere
 // only the baseline variant exists and isa() is always Isa::baseline.
 #pragma once
 
 #include <string>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// Clang builds (the libFuzzer build, scripts/fuzz.sh) take the portable path: clang's target
+// pragmas reach neither the lambdas inside variant functions nor Eigen's AVX inline asm.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define GENREKIT_SIMD_VARIANTS 1
 // AVX2 with FMA (Haswell and later; every CPU with AVX2 has FMA) and AVX-512 F/DQ/VL/BW
 // (Skylake-X, Ice Lake, Zen 4). The DSP is compiled with -ffp-contract=off, so FMA enters its

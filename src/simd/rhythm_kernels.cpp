@@ -82,18 +82,18 @@ double lag_sum(const TempogramInputs& in, std::size_t k, double* scratch) {
 template <class V>
 [[gnu::always_inline]] inline V diagonal(const double* r, std::size_t stride) {
     if constexpr (sizeof(V) == sizeof(V4d)) {
-        const V4d a = __builtin_shuffle(simd::load<V4d>(r), simd::load<V4d>(r - stride), V4l{0, 5, 2, 7});
-        const V4d b = __builtin_shuffle(simd::load<V4d>(r - 2 * stride), simd::load<V4d>(r - 3 * stride), V4l{0, 5, 2, 7});
-        return __builtin_shuffle(a, b, V4l{0, 1, 6, 7});
+        const V4d a = simd::shuffle(simd::load<V4d>(r), simd::load<V4d>(r - stride), V4l{0, 5, 2, 7});
+        const V4d b = simd::shuffle(simd::load<V4d>(r - 2 * stride), simd::load<V4d>(r - 3 * stride), V4l{0, 5, 2, 7});
+        return simd::shuffle(a, b, V4l{0, 1, 6, 7});
     } else {
         constexpr V8l odd{0, 9, 2, 11, 4, 13, 6, 15};
-        const V8d a = __builtin_shuffle(simd::load<V8d>(r), simd::load<V8d>(r - stride), odd);
-        const V8d b = __builtin_shuffle(simd::load<V8d>(r - 2 * stride), simd::load<V8d>(r - 3 * stride), odd);
-        const V8d c = __builtin_shuffle(simd::load<V8d>(r - 4 * stride), simd::load<V8d>(r - 5 * stride), odd);
-        const V8d d = __builtin_shuffle(simd::load<V8d>(r - 6 * stride), simd::load<V8d>(r - 7 * stride), odd);
-        const V8d ab = __builtin_shuffle(a, b, V8l{0, 1, 10, 11, 4, 5, 14, 15});
-        const V8d cd = __builtin_shuffle(c, d, V8l{0, 1, 10, 11, 4, 5, 14, 15});
-        return __builtin_shuffle(ab, cd, V8l{0, 1, 2, 3, 12, 13, 14, 15});
+        const V8d a = simd::shuffle(simd::load<V8d>(r), simd::load<V8d>(r - stride), odd);
+        const V8d b = simd::shuffle(simd::load<V8d>(r - 2 * stride), simd::load<V8d>(r - 3 * stride), odd);
+        const V8d c = simd::shuffle(simd::load<V8d>(r - 4 * stride), simd::load<V8d>(r - 5 * stride), odd);
+        const V8d d = simd::shuffle(simd::load<V8d>(r - 6 * stride), simd::load<V8d>(r - 7 * stride), odd);
+        const V8d ab = simd::shuffle(a, b, V8l{0, 1, 10, 11, 4, 5, 14, 15});
+        const V8d cd = simd::shuffle(c, d, V8l{0, 1, 10, 11, 4, 5, 14, 15});
+        return simd::shuffle(ab, cd, V8l{0, 1, 2, 3, 12, 13, 14, 15});
     }
 }
 

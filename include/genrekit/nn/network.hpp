@@ -43,12 +43,19 @@ struct ParamEntry {
     bool trainable() const { return kind != ParamKind::Buffer; }
 };
 
+// Sane limits, checked before allocating: values per example out of any one layer, and
+// parameter values (trainable and buffers) of a whole network.
+inline constexpr std::int64_t kMaxLayerOutput = std::int64_t(1) << 24;
+inline constexpr std::size_t kMaxNetworkValues = std::size_t(1) << 27;
+
 template <typename T>
 class Network {
 public:
     // `layers`: JSON array of layer specs (see make_layer); `input`: per-sample input shape.
-    // `where` names the source in error messages (e.g. "config model.layers").
-    Network(const nlohmann::json& layers, Shape input, const std::string& where = "model.layers");
+    // `where` names the source in error messages (e.g. "config model.layers"). Throws Error
+    // before allocating when the layers need more than `max_values` parameter values.
+    Network(const nlohmann::json& layers, Shape input, const std::string& where = "model.layers",
+            std::size_t max_values = kMaxNetworkValues);
     Network(const Network&) = delete;
     Network& operator=(const Network&) = delete;
 
