@@ -2,6 +2,7 @@
 
 #include "genrekit/audio.hpp"
 #include "genrekit/error.hpp"
+#include "genrekit/synth.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -171,6 +172,17 @@ std::string expect_error(const std::function<void()>& f) {
     }
     ADD_FAILURE() << "expected genrekit::Error";
     return "";
+}
+
+std::string make_synth_fixture(const std::string& name) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("genrekit_" + name + "_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    genrekit::SynthParams sp;
+    sp.clips_per_class = 5;
+    sp.seconds = 3.0;
+    genrekit::write_synth_dataset((dir / "audio").string(), sp);
+    return dir.string();
 }
 
 }  // namespace gktest

@@ -92,6 +92,10 @@ struct CliResult {
 CliResult run_genrekit(const std::string& args);
 CliResult run_command(const std::string& command);  // any shell command, the same way
 
+// A fresh temporary folder <tmp>/genrekit_<name>_<pid> holding the small synthetic labelled
+// dataset the CLI tests train spectrogram models on (5 clips of 3 s per style) under "audio".
+std::string make_synth_fixture(const std::string& name);
+
 // The message of the genrekit::Error that f throws; a test failure (and "") when it throws none.
 std::string expect_error(const std::function<void()>& f);
 

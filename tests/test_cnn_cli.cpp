@@ -29,12 +29,7 @@ CliResult run(const std::string& args) { return gktest::run_genrekit(args); }
 class CnnCli : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = fs::temp_directory_path() / ("genrekit_cnn_cli_" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-        genrekit::SynthParams sp;
-        sp.clips_per_class = 5;
-        sp.seconds = 3.0;
-        genrekit::write_synth_dataset((dir_ / "audio").string(), sp);
+        dir_ = gktest::make_synth_fixture("cnn_cli");
         const json cfg = json::parse(R"({
           "data": {"audio": ["audio"], "cache_dir": "cache"},
           "front_end": {"kind": "spectrogram", "n_mels": 32, "n_fft": 512, "hop": 256, "segment": 1.0, "segment_hop": 0.5},

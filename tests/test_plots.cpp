@@ -43,12 +43,7 @@ bool have(const char* program) { return std::system((std::string("command -v ") 
 class Plots : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        dir_ = fs::temp_directory_path() / ("genrekit_plots_" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-        genrekit::SynthParams sp;
-        sp.clips_per_class = 5;
-        sp.seconds = 3.0;
-        genrekit::write_synth_dataset((dir_ / "audio").string(), sp);
+        dir_ = gktest::make_synth_fixture("plots");
         // A small CNN whose learning rate drops, so the curves show one.
         const json cnn = json::parse(R"({
           "data": {"audio": ["audio"], "cache_dir": "cache"},
