@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "decoder.hpp"
 #include "genrekit/error.hpp"
@@ -71,31 +72,32 @@ public:
     explicit SndfileDecoder(const std::string& path) : path_(path) {
         check_riff_sizes(path);
         SF_INFO info{};
-        file_ = sf_open(path.c_str(), SFM_READ, &info);
+        file_.reset(sf_open(path.c_str(), SFM_READ, &info));
         if (!file_) throw Error(path + ": " + why_not_audio(path, sf_strerror(nullptr)));
         check_format(path, info.samplerate, info.channels);
         // libsndfile scales int16 by 1/32768 when reading floats, as soundfile (librosa) does.
-        sf_command(file_, SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
+        sf_command(file_.get(), SFC_SET_NORM_FLOAT, nullptr, SF_TRUE);
         rate = info.samplerate;
         channels = info.channels;
         seekable = info.seekable != 0;
         // FLAC streams of unknown length report 0 or a huge count.
         if (info.frames > 0 && info.frames < (sf_count_t{1} << 50)) declared_frames = info.frames;
     }
-    ~SndfileDecoder() override {
-        if (file_) sf_close(file_);
-    }
     std::size_t read(float* out, std::size_t frames) override {
-        const sf_count_t got = sf_readf_float(file_, out, static_cast<sf_count_t>(frames));
-        if (sf_error(file_) != SF_ERR_NO_ERROR)
-            throw Error(path_ + ": decode error (" + std::string(sf_strerror(file_)) + "): the file is corrupt");
+        const sf_count_t got = sf_readf_float(file_.get(), out, static_cast<sf_count_t>(frames));
+        if (sf_error(file_.get()) != SF_ERR_NO_ERROR)
+            throw Error(path_ + ": decode error (" + std::string(sf_strerror(file_.get())) + "): the file is corrupt");
         return static_cast<std::size_t>(std::max<sf_count_t>(got, 0));
     }
-    bool seek(std::int64_t frame) override { return sf_seek(file_, frame, SEEK_SET) >= 0; }
+    bool seek(std::int64_t frame) override { return sf_seek(file_.get(), frame, SEEK_SET) >= 0; }
 
 private:
     std::string path_;
-    SNDFILE* file_ = nullptr;
+    // Owned from the start: a constructor that throws runs no destructor, but members are freed.
+    struct Closer {
+        void operator()(SNDFILE* f) const { sf_close(f); }
+    };
+    std::unique_ptr<SNDFILE, Closer> file_;
 };
 
 }  // namespace
