@@ -174,6 +174,14 @@ std::string expect_error(const std::function<void()>& f) {
     return "";
 }
 
+std::filesystem::path scratch_dir(const std::string& suite, const std::string& name, bool fresh) {
+    namespace fs = std::filesystem;
+    const fs::path d = fs::temp_directory_path() / ("genrekit_" + suite + "_" + std::to_string(::getpid())) / name;
+    if (fresh) fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
 std::string make_synth_fixture(const std::string& name) {
     namespace fs = std::filesystem;
     const fs::path dir = fs::temp_directory_path() / ("genrekit_" + name + "_" + std::to_string(::getpid()));

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -91,6 +92,10 @@ struct CliResult {
 };
 CliResult run_genrekit(const std::string& args);
 CliResult run_command(const std::string& command);  // any shell command, the same way
+
+// <tmp>/genrekit_<suite>_<pid>/<name>, created if missing (emptied first when `fresh`): one
+// folder per test process, so tests that CTest runs in parallel never share files.
+std::filesystem::path scratch_dir(const std::string& suite, const std::string& name, bool fresh = false);
 
 // A fresh temporary folder <tmp>/genrekit_<name>_<pid> holding the small synthetic labelled
 // dataset the CLI tests train spectrogram models on (5 clips of 3 s per style) under "audio".

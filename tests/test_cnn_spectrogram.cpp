@@ -23,11 +23,7 @@ using json = nlohmann::json;
 
 namespace {
 
-fs::path tmp(const std::string& name) {
-    const auto d = fs::temp_directory_path() / ("genrekit_cnn_spec_" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d;
-}
+fs::path tmp(const std::string& name) { return gktest::scratch_dir("cnn_spec", name); }
 
 SpectrogramParams small_params() {
     SpectrogramParams p;

@@ -28,12 +28,7 @@ using json = nlohmann::json;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    const auto d = fs::temp_directory_path() / ("genrekit_hardening_cli_" + std::to_string(::getpid())) / name;
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+fs::path fresh_dir(const std::string& name) { return gktest::scratch_dir("hardening_cli", name, true); }
 
 void write_clip(const fs::path& path, double seconds = 1.0) {
     fs::create_directories(path.parent_path());

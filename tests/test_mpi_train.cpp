@@ -21,11 +21,7 @@ using json = nlohmann::json;
 
 namespace {
 
-fs::path tmp(const std::string& name) {
-    const auto d = fs::temp_directory_path() / ("genrekit_mpi_" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d;
-}
+fs::path tmp(const std::string& name) { return gktest::scratch_dir("mpi", name); }
 
 // Why the MPI runs cannot happen here ("" when they can).
 std::string no_mpi_reason() {
